@@ -1,0 +1,228 @@
+"""perfgate's one configuration model and its layered loading.
+
+Precedence, lowest first: built-in defaults < ``[tool.perfgate]`` in the
+working directory's ``pyproject.toml`` (or ``--config FILE``) < ``PERFGATE_*``
+environment variables < command-line flags. ``docs/configuration.md`` is
+generated from this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from perfgate.errors import ConfigError
+
+SEED_PROMPT = "Explain what Bzzbe does in two short sentences."
+
+# A long, fixed prompt so prefill throughput is measurable; built from a
+# repeated paragraph so its hash never changes.
+PREFILL_PROMPT = (
+    "You are reviewing release notes for a macOS app that runs a local language model. "
+    "Summarise the following notes in one sentence.\n\n"
+    + " ".join(
+        f"Note {i}: the app keeps the model loaded between requests, streams tokens as they "
+        "arrive, and measures first-token latency, decode throughput and peak memory."
+        for i in range(1, 41)
+    )
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ScenarioConfig(_Model):
+    """One named benchmark scenario."""
+
+    prompt: str = Field(description="User message sent to the model.")
+    num_predict: int = Field(default=64, ge=1, description="Maximum output tokens (Ollama num_predict / max_tokens).")
+    num_ctx: int = Field(default=4096, ge=256, description="Context window; always sent so the runtime never guesses.")
+    temperature: float = Field(default=0.0, ge=0.0, description="Sampling temperature (0 = greedy).")
+    seed: int = Field(default=42, description="Fixed sampling seed.")
+
+
+class TierMatch(_Model):
+    """Rules a host must satisfy to belong to a tier; unset rules always match."""
+
+    chip_regex: str | None = Field(default=None, description="Regex searched in the chip brand string.")
+    min_memory_gb: float | None = Field(default=None, description="Minimum installed RAM in GiB.")
+    max_memory_gb: float | None = Field(default=None, description="Maximum installed RAM in GiB.")
+    os: str | None = Field(default=None, description="Required OS (darwin, linux).")
+
+
+class TierConfig(_Model):
+    """A hardware tier: a class of machines whose numbers are comparable."""
+
+    description: str = Field(default="", description="Shown in reports.")
+    match: TierMatch = Field(default_factory=TierMatch, description="Host match rules for auto-detection.")
+    runner_labels: tuple[str, ...] = Field(default=(), description="Self-hosted runner labels for this tier.")
+    simulated: bool = Field(
+        default=False, description="Only a simulated tier may take simulated results as its baseline."
+    )
+    auto_detect: bool = Field(default=True, description="Whether host detection may pick this tier.")
+
+
+class RuntimeConfig(_Model):
+    """Which runtime to talk to and how."""
+
+    kind: Literal["ollama", "openai", "sim"] = Field(default="ollama", description="Wire protocol / runtime kind.")
+    base_url: str = Field(default="http://127.0.0.1:11434", description="Runtime base URL.")
+    model: str = Field(default="qwen2.5:7b-instruct-q4_K_M", description="Model name as the runtime knows it.")
+    ollama_api: Literal["chat", "generate"] = Field(default="chat", description="Ollama endpoint used.")
+    keep_alive: str = Field(default="10m", description="Ollama keep_alive sent with every request.")
+    process_name: str | None = Field(
+        default=None, description="Fallback: find the runtime process by this name (e.g. 'ollama')."
+    )
+    pid: int | None = Field(default=None, description="Runtime PID to sample (overrides discovery).")
+    preflight_timeout_s: float = Field(default=3.0, gt=0, description="Timeout of the liveness check.")
+    connect_timeout_s: float = Field(default=5.0, gt=0, description="Connect timeout of measured requests.")
+    read_timeout_s: float = Field(default=120.0, gt=0, description="Max gap between stream reads before 'timeout'.")
+
+
+class SimConfig(_Model):
+    """Profile of the built-in simulated runtime (``--runtime sim``)."""
+
+    ttft_ms: float = Field(default=40.0, ge=0, description="Time to first token.")
+    tok_s: float = Field(default=60.0, gt=0, description="Decode rate in tokens per second.")
+    prefill_tok_s: float = Field(default=2000.0, gt=0, description="Reported prefill rate.")
+    jitter_cv: float = Field(default=0.03, ge=0, description="Coefficient of variation of per-request timing noise.")
+    load_ms: float = Field(default=800.0, ge=0, description="Model load time of the first request.")
+    ballast_mb: int = Field(default=64, ge=0, description="Memory held by the simulated runner child process.")
+
+
+class PerfgateConfig(_Model):
+    """All of perfgate's settings."""
+
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Runtime to benchmark.")
+    scenarios: dict[str, ScenarioConfig] = Field(
+        default_factory=lambda: {
+            "short-explain": ScenarioConfig(prompt=SEED_PROMPT, num_predict=64),
+            "prefill": ScenarioConfig(prompt=PREFILL_PROMPT, num_predict=16),
+        },
+        description="Named scenarios.",
+    )
+    selected_scenarios: tuple[str, ...] = Field(default=(), description="Scenarios to run; empty means all.")
+    warmup: int = Field(default=1, ge=0, description="Discarded warm-up requests per scenario.")
+    runs: int = Field(default=5, ge=1, description="Measured requests per scenario.")
+    memory_interval_ms: float = Field(default=50.0, gt=0, description="Memory sampling interval.")
+    cold_load_ms: float = Field(default=500.0, ge=0, description="A sample whose load_ms exceeds this is cold.")
+    tier: str | None = Field(default=None, description="Force a tier instead of detecting it.")
+    tiers: dict[str, TierConfig] = Field(
+        default_factory=lambda: {
+            "base": TierConfig(
+                description="Apple M1/M2, 16 GB",
+                match=TierMatch(chip_regex=r"Apple M[12]\b(?! (Pro|Max|Ultra))", max_memory_gb=16, os="darwin"),
+                runner_labels=("self-hosted", "macOS", "ARM64", "perf-base"),
+            ),
+            "pro": TierConfig(
+                description="Apple M3 Pro, 36 GB",
+                match=TierMatch(chip_regex=r"Apple M3 Pro", min_memory_gb=32, os="darwin"),
+                runner_labels=("self-hosted", "macOS", "ARM64", "perf-pro"),
+            ),
+            "sim": TierConfig(
+                description="The built-in simulated runtime on any machine",
+                simulated=True,
+                auto_detect=False,
+            ),
+        },
+        description="Hardware tiers.",
+    )
+    sim: SimConfig = Field(default_factory=SimConfig, description="Simulated runtime profile.")
+    results_dir: str = Field(default="perf-results", description="Where `nox -s perf` writes results files.")
+    baselines_dir: str = Field(default="baselines", description="Committed per-tier baselines.")
+
+
+def _nested_set(target: dict[str, Any], dotted: list[str], value: Any) -> None:
+    for key in dotted[:-1]:
+        target = target.setdefault(key, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"cannot set {'.'.join(dotted)}: {key} is not a table")
+    target[dotted[-1]] = value
+
+
+def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``PERFGATE_RUNS=7``, ``PERFGATE_RUNTIME__BASE_URL=...``: ``__`` nests.
+
+    Values are parsed as JSON when they parse (numbers, booleans, lists), else
+    taken as strings.
+    """
+    out: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith("PERFGATE_") or name == "PERFGATE_CONFIG":
+            continue
+        path = [part.lower() for part in name.removeprefix("PERFGATE_").split("__")]
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        _nested_set(out, path, value)
+    return out
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The ``[tool.perfgate]`` table of a pyproject.toml, or a whole perfgate TOML file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from exc
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("perfgate", {})
+        return dict(table) if isinstance(table, dict) else {}
+    return data
+
+
+def _describe_validation(exc: ValidationError, source: str) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(root)"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{source}: invalid config at {where}: {first['msg']}{more}"
+
+
+def load_config(
+    *,
+    config_file: Path | None = None,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> PerfgateConfig:
+    """Build the config from all layers; raise ConfigError naming the bad field."""
+    environ = os.environ if environ is None else environ
+    layers: dict[str, Any] = {}
+    source = "defaults"
+    file = config_file or (Path(environ["PERFGATE_CONFIG"]) if environ.get("PERFGATE_CONFIG") else None)
+    if file is None:
+        candidate = (cwd or Path.cwd()) / "pyproject.toml"
+        file = candidate if candidate.is_file() else None
+    elif not file.is_file():
+        raise ConfigError(f"{file}: config file not found")
+    if file is not None:
+        layers = _deep_merge(layers, read_config_file(file))
+        source = str(file)
+    env = env_overrides(environ)
+    if env:
+        layers = _deep_merge(layers, env)
+        source += " + PERFGATE_* env"
+    if overrides:
+        layers = _deep_merge(layers, overrides)
+        source += " + flags"
+    try:
+        return PerfgateConfig.model_validate(layers)
+    except ValidationError as exc:
+        raise ConfigError(_describe_validation(exc, source)) from exc

@@ -1,0 +1,236 @@
+"""Data contracts: every value that crosses a stage boundary or lands on disk.
+
+Field names are part of the results-file contract (``docs/schema/``). A field
+the runtime did not send is ``None`` -- never 0 -- and is never averaged.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RESULTS_SCHEMA_VERSION = 1
+
+
+class Frozen(BaseModel):
+    """Base for every contract: immutable, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FailureKind(str, Enum):
+    """Why a measurement could not be made."""
+
+    RUNTIME_UNAVAILABLE = "runtime_unavailable"
+    MODEL_MISSING = "model_missing"
+    RUNTIME_ERROR = "runtime_error"
+    STREAM_TRUNCATED = "stream_truncated"
+    TIMEOUT = "timeout"
+    PROTOCOL_ERROR = "protocol_error"
+    MEMORY_UNAVAILABLE = "memory_unavailable"
+
+
+class Failure(Frozen):
+    """One thing that went wrong during a run, kept in the results file."""
+
+    kind: FailureKind
+    message: str = Field(description="One-line reason, as printed to the user.")
+    scenario: str | None = Field(default=None, description="Scenario it happened in, if any.")
+    iteration: int | None = Field(default=None, description="Measured iteration (0-based), if any.")
+
+
+class StreamObservation(Frozen):
+    """What one streamed request looked like, as seen by a runtime client.
+
+    Clock values are ``time.perf_counter_ns()`` readings taken by the client;
+    server values are copied from the runtime's own report (``None`` when absent).
+    """
+
+    sent_ns: int = Field(description="Clock when the request was sent.")
+    first_content_ns: int | None = Field(description="Clock at the first chunk with non-empty content.")
+    last_content_ns: int | None = Field(description="Clock at the last chunk with non-empty content.")
+    done_ns: int = Field(description="Clock at the final chunk (done / [DONE]).")
+    content_chunk_ns: tuple[int, ...] = Field(description="Clock at every chunk with non-empty content.")
+    text: str = Field(description="Concatenated generated text.")
+    output_tokens: int | None = Field(description="Output token count reported by the server.")
+    prompt_tokens: int | None = Field(description="Prompt token count reported by the server.")
+    uncached_prompt_tokens: int | None = Field(
+        default=None, description="Prompt tokens actually evaluated (cache misses), when known."
+    )
+    prompt_eval_ns: int | None = Field(default=None, description="Server time evaluating uncached prompt tokens.")
+    eval_count: int | None = Field(default=None, description="Server-reported generated tokens timed by eval_ns.")
+    eval_ns: int | None = Field(default=None, description="Server time spent generating eval_count tokens.")
+    load_ns: int | None = Field(default=None, description="Server model-load (and queue) time.")
+    done_reason: str | None = Field(default=None, description="stop, length, ... as sent by the server.")
+    token_count_source: Literal["server", "chunks"] = Field(
+        default="server", description="Where output_tokens came from; 'chunks' is a flagged last resort."
+    )
+    retries_before_first_byte: int = Field(
+        default=0, description="Requests re-sent because the connection failed before any byte arrived."
+    )
+
+
+class MemoryPeaks(Frozen):
+    """Peak memory seen by the sampler over one window (one request)."""
+
+    peak_runtime_rss_mb: float | None = Field(
+        description="Peak of the summed RSS over the runtime's whole process tree; None when no process was found."
+    )
+    peak_runtime_footprint_mb: float | None = Field(
+        default=None, description="Peak summed phys_footprint (macOS only; Activity Monitor's 'Memory')."
+    )
+    peak_harness_rss_mb: float = Field(description="Peak RSS of the perfgate process itself.")
+    peak_combined_rss_mb: float | None = Field(description="Peak of runtime tree + harness RSS, sampled together.")
+    runtime_pids: tuple[int, ...] = Field(default=(), description="Every runtime PID seen during the window.")
+    ticks: int = Field(default=0, description="Number of samples taken in the window.")
+    unavailable_reason: str | None = Field(default=None, description="Why runtime memory is missing, if it is.")
+
+
+class Sample(Frozen):
+    """One measured request."""
+
+    iteration: int
+    ttft_ms: float | None = Field(description="Request sent -> first chunk with non-empty content.")
+    e2e_ms: float = Field(description="Request sent -> final chunk.")
+    decode_tok_s: float | None = Field(
+        description="Server eval_count/eval_duration when sent, else client_decode_tok_s (see decode_source)."
+    )
+    decode_source: Literal["server", "client"] | None = Field(description="Which clock decode_tok_s came from.")
+    client_decode_tok_s: float | None = Field(
+        description="(output_tokens - 1) / (last content chunk - first content chunk), client clock."
+    )
+    prefill_tok_s: float | None = Field(description="Uncached prompt tokens / their server duration; None if unknown.")
+    load_ms: float | None = Field(description="Server-reported load (and queue) time.")
+    cold: bool = Field(description="True when load_ms exceeds the configured cold threshold.")
+    output_tokens: int | None
+    prompt_tokens: int | None
+    itl_ms_p50: float | None = Field(description="Median gap between content chunks (inter-chunk latency).")
+    itl_ms_p90: float | None
+    itl_ms_p99: float | None
+    done_reason: str | None
+    token_count_source: Literal["server", "chunks"] = "server"
+    retries_before_first_byte: int = 0
+    peak_runtime_rss_mb: float | None = None
+    peak_runtime_footprint_mb: float | None = None
+    peak_harness_rss_mb: float | None = None
+    peak_combined_rss_mb: float | None = None
+
+
+class MetricSummary(Frozen):
+    """Summary of one metric over a scenario's samples (None values excluded)."""
+
+    n: int
+    median: float
+    mean: float
+    stdev: float | None = Field(description="Sample standard deviation; None when n < 2.")
+    cv: float | None = Field(description="stdev / mean; None when n < 2 or mean is 0.")
+    min: float
+    max: float
+
+
+class ScenarioOptions(Frozen):
+    """Generation options sent identically on every request of a scenario."""
+
+    num_predict: int
+    num_ctx: int
+    temperature: float
+    seed: int
+    keep_alive: str
+
+
+class ScenarioResult(Frozen):
+    """All samples of one scenario and their summaries."""
+
+    name: str
+    prompt_sha256: str
+    prompt_chars: int
+    options: ScenarioOptions
+    warmups_discarded: int
+    samples: tuple[Sample, ...]
+    summaries: dict[str, MetricSummary] = Field(description="Per metric name; metrics with no values are absent.")
+    memory_unavailable_reason: str | None = None
+
+
+class HostInfo(Frozen):
+    """Facts about the machine that ran the benchmark."""
+
+    label: str = Field(description="Human machine label exactly as the OS reports it (may be non-ASCII).")
+    os: str = Field(description="darwin, linux, ...")
+    os_version: str
+    machine_model: str | None = None
+    chip: str | None = None
+    cpu_count: int | None = None
+    performance_cores: int | None = None
+    efficiency_cores: int | None = None
+    gpu_cores: int | None = None
+    memory_bytes: int | None = None
+    power_source: str | None = None
+    thermal_state: str | None = None
+
+    @property
+    def memory_gb(self) -> float | None:
+        return None if self.memory_bytes is None else round(self.memory_bytes / 2**30, 1)
+
+
+class RuntimeInfo(Frozen):
+    """What the runtime said about itself."""
+
+    kind: str
+    base_url: str
+    version: str | None = None
+    model: str
+    model_digest: str | None = None
+    quantization: str | None = None
+    simulated: bool = False
+    runtime_reported: dict[str, int | float | str | None] = Field(
+        default_factory=dict,
+        description="Sizes as the runtime estimates them (e.g. Ollama /api/ps size, size_vram); not measured.",
+    )
+
+
+class ScenarioFingerprint(Frozen):
+    """What must match for one scenario's numbers to be comparable."""
+
+    prompt_sha256: str
+    options_sha256: str
+
+
+class Fingerprint(Frozen):
+    """What must match for two runs to be comparable."""
+
+    tier: str
+    chip: str | None
+    memory_gb: float | None
+    os_major: str | None
+    runtime_kind: str
+    runtime_version: str | None
+    model: str
+    model_digest: str | None
+    quantization: str | None
+    scenarios: dict[str, ScenarioFingerprint]
+
+
+class RunResult(Frozen):
+    """The results file written by ``perfgate run``."""
+
+    schema_version: int = RESULTS_SCHEMA_VERSION
+    kind: Literal["perfgate-results"] = "perfgate-results"
+    perfgate_version: str
+    created_at: str = Field(description="ISO 8601 UTC time the run started.")
+    git_sha: str | None = None
+    command: str = Field(description="The command line that produced this file.")
+    host: HostInfo
+    tier: str
+    fingerprint: Fingerprint
+    runtime: RuntimeInfo
+    simulated: bool
+    warmup: int
+    runs: int
+    scenarios: tuple[ScenarioResult, ...]
+    failures: tuple[Failure, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures

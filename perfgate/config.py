@@ -139,7 +139,7 @@ class PerfgateConfig(_Model):
     baselines_dir: str = Field(default="baselines", description="Committed per-tier baselines.")
 
 
-def _nested_set(target: dict[str, Any], dotted: list[str], value: Any) -> None:
+def _nested_set(target: dict[str, Any], dotted: list[str], value: object) -> None:
     for key in dotted[:-1]:
         target = target.setdefault(key, {})
         if not isinstance(target, dict):

@@ -6,7 +6,7 @@ the runtime did not send is ``None`` -- never 0 -- and is never averaged.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,7 +20,7 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class FailureKind(str, Enum):
+class FailureKind(StrEnum):
     """Why a measurement could not be made."""
 
     RUNTIME_UNAVAILABLE = "runtime_unavailable"

@@ -1,0 +1,74 @@
+"""Reading and writing perfgate's versioned JSON files.
+
+Every file has ``schema_version``. Newer versions are refused ("upgrade
+perfgate"); a corrupt file gives an error naming the file and the field.
+Files are written deterministically (sorted keys, two-space indent, trailing
+newline) and atomically, so a crash never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from perfgate.errors import BadFileError, NewerSchemaError, UsageError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def dumps_model(model: BaseModel) -> str:
+    """Deterministic JSON text of a model: sorted keys, trailing newline."""
+    data = model.model_dump(mode="json")
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write via a temp file in the same directory, then rename over the target."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        Path(tmp).replace(path)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+
+
+def write_model(path: Path, model: BaseModel) -> None:
+    write_text_atomic(path, dumps_model(model))
+
+
+def read_model(path: Path, model_cls: type[M], *, what: str, current_version: int) -> M:
+    """Load and validate one versioned file; errors name the file and field."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise BadFileError(f"{path}: {what} file not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadFileError(f"{path}: cannot read {what} file: {exc}") from exc
+    try:
+        data: Any = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BadFileError(f"{path}: {what} file is not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    if not isinstance(data, dict):
+        raise BadFileError(f"{path}: {what} file must hold a JSON object")
+    version = data.get("schema_version")
+    if not isinstance(version, int):
+        raise BadFileError(f"{path}: {what} file has no integer field 'schema_version'")
+    if version > current_version:
+        raise NewerSchemaError(
+            f"{path}: {what} file has schema_version {version}, newer than this perfgate supports "
+            f"({current_version}); upgrade perfgate"
+        )
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(root)"
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise BadFileError(f"{path}: invalid {what} file at field '{where}': {first['msg']}{more}") from exc

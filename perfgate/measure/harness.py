@@ -1,0 +1,229 @@
+"""The benchmark loop: preflight, preload, warm-ups, measured iterations.
+
+A failure stops the run but never loses what was measured before it: the
+harness returns a ``RunResult`` whose ``failures`` say what went wrong, and
+the caller writes it to disk before reporting the error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from perfgate import __version__
+from perfgate.config import PerfgateConfig, ScenarioConfig
+from perfgate.errors import CouldNotMeasure, MemoryUnavailable
+from perfgate.host import os_major
+from perfgate.measure.metrics import build_sample, summarise_samples
+from perfgate.models import (
+    Failure,
+    FailureKind,
+    Fingerprint,
+    HostInfo,
+    MemoryPeaks,
+    RunResult,
+    RuntimeInfo,
+    Sample,
+    ScenarioFingerprint,
+    ScenarioOptions,
+    ScenarioResult,
+)
+from perfgate.runtimes.base import RuntimeClient
+
+SIM_VERSION_SUFFIX = "perfgate-sim"
+
+
+class PeakWindow(Protocol):
+    """What the harness needs from a memory sampler."""
+
+    def window(self) -> MemoryPeaks: ...
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress event, for the terminal's progress line."""
+
+    scenario: str
+    phase: str  # "warmup" | "run" | "done"
+    index: int
+    total: int
+    sample: Sample | None = None
+
+
+ProgressCallback = Callable[[Progress], None]
+SamplerFactory = Callable[[int | None], PeakWindow]
+"""Given the runtime PID (None if not found), return a started sampler."""
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def scenario_options(scenario: ScenarioConfig, keep_alive: str) -> ScenarioOptions:
+    return ScenarioOptions(
+        num_predict=scenario.num_predict,
+        num_ctx=scenario.num_ctx,
+        temperature=scenario.temperature,
+        seed=scenario.seed,
+        keep_alive=keep_alive,
+    )
+
+
+def options_hash(options: ScenarioOptions) -> str:
+    return sha256_text(json.dumps(options.model_dump(mode="json"), sort_keys=True))
+
+
+def build_fingerprint(
+    *, tier: str, host: HostInfo, runtime: RuntimeInfo, scenarios: dict[str, ScenarioConfig], keep_alive: str
+) -> Fingerprint:
+    return Fingerprint(
+        tier=tier,
+        chip=host.chip,
+        memory_gb=host.memory_gb,
+        os_major=os_major(host),
+        runtime_kind=runtime.kind,
+        runtime_version=runtime.version,
+        model=runtime.model,
+        model_digest=runtime.model_digest,
+        quantization=runtime.quantization,
+        scenarios={
+            name: ScenarioFingerprint(
+                prompt_sha256=sha256_text(sc.prompt), options_sha256=options_hash(scenario_options(sc, keep_alive))
+            )
+            for name, sc in scenarios.items()
+        },
+    )
+
+
+def _failure(exc: CouldNotMeasure, scenario: str | None = None, iteration: int | None = None) -> Failure:
+    return Failure(kind=FailureKind(exc.kind), message=exc.message, scenario=scenario, iteration=iteration)
+
+
+@dataclass
+class _ScenarioRun:
+    name: str
+    config: ScenarioConfig
+    options: ScenarioOptions
+    samples: list[Sample]
+    warmups: int = 0
+
+    def result(self, memory_reason: str | None) -> ScenarioResult:
+        return ScenarioResult(
+            name=self.name,
+            prompt_sha256=sha256_text(self.config.prompt),
+            prompt_chars=len(self.config.prompt),
+            options=self.options,
+            warmups_discarded=self.warmups,
+            samples=tuple(self.samples),
+            summaries=summarise_samples(self.samples),
+            memory_unavailable_reason=memory_reason,
+        )
+
+
+def selected_scenarios(config: PerfgateConfig) -> dict[str, ScenarioConfig]:
+    names: Sequence[str] = config.selected_scenarios or tuple(config.scenarios)
+    return {name: config.scenarios[name] for name in names}
+
+
+def run_benchmark(
+    *,
+    client: RuntimeClient,
+    config: PerfgateConfig,
+    tier: str,
+    host: HostInfo,
+    command: str,
+    created_at: str,
+    git_sha: str | None,
+    simulated: bool,
+    locate_runtime_pid: Callable[[], int],
+    sampler_factory: SamplerFactory,
+    progress: ProgressCallback | None = None,
+) -> RunResult:
+    """Run every selected scenario; return results with failures recorded."""
+    scenarios = selected_scenarios(config)
+    keep_alive = config.runtime.keep_alive
+    failures: list[Failure] = []
+    runs: list[_ScenarioRun] = []
+    runtime = RuntimeInfo(kind=client.kind, base_url=client.base_url, model=client.model, simulated=simulated)
+    memory_reason: str | None = None
+    notify = progress or (lambda _event: None)
+
+    try:
+        runtime = client.preflight()
+        # A separately started `perfgate sim` announces itself in its version string.
+        simulated = simulated or (runtime.version or "").endswith(SIM_VERSION_SUFFIX)
+        runtime = runtime.model_copy(update={"simulated": simulated})
+    except CouldNotMeasure as exc:
+        failures.append(_failure(exc))
+
+    if not failures:
+        try:
+            runtime_pid: int | None = locate_runtime_pid()
+        except MemoryUnavailable as exc:
+            runtime_pid = None
+            memory_reason = exc.message
+            failures.append(_failure(exc))
+        sampler = sampler_factory(runtime_pid)
+        for name, scenario in scenarios.items():
+            current = _ScenarioRun(name, scenario, scenario_options(scenario, keep_alive), [])
+            runs.append(current)
+            failure = _run_scenario(client, sampler, current, config, notify)
+            if failure is not None:
+                failures.append(failure)
+                break
+        try:
+            reported = client.runtime_reported()
+        except CouldNotMeasure:
+            reported = {}  # an estimate we could not fetch is simply not shown
+        runtime = runtime.model_copy(update={"runtime_reported": reported})
+
+    return RunResult(
+        perfgate_version=__version__,
+        created_at=created_at,
+        git_sha=git_sha,
+        command=command,
+        host=host,
+        tier=tier,
+        fingerprint=build_fingerprint(
+            tier=tier, host=host, runtime=runtime, scenarios=scenarios, keep_alive=keep_alive
+        ),
+        runtime=runtime,
+        simulated=simulated,
+        warmup=config.warmup,
+        runs=config.runs,
+        scenarios=tuple(run.result(memory_reason) for run in runs),
+        failures=tuple(failures),
+    )
+
+
+def _run_scenario(
+    client: RuntimeClient,
+    sampler: PeakWindow,
+    current: _ScenarioRun,
+    config: PerfgateConfig,
+    notify: ProgressCallback,
+) -> Failure | None:
+    """Preload, discard warm-ups, measure; the first failure ends the scenario."""
+    try:
+        client.preload(current.options)
+        for index in range(config.warmup):
+            notify(Progress(current.name, "warmup", index + 1, config.warmup))
+            client.stream(current.config.prompt, current.options)
+            current.warmups += 1
+    except CouldNotMeasure as exc:
+        return _failure(exc, current.name)
+    for index in range(config.runs):
+        notify(Progress(current.name, "run", index + 1, config.runs))
+        sampler.window()  # start this request's memory window fresh
+        try:
+            obs = client.stream(current.config.prompt, current.options)
+        except CouldNotMeasure as exc:
+            return _failure(exc, current.name, index)
+        sample = build_sample(obs, iteration=index, memory=sampler.window(), cold_load_ms=config.cold_load_ms)
+        current.samples.append(sample)
+        notify(Progress(current.name, "run", index + 1, config.runs, sample))
+    notify(Progress(current.name, "done", config.runs, config.runs))
+    return None

@@ -1,0 +1,389 @@
+"""Peak memory of the runtime's whole process tree, sampled in a background thread.
+
+``ollama serve`` keeps the model in a child "runner" process that exists only
+while a model is loaded and whose name changed across versions, so the sampler
+never matches by name: it starts from the server's PID and re-enumerates every
+descendant on every tick. A runtime that cannot be found is *unavailable with a
+reason*, never 0 MB.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from types import TracebackType
+from typing import Self
+from urllib.parse import urlsplit
+
+import psutil
+
+from perfgate.errors import MemoryUnavailable
+from perfgate.measure.footprint import FootprintReader, default_footprint_reader
+from perfgate.models import MemoryPeaks
+
+MIB = 2**20
+
+# psutil errors that mean "this one process cannot be read right now"; a
+# process tree changes between ticks, so each is handled per process.
+_GONE = (psutil.NoSuchProcess,)  # ZombieProcess is a subclass
+_DENIED = (psutil.AccessDenied, PermissionError)
+
+
+def _mib(value: int | None) -> float | None:
+    return None if value is None else round(value / MIB, 1)
+
+
+# --------------------------------------------------------------------------- finding the runtime
+
+
+_Targets = set[ipaddress.IPv4Address | ipaddress.IPv6Address]
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+def _target_addresses(host: str) -> tuple[_Targets, bool]:
+    """Addresses the URL host stands for, and whether it is this machine."""
+    local_ips = {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")}
+    try:
+        for addrs in psutil.net_if_addrs().values():
+            for addr in addrs:
+                try:
+                    local_ips.add(ipaddress.ip_address(addr.address.split("%", maxsplit=1)[0]))
+                except ValueError:
+                    continue  # MAC addresses and the like
+    except OSError:
+        pass  # interface list unreadable: loopback still counts as local
+    if host.lower() in {"localhost", ""}:
+        targets = {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")}
+    else:
+        try:
+            targets = {ipaddress.ip_address(host)}
+        except ValueError:
+            # A hostname: resolve it to see whether it is one of ours; a DNS
+            # failure simply means "not local".
+            try:
+                infos = socket.getaddrinfo(host, None)
+            except OSError:
+                infos = []
+            targets = {ipaddress.ip_address(str(info[4][0]).split("%", maxsplit=1)[0]) for info in infos}
+    is_local = any(t.is_loopback or t in local_ips or t.is_unspecified for t in targets)
+    return targets, is_local
+
+
+def _serves(status: str, laddr: tuple[str, int] | tuple[()], want_port: int, targets: _Targets) -> bool:
+    """Whether a socket is a listener that answers ``targets:want_port``."""
+    if status != psutil.CONN_LISTEN or not laddr:
+        return False
+    ip, port = laddr
+    if port != want_port:
+        return False
+    try:
+        addr = ipaddress.ip_address(ip.split("%", maxsplit=1)[0])
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    # A wildcard listener (0.0.0.0 / ::) serves every local address.
+    if addr.is_unspecified or addr in targets:
+        return True
+    # localhost may resolve to ::1 while the server bound 127.0.0.1 (or vice versa).
+    return addr.is_loopback and any(t.is_loopback for t in targets)
+
+
+def _listening_pids(want_port: int, targets: _Targets) -> set[int]:
+    try:
+        # One system-wide call where allowed (Linux); macOS needs root for it.
+        pids = {
+            conn.pid
+            for conn in psutil.net_connections(kind="inet")
+            if conn.pid is not None and _serves(conn.status, conn.laddr, want_port, targets)
+        }
+        if pids:
+            return pids
+    except _DENIED:
+        pids = set()
+    # Per-process fallback: sees every process of our own user without root.
+    for proc in psutil.process_iter():
+        try:
+            conns = proc.net_connections(kind="inet")
+        except (*_GONE, *_DENIED):
+            continue
+        if any(_serves(conn.status, conn.laddr, want_port, targets) for conn in conns):
+            pids.add(proc.pid)
+    return pids
+
+
+def _named_pids(process_name: str) -> set[int]:
+    wanted = process_name.lower()
+    own = os.getpid()
+    pids: set[int] = set()
+    for proc in psutil.process_iter():
+        if proc.pid == own:
+            continue
+        try:
+            name = proc.name()
+            cmdline = proc.cmdline()
+        except (*_GONE, *_DENIED):
+            continue
+        # Exact name or argv[0] basename: a substring match over the whole
+        # command line would also hit e.g. `perfgate run --process-name ollama`.
+        argv0 = PurePath(cmdline[0]).name.lower() if cmdline else ""
+        if name.lower() == wanted or argv0 == wanted:
+            pids.add(proc.pid)
+    return pids
+
+
+def _topmost(pids: set[int]) -> int:
+    """The candidate whose parent is not itself a candidate (the server, not its runner)."""
+
+    def parent_pid(pid: int) -> int | None:
+        try:
+            return psutil.Process(pid).ppid()
+        except _GONE:
+            return None
+
+    roots = sorted(pid for pid in pids if parent_pid(pid) not in pids)
+    return roots[0] if roots else min(pids)
+
+
+def locate_runtime(base_url: str, *, pid: int | None = None, process_name: str | None = None) -> int:
+    """The PID to sample: ``pid`` if given, else the listener on ``base_url``, else a process by name.
+
+    Raises MemoryUnavailable with a one-line reason when nothing is found.
+    """
+    if pid is not None:
+        if pid <= 0 or not psutil.pid_exists(pid):
+            raise MemoryUnavailable(f"runtime pid {pid} does not exist")
+        return pid
+    parts = urlsplit(base_url if "//" in base_url else f"http://{base_url}")
+    host = parts.hostname or "127.0.0.1"
+    try:
+        port = parts.port or _default_port(parts.scheme)
+    except ValueError as exc:
+        raise MemoryUnavailable(f"cannot read a port from runtime URL {base_url!r}: {exc}") from exc
+    targets, is_local = _target_addresses(host)
+    if is_local:
+        listeners = _listening_pids(port, targets)
+        if listeners:
+            return _topmost(listeners)
+    if process_name:
+        named = _named_pids(process_name)
+        if named:
+            return _topmost(named)
+    where = f"{host}:{port}" if is_local else f"{host}:{port} (not this machine)"
+    tried_name = f" and no process named {process_name!r}" if process_name else ""
+    raise MemoryUnavailable(
+        f"no process found listening on {where}{tried_name}; pass --runtime-pid or set runtime.process_name"
+    )
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+@dataclass
+class _Tick:
+    runtime_rss: int | None
+    runtime_footprint: int | None
+    harness_rss: int | None
+    pids: tuple[int, ...]
+    harness_in_tree: bool
+    reason: str | None
+
+
+@dataclass
+class _Peaks:
+    runtime_rss: int | None = None
+    runtime_footprint: int | None = None
+    harness_rss: int | None = None
+    combined: int | None = None
+    pids: set[int] = field(default_factory=set)
+    ticks: int = 0
+    reason: str | None = None
+
+    def add(self, tick: _Tick) -> None:
+        self.ticks += 1
+        self.pids.update(tick.pids)
+        self.runtime_rss = _max(self.runtime_rss, tick.runtime_rss)
+        self.runtime_footprint = _max(self.runtime_footprint, tick.runtime_footprint)
+        self.harness_rss = _max(self.harness_rss, tick.harness_rss)
+        if tick.runtime_rss is not None and tick.harness_rss is not None:
+            # If the harness is itself part of the runtime tree (an in-process
+            # server), it is already in the tree sum: count it once.
+            both = tick.runtime_rss + (0 if tick.harness_in_tree else tick.harness_rss)
+            self.combined = _max(self.combined, both)
+        if tick.reason is not None:
+            self.reason = tick.reason
+
+
+def _max(current: int | None, new: int | None) -> int | None:
+    if new is None:
+        return current
+    return new if current is None else max(current, new)
+
+
+class MemorySampler:
+    """Keeps running memory peaks of the runtime tree and the harness; ``window()`` hands them out.
+
+    Use as a context manager (or ``start()``/``stop()``). Each ``window()``
+    returns the peaks since the previous call and starts a new window, so the
+    harness calls it after every measured request.
+    """
+
+    def __init__(
+        self,
+        runtime_pid: int | None,
+        *,
+        interval_s: float = 0.05,
+        harness_pid: int | None = None,
+        footprint_reader: FootprintReader | None = None,
+        no_runtime_reason: str | None = None,
+    ) -> None:
+        if interval_s <= 0:
+            raise ValueError("interval_s must be positive")
+        self.runtime_pid = runtime_pid
+        self.interval_s = interval_s
+        self._footprint = footprint_reader if footprint_reader is not None else default_footprint_reader()
+        try:
+            self._harness = psutil.Process(os.getpid() if harness_pid is None else harness_pid)
+        except _GONE as exc:
+            raise MemoryUnavailable(f"harness process {harness_pid} not found") from exc
+        self._root: psutil.Process | None = None
+        self._root_reason: str | None = None
+        if runtime_pid is None:
+            self._root_reason = no_runtime_reason or "no runtime process to sample"
+        else:
+            try:
+                # Kept for the sampler's life so a recycled PID is noticed
+                # (psutil compares the creation time) rather than sampled.
+                self._root = psutil.Process(runtime_pid)
+            except _GONE:
+                self._root_reason = f"runtime process {runtime_pid} not found"
+        self._peaks = _Peaks()
+        self._peaks_lock = threading.Lock()
+        self._sample_lock = threading.Lock()  # window()'s own sample must not interleave with a tick
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> Self:
+        if self._thread is not None:
+            raise RuntimeError("MemorySampler already started")
+        self._thread = threading.Thread(target=self._run, name="perfgate-memory", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval_s)
+
+    # ----------------------------------------------------------------- sampling
+
+    def sample(self) -> None:
+        """Take one sample now and fold it into the current window."""
+        with self._sample_lock:
+            tick = self._read()
+        with self._peaks_lock:
+            self._peaks.add(tick)
+
+    def window(self) -> MemoryPeaks:
+        """Peaks since the previous ``window()`` (or start); resets them."""
+        self.sample()  # a window shorter than one interval still gets a tick
+        with self._peaks_lock:
+            peaks, self._peaks = self._peaks, _Peaks()
+        if peaks.harness_rss is None:
+            raise MemoryUnavailable(f"cannot read the harness's own memory (pid {self._harness.pid})")
+        runtime_missing = peaks.runtime_rss is None
+        return MemoryPeaks(
+            peak_runtime_rss_mb=_mib(peaks.runtime_rss),
+            peak_runtime_footprint_mb=None if runtime_missing else _mib(peaks.runtime_footprint),
+            peak_harness_rss_mb=round(peaks.harness_rss / MIB, 1),
+            peak_combined_rss_mb=_mib(peaks.combined),
+            runtime_pids=tuple(sorted(peaks.pids)),
+            ticks=peaks.ticks,
+            unavailable_reason=(peaks.reason or "runtime memory could not be read") if runtime_missing else None,
+        )
+
+    def _read(self) -> _Tick:
+        harness_rss: int | None
+        try:
+            harness_rss = self._harness.memory_info().rss
+        except (*_GONE, *_DENIED):
+            harness_rss = None
+        if self._root is None:
+            return _Tick(None, None, harness_rss, (), harness_in_tree=False, reason=self._root_reason)
+        tree = self._tree(self._root)
+        if isinstance(tree, str):
+            return _Tick(None, None, harness_rss, (), harness_in_tree=False, reason=tree)
+        rss_total, footprint_total, pids, reason = self._measure(tree)
+        return _Tick(
+            rss_total,
+            footprint_total,
+            harness_rss,
+            pids,
+            harness_in_tree=self._harness.pid in pids,
+            reason=reason,
+        )
+
+    def _tree(self, root: psutil.Process) -> list[psutil.Process] | str:
+        """The live runtime tree, or why there is none."""
+        try:
+            if not root.is_running() or root.status() == psutil.STATUS_ZOMBIE:
+                # A zombie still has a PID but no memory: reporting its 0 MB would lie.
+                return f"runtime process {root.pid} exited"
+            children = root.children(recursive=True)
+        except _GONE:
+            return f"runtime process {root.pid} exited"
+        except _DENIED:
+            return f"access denied to runtime process {root.pid} (run perfgate as the runtime's user)"
+        return [root, *children]
+
+    def _measure(self, procs: Iterable[psutil.Process]) -> tuple[int | None, int | None, tuple[int, ...], str | None]:
+        rss_total = 0
+        footprint_total: int | None = 0 if self._footprint is not None else None
+        pids: list[int] = []
+        for proc in procs:
+            try:
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    continue
+                rss = proc.memory_info().rss
+            except _GONE:
+                continue  # left between enumeration and reading: it holds no memory now
+            except _DENIED:
+                # Leaving an unreadable member out would understate the tree
+                # (it may be the model runner), so this tick has no number.
+                return None, None, (), f"access denied to runtime process {proc.pid} (run perfgate as its user)"
+            pids.append(proc.pid)
+            rss_total += rss
+            if footprint_total is not None and self._footprint is not None:
+                footprint = self._footprint(proc.pid)
+                # An incomplete footprint sum is not a footprint; drop it for this tick.
+                footprint_total = None if footprint is None else footprint_total + footprint
+        if not pids:
+            return None, None, (), "runtime process tree exited"
+        return rss_total, footprint_total, tuple(pids), None

@@ -1,0 +1,129 @@
+"""Turn one stream observation into a sample, and samples into summaries.
+
+Pure functions: no clock, no I/O. ``docs/metrics.md`` defines every metric.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Literal
+
+from perfgate.models import MemoryPeaks, MetricSummary, Sample, StreamObservation
+
+NS_PER_MS = 1_000_000
+NS_PER_S = 1_000_000_000
+
+# Metrics summarised per scenario, in display order, with their unit.
+METRIC_UNITS: dict[str, str] = {
+    "ttft_ms": "ms",
+    "e2e_ms": "ms",
+    "decode_tok_s": "tok/s",
+    "client_decode_tok_s": "tok/s",
+    "prefill_tok_s": "tok/s",
+    "load_ms": "ms",
+    "itl_ms_p50": "ms",
+    "itl_ms_p90": "ms",
+    "itl_ms_p99": "ms",
+    "output_tokens": "tok",
+    "peak_runtime_rss_mb": "MB",
+    "peak_runtime_footprint_mb": "MB",
+    "peak_harness_rss_mb": "MB",
+    "peak_combined_rss_mb": "MB",
+}
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default method) of sorted values."""
+    pos = (len(sorted_values) - 1) * q
+    low = math.floor(pos)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
+
+
+def _rate(count: int | None, duration_ns: int | None) -> float | None:
+    if count is None or duration_ns is None or count <= 0 or duration_ns <= 0:
+        return None
+    return count / (duration_ns / NS_PER_S)
+
+
+def build_sample(
+    obs: StreamObservation,
+    *,
+    iteration: int,
+    memory: MemoryPeaks | None,
+    cold_load_ms: float,
+) -> Sample:
+    """Derive every per-request metric from what the client observed."""
+    n_out = obs.output_tokens if obs.output_tokens is not None else len(obs.content_chunk_ns)
+    client_rate: float | None = None
+    if obs.first_content_ns is not None and obs.last_content_ns is not None and n_out >= 2:
+        # n tokens span n-1 gaps between the first and the last token.
+        client_rate = _rate(n_out - 1, obs.last_content_ns - obs.first_content_ns)
+    server_rate = _rate(obs.eval_count, obs.eval_ns)
+    decode = server_rate if server_rate is not None else client_rate
+    source: Literal["server", "client"] | None = None
+    if decode is not None:
+        source = "server" if server_rate is not None else "client"
+    gaps = sorted((b - a) / NS_PER_MS for a, b in zip(obs.content_chunk_ns, obs.content_chunk_ns[1:], strict=False))
+    load_ms = None if obs.load_ns is None else obs.load_ns / NS_PER_MS
+    return Sample(
+        iteration=iteration,
+        ttft_ms=None if obs.first_content_ns is None else (obs.first_content_ns - obs.sent_ns) / NS_PER_MS,
+        e2e_ms=(obs.done_ns - obs.sent_ns) / NS_PER_MS,
+        decode_tok_s=decode,
+        decode_source=source,
+        client_decode_tok_s=client_rate,
+        prefill_tok_s=_rate(obs.uncached_prompt_tokens, obs.prompt_eval_ns),
+        load_ms=load_ms,
+        cold=load_ms is not None and load_ms > cold_load_ms,
+        output_tokens=obs.output_tokens if obs.output_tokens is not None else len(obs.content_chunk_ns),
+        prompt_tokens=obs.prompt_tokens,
+        itl_ms_p50=_percentile(gaps, 0.50) if gaps else None,
+        itl_ms_p90=_percentile(gaps, 0.90) if gaps else None,
+        itl_ms_p99=_percentile(gaps, 0.99) if gaps else None,
+        done_reason=obs.done_reason,
+        token_count_source=obs.token_count_source,
+        retries_before_first_byte=obs.retries_before_first_byte,
+        peak_runtime_rss_mb=memory.peak_runtime_rss_mb if memory else None,
+        peak_runtime_footprint_mb=memory.peak_runtime_footprint_mb if memory else None,
+        peak_harness_rss_mb=memory.peak_harness_rss_mb if memory else None,
+        peak_combined_rss_mb=memory.peak_combined_rss_mb if memory else None,
+    )
+
+
+def summarise(values: Sequence[float]) -> MetricSummary:
+    """Median, mean, spread of a non-empty sequence."""
+    n = len(values)
+    mean = statistics.fmean(values)
+    stdev = statistics.stdev(values) if n >= 2 else None
+    return MetricSummary(
+        n=n,
+        median=statistics.median(values),
+        mean=mean,
+        stdev=stdev,
+        cv=stdev / mean if stdev is not None and mean != 0 else None,
+        min=min(values),
+        max=max(values),
+    )
+
+
+def metric_values(samples: Sequence[Sample], metric: str) -> list[float]:
+    """The non-null values of one metric; absent values are skipped, never zeroed."""
+    out: list[float] = []
+    for sample in samples:
+        value = getattr(sample, metric)
+        if value is not None:
+            out.append(float(value))
+    return out
+
+
+def summarise_samples(samples: Sequence[Sample]) -> dict[str, MetricSummary]:
+    """Summaries of every metric that has at least one value."""
+    summaries: dict[str, MetricSummary] = {}
+    for metric in METRIC_UNITS:
+        values = metric_values(samples, metric)
+        if values:
+            summaries[metric] = summarise(values)
+    return summaries

@@ -1,0 +1,85 @@
+"""Terminal rendering of a run: one aligned table per scenario."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from perfgate.measure.metrics import METRIC_UNITS
+from perfgate.models import MetricSummary, RunResult, ScenarioResult
+
+# The metrics a person reads first; the rest stay in the JSON file.
+TERMINAL_METRICS = (
+    "ttft_ms",
+    "e2e_ms",
+    "decode_tok_s",
+    "client_decode_tok_s",
+    "prefill_tok_s",
+    "itl_ms_p50",
+    "load_ms",
+    "peak_runtime_rss_mb",
+    "peak_runtime_footprint_mb",
+    "peak_harness_rss_mb",
+    "peak_combined_rss_mb",
+)
+
+
+def fmt_number(value: float) -> str:
+    """Three significant figures, at most two decimals, no scientific notation."""
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _row(metric: str, summary: MetricSummary) -> list[str]:
+    spread = f"{fmt_number(summary.min)} – {fmt_number(summary.max)}"
+    cv = "—" if summary.cv is None else f"{summary.cv * 100:.1f} %"
+    return [metric, METRIC_UNITS.get(metric, ""), fmt_number(summary.median), spread, cv, str(summary.n)]
+
+
+def scenario_table(scenario: ScenarioResult) -> str:
+    rows = [_row(m, scenario.summaries[m]) for m in TERMINAL_METRICS if m in scenario.summaries]
+    table = tabulate(
+        rows,
+        headers=["metric", "unit", "median", "min – max", "cv", "n"],
+        colalign=("left", "left", "right", "right", "right", "right"),
+    )
+    notes: list[str] = []
+    if scenario.memory_unavailable_reason:
+        notes.append(f"  runtime memory: unavailable ({scenario.memory_unavailable_reason})")
+    sources = {s.decode_source for s in scenario.samples if s.decode_source}
+    if sources:
+        notes.append(f"  decode_tok_s source: {', '.join(sorted(sources))} clock")
+    if any(s.token_count_source == "chunks" for s in scenario.samples):
+        notes.append("  output tokens counted from stream chunks (runtime sent no usage)")
+    retries = sum(s.retries_before_first_byte for s in scenario.samples)
+    if retries:
+        notes.append(f"  {retries} request(s) re-sent after failing before any byte arrived")
+    cold = sum(1 for s in scenario.samples if s.cold)
+    if cold:
+        notes.append(f"  {cold} cold sample(s) (model load during the request)")
+    return "\n".join([table, *notes])
+
+
+def run_report(result: RunResult) -> str:
+    """The full terminal report of one run."""
+    rt = result.runtime
+    model = rt.model + (f" ({rt.quantization})" if rt.quantization else "")
+    head = [
+        f"perfgate run · tier {result.tier} · {rt.kind} {rt.version or '?'} at {rt.base_url}"
+        + (" · simulated" if result.simulated else ""),
+        f"model {model} · host {result.host.label} ({result.host.chip or 'unknown chip'}) · "
+        f"{result.warmup} warm-up + {result.runs} runs per scenario",
+    ]
+    parts = ["\n".join(head)]
+    for scenario in result.scenarios:
+        parts.append(f"{scenario.name}  ({len(scenario.samples)}/{result.runs} samples)\n{scenario_table(scenario)}")
+    if result.failures:
+        lines = [
+            f"  {f.kind.value}: {f.message}" + (f" [scenario {f.scenario}]" if f.scenario else "")
+            for f in result.failures
+        ]
+        parts.append("failures\n" + "\n".join(lines))
+    return "\n\n".join(parts)

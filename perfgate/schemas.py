@@ -1,0 +1,35 @@
+"""JSON Schemas of perfgate's files, generated from the models into ``docs/schema/``.
+
+``nox -s schema`` rewrites them; a test fails when the committed copies drift.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from perfgate.models import RunResult
+
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "results.schema.json": RunResult,
+}
+
+
+def render_schemas() -> dict[str, str]:
+    """File name -> deterministic JSON Schema text."""
+    return {
+        name: json.dumps(model.model_json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        for name, model in SCHEMAS.items()
+    }
+
+
+def write_schemas(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in render_schemas().items():
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

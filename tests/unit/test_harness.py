@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from perfgate.config import PerfgateConfig
+from perfgate.errors import MemoryUnavailable, RuntimeFailure, RuntimeUnavailable
+from perfgate.measure.harness import run_benchmark
+from perfgate.models import FailureKind, HostInfo, MemoryPeaks, RuntimeInfo, StreamObservation
+
+MS = 1_000_000
+HOST = HostInfo(label="Ross’s Mac mini", os="darwin", os_version="14.5", chip="Apple M3 Pro", memory_bytes=36 * 2**30)
+
+
+class FakeClient:
+    kind = "ollama"
+    base_url = "http://127.0.0.1:1"
+    model = "m"
+
+    def __init__(self, *, fail_preflight=None, fail_at=None, version="0.5.1"):
+        self.fail_preflight = fail_preflight
+        self.fail_at = fail_at
+        self.version = version
+        self.streams = 0
+        self.preloads = 0
+
+    def preflight(self):
+        if self.fail_preflight:
+            raise self.fail_preflight
+        return RuntimeInfo(kind="ollama", base_url=self.base_url, version=self.version, model="m", model_digest="d")
+
+    def preload(self, options):
+        self.preloads += 1
+
+    def stream(self, prompt, options):
+        self.streams += 1
+        if self.fail_at is not None and self.streams == self.fail_at:
+            raise RuntimeFailure("runtime error: boom")
+        t0 = self.streams * 1000 * MS
+        chunks = tuple(t0 + 20 * MS + i * 5 * MS for i in range(options.num_predict))
+        return StreamObservation(
+            sent_ns=t0,
+            first_content_ns=chunks[0],
+            last_content_ns=chunks[-1],
+            done_ns=chunks[-1] + MS,
+            content_chunk_ns=chunks,
+            text="t" * len(chunks),
+            output_tokens=len(chunks),
+            prompt_tokens=5,
+            eval_count=len(chunks),
+            eval_ns=len(chunks) * 5 * MS,
+        )
+
+    def runtime_reported(self):
+        return {"ps_size_bytes": 123}
+
+    def close(self):
+        pass
+
+
+class FakeSampler:
+    def __init__(self):
+        self.calls = 0
+
+    def window(self):
+        self.calls += 1
+        return MemoryPeaks(
+            peak_runtime_rss_mb=300.0 + self.calls,
+            peak_harness_rss_mb=40.0,
+            peak_combined_rss_mb=340.0 + self.calls,
+            runtime_pids=(10, 11),
+            ticks=3,
+        )
+
+
+def run(client, *, locate=lambda: 10, config=None):
+    config = config or PerfgateConfig(runs=3, warmup=1)
+    sampler = FakeSampler()
+    events = []
+    result = run_benchmark(
+        client=client,
+        config=config,
+        tier="pro",
+        host=HOST,
+        command="perfgate run",
+        created_at="2026-11-28T00:00:00Z",
+        git_sha="abc",
+        simulated=False,
+        locate_runtime_pid=locate,
+        sampler_factory=lambda pid: sampler,
+        progress=events.append,
+    )
+    return result, events
+
+
+def test_warmups_discarded_and_samples_measured():
+    client = FakeClient()
+    result, events = run(client)
+    assert result.ok
+    assert [s.name for s in result.scenarios] == ["short-explain", "prefill"]
+    short = result.scenarios[0]
+    assert short.warmups_discarded == 1
+    assert len(short.samples) == 3
+    assert client.streams == 2 * (1 + 3)
+    assert client.preloads == 2
+    assert short.samples[0].ttft_ms == 20.0
+    assert short.samples[0].decode_source == "server"
+    assert short.samples[0].peak_runtime_rss_mb is not None
+    assert short.samples[0].peak_runtime_rss_mb > 300
+    assert short.summaries["ttft_ms"].n == 3
+    assert result.runtime.runtime_reported == {"ps_size_bytes": 123}
+    assert result.fingerprint.scenarios["short-explain"].prompt_sha256 == short.prompt_sha256
+    assert result.fingerprint.chip == "Apple M3 Pro"
+    assert [e.phase for e in events if e.scenario == "short-explain"][-1] == "done"
+
+
+def test_failure_mid_scenario_keeps_earlier_samples():
+    result, _ = run(FakeClient(fail_at=4))  # warm-up, 2 samples, then boom
+    assert [f.kind for f in result.failures] == [FailureKind.RUNTIME_ERROR]
+    assert result.failures[0].scenario == "short-explain"
+    assert result.failures[0].iteration == 2
+    assert len(result.scenarios) == 1
+    assert len(result.scenarios[0].samples) == 2
+
+
+def test_preflight_failure_is_recorded_not_raised():
+    result, _ = run(FakeClient(fail_preflight=RuntimeUnavailable("runtime unavailable: nothing at http://x")))
+    assert result.scenarios == ()
+    assert result.failures[0].kind is FailureKind.RUNTIME_UNAVAILABLE
+    assert "http://x" in result.failures[0].message
+
+
+def test_memory_unavailable_is_a_failure_but_timings_are_kept():
+    def locate():
+        raise MemoryUnavailable("no process found listening on 127.0.0.1:1")
+
+    result, _ = run(FakeClient(), locate=locate)
+    assert [f.kind for f in result.failures] == [FailureKind.MEMORY_UNAVAILABLE]
+    assert len(result.scenarios[0].samples) == 3
+    assert result.scenarios[0].memory_unavailable_reason == "no process found listening on 127.0.0.1:1"
+
+
+def test_simulator_detected_from_version():
+    result, _ = run(FakeClient(version="0.0.0-perfgate-sim"))
+    assert result.simulated is True
+    assert result.runtime.simulated is True

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import pytest
+
+from perfgate.measure.metrics import build_sample, metric_values, summarise, summarise_samples
+from perfgate.models import MemoryPeaks, StreamObservation
+
+MS = 1_000_000
+
+
+def obs(**overrides):
+    base = {
+        "sent_ns": 0,
+        "first_content_ns": 50 * MS,
+        "last_content_ns": 50 * MS + 9 * 10 * MS,
+        "done_ns": 145 * MS,
+        "content_chunk_ns": tuple(50 * MS + i * 10 * MS for i in range(10)),
+        "text": "x" * 10,
+        "output_tokens": 10,
+        "prompt_tokens": 12,
+    }
+    base.update(overrides)
+    return StreamObservation(**base)
+
+
+def test_client_side_metrics_from_clock_readings():
+    sample = build_sample(obs(), iteration=0, memory=None, cold_load_ms=500)
+    assert sample.ttft_ms == pytest.approx(50.0)
+    assert sample.e2e_ms == pytest.approx(145.0)
+    # 10 tokens over 9 gaps of 10 ms
+    assert sample.client_decode_tok_s == pytest.approx(100.0)
+    assert sample.decode_source == "client"
+    assert sample.decode_tok_s == sample.client_decode_tok_s
+    assert sample.itl_ms_p50 == pytest.approx(10.0)
+    assert sample.prefill_tok_s is None  # unknown, not 0
+    assert sample.load_ms is None
+    assert sample.cold is False
+
+
+def test_server_rate_preferred_and_both_kept():
+    sample = build_sample(obs(eval_count=10, eval_ns=200 * MS), iteration=0, memory=None, cold_load_ms=500)
+    assert sample.decode_source == "server"
+    assert sample.decode_tok_s == pytest.approx(50.0)
+    assert sample.client_decode_tok_s == pytest.approx(100.0)
+
+
+def test_prefill_only_from_uncached_tokens_and_cold_flag():
+    sample = build_sample(
+        obs(uncached_prompt_tokens=100, prompt_eval_ns=50 * MS, load_ns=900 * MS),
+        iteration=3,
+        memory=None,
+        cold_load_ms=500,
+    )
+    assert sample.prefill_tok_s == pytest.approx(2000.0)
+    assert sample.load_ms == pytest.approx(900.0)
+    assert sample.cold is True
+    assert sample.iteration == 3
+
+
+def test_no_content_means_no_ttft_and_no_rate():
+    sample = build_sample(
+        obs(first_content_ns=None, last_content_ns=None, content_chunk_ns=(), output_tokens=None),
+        iteration=0,
+        memory=None,
+        cold_load_ms=500,
+    )
+    assert sample.ttft_ms is None
+    assert sample.client_decode_tok_s is None
+    assert sample.decode_tok_s is None
+    assert sample.decode_source is None
+    assert sample.output_tokens == 0
+
+
+def test_memory_peaks_copied_and_none_stays_none():
+    peaks = MemoryPeaks(
+        peak_runtime_rss_mb=None, peak_harness_rss_mb=40.0, peak_combined_rss_mb=None, unavailable_reason="no runtime"
+    )
+    sample = build_sample(obs(), iteration=0, memory=peaks, cold_load_ms=500)
+    assert sample.peak_runtime_rss_mb is None
+    assert sample.peak_harness_rss_mb == 40.0
+    summaries = summarise_samples([sample])
+    assert "peak_runtime_rss_mb" not in summaries  # absent is never averaged as 0
+    assert summaries["peak_harness_rss_mb"].median == 40.0
+
+
+def test_summary_statistics():
+    s = summarise([1.0, 2.0, 3.0, 10.0])
+    assert s.n == 4
+    assert s.median == 2.5
+    assert s.mean == 4.0
+    assert s.min == 1.0
+    assert s.max == 10.0
+    assert s.stdev == pytest.approx(4.0825, rel=1e-4)
+    assert s.cv == pytest.approx(4.0825 / 4, rel=1e-4)
+    single = summarise([5.0])
+    assert single.stdev is None
+    assert single.cv is None
+
+
+def test_metric_values_skip_none():
+    samples = [
+        build_sample(obs(), iteration=0, memory=None, cold_load_ms=500),
+        build_sample(obs(first_content_ns=None, content_chunk_ns=()), iteration=1, memory=None, cold_load_ms=500),
+    ]
+    assert metric_values(samples, "ttft_ms") == [50.0]

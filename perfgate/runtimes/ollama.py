@@ -1,0 +1,230 @@
+"""Client for Ollama's native API (``/api/chat`` or ``/api/generate``, streamed NDJSON)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import httpx
+
+from perfgate.errors import CouldNotMeasure, ModelMissing, ProtocolError, RuntimeFailure, StreamTruncated
+from perfgate.models import RuntimeInfo, ScenarioOptions, StreamObservation
+from perfgate.runtimes.base import DEFAULT_CLOCK, Clock, error_detail, timeouts, translate_transport_error
+from perfgate.runtimes.streaming import (
+    NO_REUSE_HEADERS,
+    ContentLog,
+    ServerFields,
+    check_status,
+    open_stream,
+    optional_int,
+    optional_str,
+    parse_json_object,
+    stream_error,
+    timed_lines,
+)
+
+
+class OllamaClient:
+    """Talks to one Ollama server about one model over an injected ``httpx.Client``."""
+
+    kind: str = "ollama"
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        base_url: str,
+        model: str,
+        api: Literal["chat", "generate"] = "chat",
+        keep_alive: str = "10m",
+        preflight_timeout_s: float = 3.0,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 120.0,
+        clock: Clock = DEFAULT_CLOCK,
+    ) -> None:
+        self._http = http
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api = api
+        self.keep_alive = keep_alive
+        self._preflight_timeout = timeouts(preflight_timeout_s, preflight_timeout_s)
+        self._generate_timeout = timeouts(connect_timeout_s, read_timeout_s)
+        self._clock = clock
+        self._pull_hint = f"run `ollama pull {model}`"
+
+    # -- preflight ---------------------------------------------------------
+
+    def preflight(self) -> RuntimeInfo:
+        version_body = self._get_json("/api/version")
+        version = optional_str(version_body, "version")
+        entry = self._find_model(self._get_json("/api/tags"), "/api/tags")
+        if entry is None:
+            raise ModelMissing(
+                f"model missing: {self.model!r} is not in the models of Ollama at {self.base_url}; {self._pull_hint}"
+            )
+        digest = optional_str(entry, "digest")
+        quantization = _quantization(entry)
+        if quantization is None:
+            # /api/tags of some versions lacks details; /api/show always has them.
+            quantization = _quantization(self._post_json("/api/show", {"model": self.model}))
+        return RuntimeInfo(
+            kind=self.kind,
+            base_url=self.base_url,
+            version=version,
+            model=self.model,
+            model_digest=digest,
+            quantization=quantization,
+            simulated=False,
+            runtime_reported=self.runtime_reported(),
+        )
+
+    def _find_model(self, body: dict[str, Any], path: str) -> dict[str, Any] | None:
+        models = body.get("models")
+        if models is None:
+            return None
+        if not isinstance(models, list):
+            raise ProtocolError(f"protocol error: {self.base_url}{path} sent 'models' that is not a list")
+        # Ollama names default to the tag ``latest``: "llama3.2" is "llama3.2:latest".
+        wanted = {self.model, f"{self.model}:latest"}
+        for entry in models:
+            if isinstance(entry, dict) and (entry.get("name") in wanted or entry.get("model") in wanted):
+                return entry
+        return None
+
+    # -- generation --------------------------------------------------------
+
+    def preload(self, options: ScenarioOptions) -> None:
+        # Only the load-time option is sent, with the same value the measured
+        # requests send: a different num_ctx would make Ollama reload the model.
+        body = {
+            "model": self.model,
+            "keep_alive": self._keep_alive(options),
+            "options": {"num_ctx": options.num_ctx},
+            "stream": False,
+        }
+        answer = self._post_json("/api/generate", body, self._generate_timeout)
+        failure = stream_error(answer, self.base_url)
+        if failure is not None:
+            raise failure
+
+    def stream(self, prompt: str, options: ScenarioOptions) -> StreamObservation:
+        url = f"{self.base_url}/api/{self.api}"
+        body: dict[str, Any] = {"model": self.model, "stream": True, "keep_alive": self._keep_alive(options)}
+        if self.api == "chat":
+            body["messages"] = [{"role": "user", "content": prompt}]
+        else:
+            body["prompt"] = prompt
+        body["options"] = {
+            "num_predict": options.num_predict,
+            "num_ctx": options.num_ctx,
+            "temperature": options.temperature,
+            "seed": options.seed,
+        }
+        with open_stream(
+            self._http,
+            url=url,
+            body=body,
+            headers={},
+            timeout=self._generate_timeout,
+            model=self.model,
+            clock=self._clock,
+            missing_hint=self._pull_hint,
+        ) as opened:
+            log = ContentLog()
+            for line, at_ns in timed_lines(opened.response, url, self._clock):
+                if not line.strip():
+                    continue
+                obj = parse_json_object(line, url)
+                failure = stream_error(obj, url)
+                if failure is not None:
+                    raise failure
+                # Newer Ollama versions put the last piece of text on the done line.
+                log.add(self._content(obj, url), at_ns)
+                if obj.get("done") is True:
+                    return log.observation(opened, at_ns, **_server_fields(obj, url))
+        raise StreamTruncated(f"stream truncated: {url} ended the stream without a done:true line")
+
+    def _content(self, obj: dict[str, Any], url: str) -> str:
+        if self.api == "chat":
+            message = obj.get("message")
+            value = message.get("content") if isinstance(message, dict) else None
+        else:
+            value = obj.get("response")
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise ProtocolError(f"protocol error: {url} sent content that is not a string: {value!r}")
+        return value
+
+    def _keep_alive(self, options: ScenarioOptions) -> str:
+        # The scenario's value is part of its fingerprint, so it wins.
+        return options.keep_alive or self.keep_alive
+
+    # -- runtime-reported sizes -------------------------------------------
+
+    def runtime_reported(self) -> dict[str, int | float | str | None]:
+        """Ollama's own size estimates for the loaded model (``/api/ps``; not measured).
+
+        ``size`` is known to double-count mmap'd weights, hence the ``ps_`` prefix:
+        these are what Ollama says, next to perfgate's measured RSS.
+        """
+        try:
+            entry = self._find_model(self._get_json("/api/ps"), "/api/ps")
+        except CouldNotMeasure:
+            return {}
+        if entry is None:
+            return {}
+        reported: dict[str, int | float | str | None] = {}
+        for key, name in (("size", "ps_size_bytes"), ("size_vram", "ps_size_vram_bytes")):
+            value = entry.get(key)
+            reported[name] = value if isinstance(value, int) and not isinstance(value, bool) else None
+        return reported
+
+    # -- plain JSON requests ----------------------------------------------
+
+    def _get_json(self, path: str) -> dict[str, Any]:
+        return self._request_json("GET", path, None, self._preflight_timeout)
+
+    def _post_json(self, path: str, body: dict[str, Any], timeout: httpx.Timeout | None = None) -> dict[str, Any]:
+        return self._request_json("POST", path, body, timeout or self._preflight_timeout)
+
+    def _request_json(
+        self, method: str, path: str, body: dict[str, Any] | None, timeout: httpx.Timeout
+    ) -> dict[str, Any]:
+        url = f"{self.base_url}{path}"
+        try:
+            response = self._http.request(method, url, json=body, timeout=timeout, headers=NO_REUSE_HEADERS)
+        except httpx.HTTPError as exc:
+            raise translate_transport_error(exc, url) from exc
+        if response.status_code == 404 and path == "/api/version":
+            raise RuntimeFailure(
+                f"runtime error: {url} answered HTTP 404{error_detail(response)}; is this an Ollama server?"
+            )
+        check_status(response, url, self.model, self._pull_hint)
+        return parse_json_object(response.text, url)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _server_fields(done: dict[str, Any], url: str) -> ServerFields:
+    # Ollama omits every counter that is zero (Go omitempty): absent stays None.
+    eval_count = optional_int(done, "eval_count", url)
+    return {
+        "output_tokens": eval_count,
+        "prompt_tokens": optional_int(done, "prompt_eval_count", url),
+        # Unknown: prompt_eval_count includes prompt tokens served from the KV
+        # cache while prompt_eval_duration covers only the evaluated ones, and
+        # Ollama does not say how many were cached. Guessing ("all of them")
+        # would overstate prefill speed on every cache hit.
+        "uncached_prompt_tokens": None,
+        "prompt_eval_ns": optional_int(done, "prompt_eval_duration", url),
+        "eval_count": eval_count,
+        "eval_ns": optional_int(done, "eval_duration", url),
+        "load_ns": optional_int(done, "load_duration", url),
+        "done_reason": optional_str(done, "done_reason"),
+    }
+
+
+def _quantization(entry: dict[str, Any]) -> str | None:
+    details = entry.get("details")
+    return optional_str(details, "quantization_level") if isinstance(details, dict) else None

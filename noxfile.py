@@ -56,8 +56,12 @@ def sim(session: nox.Session) -> None:
 def schema(session: nox.Session) -> None:
     """Regenerate the JSON Schemas in docs/schema/ from the models."""
     session.install("-e", ".")
-    session.run("python", "-c", "from pathlib import Path; from perfgate.schemas import write_schemas; "
-                "print(*write_schemas(Path('docs/schema')), sep='\\n')")
+    session.run(
+        "python",
+        "-c",
+        "from pathlib import Path; from perfgate.schemas import write_schemas; "
+        "print(*write_schemas(Path('docs/schema')), sep='\\n')",
+    )
 
 
 @nox.session

@@ -45,6 +45,7 @@ def scenario_table(scenario: ScenarioResult) -> str:
         rows,
         headers=["metric", "unit", "median", "min – max", "cv", "n"],
         colalign=("left", "left", "right", "right", "right", "right"),
+        disable_numparse=True,
     )
     notes: list[str] = []
     if scenario.memory_unavailable_reason:

@@ -50,8 +50,18 @@ def test_run_on_simulator_writes_results_and_prints_table(tmp_path):
     write_config(tmp_path)
     out = tmp_path / "r.json"
     proc = perfgate(
-        "run", "--runtime", "sim", "--sim-ttft-ms", "30", "--sim-tok-s", "400", "--sim-ballast-mb", "300",
-        "--out", str(out), cwd=tmp_path,
+        "run",
+        "--runtime",
+        "sim",
+        "--sim-ttft-ms",
+        "30",
+        "--sim-tok-s",
+        "400",
+        "--sim-ballast-mb",
+        "300",
+        "--out",
+        str(out),
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     assert "ttft_ms" in proc.stdout
@@ -81,8 +91,20 @@ def test_timing_accuracy_against_injected_truth(tmp_path, tok_s, tokens):
     write_config(tmp_path, num_predict=tokens, runs=5, extra="memory_interval_ms = 50")
     out = tmp_path / "r.json"
     proc = perfgate(
-        "run", "--runtime", "sim", "--sim-ttft-ms", "60", "--sim-tok-s", str(tok_s), "--sim-jitter-cv", "0",
-        "--sim-ballast-mb", "0", "--out", str(out), cwd=tmp_path,
+        "run",
+        "--runtime",
+        "sim",
+        "--sim-ttft-ms",
+        "60",
+        "--sim-tok-s",
+        str(tok_s),
+        "--sim-jitter-cv",
+        "0",
+        "--sim-ballast-mb",
+        "0",
+        "--out",
+        str(out),
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     summaries = load(out).scenarios[0].summaries
@@ -124,12 +146,14 @@ FAULT_KINDS = {
 def test_each_fault_maps_to_its_kind_and_keeps_earlier_samples(tmp_path, fault):
     # warm-up + 2 measured requests succeed, then the fault hits the third measured one.
     write_config(tmp_path, runs=5, extra="[tool.perfgate.runtime]\nread_timeout_s = 1.0")
-    profile = SimProfile(ttft_ms=5, tok_s=500, jitter_cv=0, load_ms=0, ballast_mb=8, fault=fault, fault_after=3,
-                         stall_s=5)
+    profile = SimProfile(
+        ttft_ms=5, tok_s=500, jitter_cv=0, load_ms=0, ballast_mb=8, fault=fault, fault_after=3, stall_s=5
+    )
     out = tmp_path / "r.json"
     with SimProcess(profile) as sim:
-        proc = perfgate("run", "--runtime", "ollama", "--base-url", sim.base_url, "--tier", "sim", "--out", str(out),
-                        cwd=tmp_path)
+        proc = perfgate(
+            "run", "--runtime", "ollama", "--base-url", sim.base_url, "--tier", "sim", "--out", str(out), cwd=tmp_path
+        )
     assert proc.returncode == 3, proc.stderr
     result = load(out)
     assert [f.kind.value for f in result.failures] == [FAULT_KINDS[fault]]
@@ -149,8 +173,9 @@ def test_unknown_scenario_is_a_usage_error(tmp_path):
 def test_ttft_noise_is_reported_as_spread(tmp_path):
     write_config(tmp_path, runs=8)
     out = tmp_path / "r.json"
-    proc = perfgate("run", "--runtime", "sim", "--sim-ttft-ms", "40", "--sim-jitter-cv", "0.2", "--out", str(out),
-                    cwd=tmp_path)
+    proc = perfgate(
+        "run", "--runtime", "sim", "--sim-ttft-ms", "40", "--sim-jitter-cv", "0.2", "--out", str(out), cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     values = [s.ttft_ms for s in load(out).scenarios[0].samples]
     assert statistics.stdev(values) / statistics.mean(values) > 0.05

@@ -14,10 +14,10 @@ from typing import Any, TextIO
 
 from perfgate import __version__
 from perfgate.config import PerfgateConfig, load_config
-from perfgate.errors import CouldNotMeasure, ExitCode, PerfgateError, UsageError
+from perfgate.errors import ExitCode, PerfgateError, UsageError
 from perfgate.files import write_model
 from perfgate.measure.harness import Progress, run_benchmark
-from perfgate.models import RunResult
+from perfgate.models import HostInfo, RunResult
 
 Handler = Callable[[argparse.Namespace, PerfgateConfig], int]
 
@@ -146,12 +146,18 @@ def cmd_run(args: argparse.Namespace, config: PerfgateConfig) -> int:
     print(f"\nresults written to {out}")
     if result.failures:
         first = result.failures[0]
-        _fail(f"could not measure: {first.message}")
+        _fail(first.message)
         return int(ExitCode.COULD_NOT_MEASURE)
     return int(ExitCode.OK)
 
 
 # ---------------------------------------------------------------- host
+
+
+def _cores(host: HostInfo) -> str | None:
+    if host.performance_cores is not None and host.efficiency_cores is not None:
+        return f"{host.cpu_count} ({host.performance_cores} P + {host.efficiency_cores} E)"
+    return None if host.cpu_count is None else str(host.cpu_count)
 
 
 def cmd_host(args: argparse.Namespace, config: PerfgateConfig) -> int:
@@ -171,7 +177,7 @@ def cmd_host(args: argparse.Namespace, config: PerfgateConfig) -> int:
         ("os", f"{host.os} {host.os_version} ({os_major(host)})"),
         ("model", host.machine_model),
         ("chip", host.chip),
-        ("cores", f"{host.cpu_count} ({host.performance_cores} P + {host.efficiency_cores} E)"),
+        ("cores", _cores(host)),
         ("gpu cores", host.gpu_cores),
         ("memory", f"{host.memory_gb} GiB" if host.memory_gb else None),
         ("power", host.power_source),
@@ -289,9 +295,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(config_file=Path(args.config) if args.config else None, overrides=_run_overrides(args))
         handler: Handler = args.handler
         return handler(args, config)
-    except CouldNotMeasure as exc:
-        _fail(f"could not measure: {exc}")
-        return int(exc.exit_code)
     except PerfgateError as exc:
         _fail(str(exc))
         return int(exc.exit_code)

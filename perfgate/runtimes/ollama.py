@@ -144,16 +144,22 @@ class OllamaClient:
         raise StreamTruncated(f"stream truncated: {url} ended the stream without a done:true line")
 
     def _content(self, obj: dict[str, Any], url: str) -> str:
+        """Generated text of one line; a thinking model's reasoning counts as generated text too."""
         if self.api == "chat":
             message = obj.get("message")
-            value = message.get("content") if isinstance(message, dict) else None
+            source: dict[str, Any] = message if isinstance(message, dict) else {}
+            keys = ("thinking", "content")
         else:
-            value = obj.get("response")
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            raise ProtocolError(f"protocol error: {url} sent content that is not a string: {value!r}")
-        return value
+            source, keys = obj, ("thinking", "response")
+        text = ""
+        for key in keys:
+            value = source.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise ProtocolError(f"protocol error: {url} sent {key} that is not a string: {value!r}")
+            text += value
+        return text
 
     def _keep_alive(self, options: ScenarioOptions) -> str:
         # The scenario's value is part of its fingerprint, so it wins.

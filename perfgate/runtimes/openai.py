@@ -216,13 +216,18 @@ def _delta_content(choice: dict[str, Any], url: str) -> str:
         return ""
     if not isinstance(delta, dict):
         raise ProtocolError(f"protocol error: {url} sent a 'delta' that is not an object")
-    content = delta.get("content")
     # The first chunk may carry only the role, with content null: not a token.
-    if content is None:
-        return ""
-    if not isinstance(content, str):
-        raise ProtocolError(f"protocol error: {url} sent delta content that is not a string: {content!r}")
-    return content
+    # Reasoning models stream their reasoning first (llama.cpp/vLLM
+    # `reasoning_content`, others `reasoning`); it is generated text, so it counts.
+    text = ""
+    for key in ("reasoning_content", "reasoning", "content"):
+        value = delta.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ProtocolError(f"protocol error: {url} sent delta {key} that is not a string: {value!r}")
+        text += value
+    return text
 
 
 def _object_field(chunk: dict[str, Any], key: str, url: str) -> dict[str, Any]:

@@ -554,3 +554,18 @@ def test_every_measured_stream_opens_its_own_connection() -> None:
     assert first.text == second.text == "hi"
     assert len(_OllamaLikeHandler.client_ports) == 3
     assert len(set(_OllamaLikeHandler.client_ports)) == 3
+
+
+def test_thinking_counts_as_generated_text() -> None:
+    clock = FakeClock(100)
+    script = Script(
+        streamed(
+            clock,
+            (130, line({"message": {"role": "assistant", "content": "", "thinking": "Hmm"}, "done": False})),
+            (160, chat("Yes")),
+            (170, line({"message": {"role": "assistant", "content": ""}, **DONE_METRICS})),
+        )
+    )
+    obs = make_client(script, clock).stream("Why?", OPTIONS)
+    assert obs.first_content_ns == 130
+    assert obs.text == "HmmYes"

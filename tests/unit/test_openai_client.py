@@ -485,3 +485,28 @@ def test_satisfies_the_runtime_client_protocol() -> None:
     client: RuntimeClient = make_client(routes({}), FakeClock())
     assert client.kind == "openai"
     client.close()
+
+
+def test_reasoning_content_counts_as_first_token():
+    events = [
+        b'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":null}}]}\n\n',
+        b'data: {"choices":[{"index":0,"delta":{"reasoning_content":"Let me think"}}]}\n\n',
+        b'data: {"choices":[{"index":0,"delta":{"content":"Answer"}}]}\n\n',
+        b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n',
+        b"data: [DONE]\n\n",
+    ]
+    clock = iter(range(0, 10**9, 1_000_000))
+
+    def handler(request):
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=b"".join(events))
+
+    client = OpenAIClient(
+        httpx.Client(transport=httpx.MockTransport(handler)),
+        base_url="http://x",
+        model="m",
+        clock=lambda: next(clock),
+    )
+    obs = client.stream("hi", OPTIONS)
+    assert obs.text == "Let me thinkAnswer"
+    assert len(obs.content_chunk_ns) == 2
+    assert obs.first_content_ns == obs.content_chunk_ns[0]

@@ -32,17 +32,30 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def perf(session: nox.Session) -> None:
-    """Benchmark the configured runtime on this host (`nox -s perf -- --runtime sim` needs no model)."""
+    """Benchmark this host's tier, compare with its committed baseline, exit with the gate's code."""
     session.install("-e", ".")
-    session.run("perfgate", "run", *session.posargs)
+    session.run("perfgate", "run", "--compare", *session.posargs)
 
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """The whole product on the built-in simulated runtime: measure and print the table."""
+    """The whole product on the built-in simulated runtime: measure, compare with baselines/sim.json."""
     session.install("-e", ".")
     out = ROOT / "perf-results" / "demo-sim.json"
-    session.run("perfgate", "run", "--runtime", "sim", "--out", str(out), *session.posargs)
+    session.run("perfgate", "run", "--runtime", "sim", "--out", str(out), "--compare", *session.posargs)
+
+
+@nox.session
+def baseline(session: nox.Session) -> None:
+    """Measure with more runs and rewrite baselines/<tier>.json: `nox -s baseline -- --tier pro`."""
+    args = list(session.posargs)
+    if "--tier" not in args:
+        session.error("name the tier: nox -s baseline -- --tier <tier> [perfgate run flags]")
+    tier = args[args.index("--tier") + 1]
+    session.install("-e", ".")
+    out = ROOT / "perf-results" / f"baseline-{tier}.json"
+    session.run("perfgate", "run", "--for-baseline", "--out", str(out), *args)
+    session.run("perfgate", "baseline", "update", "--tier", tier, "--from", str(out))
 
 
 @nox.session

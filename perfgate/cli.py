@@ -139,15 +139,90 @@ def measure(config: PerfgateConfig, argv: Sequence[str], progress: Callable[[Pro
 def cmd_run(args: argparse.Namespace, config: PerfgateConfig) -> int:
     from perfgate.render.text import run_report  # noqa: PLC0415
 
+    if args.for_baseline and args.runs is None:
+        config = config.model_copy(update={"runs": config.gate.baseline_runs})
     result = measure(config, args.argv, ProgressLine(sys.stderr))
     out = Path(args.out) if args.out else Path(config.results_dir) / f"results-{result.tier}.json"
-    write_model(out, result)
+    write_model(out, result)  # written first: a failure below never loses the measurements
     print(run_report(result))
     print(f"\nresults written to {out}")
-    if result.failures:
-        first = result.failures[0]
-        _fail(first.message)
-        return int(ExitCode.COULD_NOT_MEASURE)
+    for failure in result.failures:
+        _fail(failure.message)
+    if args.compare:
+        from perfgate.baseline import LoadedResults  # noqa: PLC0415
+
+        print()
+        return _compare_and_report(args, config, [LoadedResults(out, result)])
+    return int(ExitCode.COULD_NOT_MEASURE if result.failures else ExitCode.OK)
+
+
+# ---------------------------------------------------------------- compare
+
+
+def _compare_and_report(args: argparse.Namespace, config: PerfgateConfig, loaded: list[Any]) -> int:
+    from perfgate.files import write_model as write  # noqa: PLC0415
+    from perfgate.pipeline import compare  # noqa: PLC0415
+    from perfgate.render.markdown import gate_markdown  # noqa: PLC0415
+    from perfgate.render.text import gate_text  # noqa: PLC0415
+
+    baselines_dir = Path(args.baselines_dir or config.baselines_dir)
+    report = compare(loaded, config, baselines_dir=baselines_dir, expect_tiers=_split(args.expect_tiers))
+    if args.gate_out:
+        write(Path(args.gate_out), report)
+    fmt = getattr(args, "format", "text")
+    if fmt == "json":
+        from perfgate.files import dumps_model  # noqa: PLC0415
+
+        print(dumps_model(report), end="")
+    elif fmt == "md":
+        print(gate_markdown(report), end="")
+    else:
+        print(gate_text(report))
+    for problem in report.problems:
+        _fail(problem.message)
+    return report.exit_code
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def cmd_compare(args: argparse.Namespace, config: PerfgateConfig) -> int:
+    from perfgate.pipeline import collect_results  # noqa: PLC0415
+
+    loaded = collect_results([Path(p) for p in args.results])
+    return _compare_and_report(args, config, loaded)
+
+
+# ---------------------------------------------------------------- baseline
+
+
+def cmd_baseline_update(args: argparse.Namespace, config: PerfgateConfig) -> int:
+    from perfgate.baseline import baseline_path, build_baseline, diff_baselines, load_baseline  # noqa: PLC0415
+    from perfgate.pipeline import collect_results  # noqa: PLC0415
+    from perfgate.provenance import utc_now_iso  # noqa: PLC0415
+    from perfgate.render.baseline_diff import diff_text  # noqa: PLC0415
+
+    loaded = collect_results([Path(p) for p in args.from_])
+    new = build_baseline(loaded, tier=args.tier, config=config, created_at=utc_now_iso())
+    path = baseline_path(Path(args.baselines_dir or config.baselines_dir), args.tier)
+    old = load_baseline(path) if path.is_file() else None
+    write_model(path, new)
+    runs = min(len(metrics.get("e2e_ms", ())) for metrics in new.samples.values())
+    print(f"{path}: {len(new.samples)} scenario(s), {runs}+ samples each; review the diff and commit it")
+    print(diff_text([diff_baselines(str(path), old, new)]))
+    return int(ExitCode.OK)
+
+
+def cmd_baseline_diff(args: argparse.Namespace, config: PerfgateConfig) -> int:
+    from perfgate.baseline import changed_baselines  # noqa: PLC0415
+    from perfgate.render.baseline_diff import diff_markdown, diff_text  # noqa: PLC0415
+
+    diffs = changed_baselines(Path(args.baselines_dir or config.baselines_dir), args.base_ref)
+    if not diffs:
+        print(f"no baseline changed since {args.base_ref}")
+        return int(ExitCode.OK)
+    print(diff_markdown(diffs) if args.format == "md" else diff_text(diffs), end="")
     return int(ExitCode.OK)
 
 
@@ -228,6 +303,12 @@ def cmd_sim(args: argparse.Namespace, config: PerfgateConfig) -> int:
 # ---------------------------------------------------------------- parser
 
 
+def _compare_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--baselines-dir", metavar="DIR", help="default: config baselines_dir (baselines/)")
+    parser.add_argument("--expect-tiers", metavar="A,B", help="tiers that must have results (missing = failure)")
+    parser.add_argument("--gate-out", metavar="FILE", help="also write the GateReport JSON here")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="perfgate", description="Performance regression gate for apps that run a local LLM."
@@ -255,7 +336,32 @@ def build_parser() -> argparse.ArgumentParser:
         ("ballast-mb", int, "runner child memory"),
     ):
         run.add_argument(f"--sim-{key}", type=kind, help=f"simulated runtime: {text}")
-    run.set_defaults(handler=cmd_run)
+    run.add_argument("--compare", action="store_true", help="then compare with the tier's baseline (exit = gate's)")
+    run.add_argument(
+        "--for-baseline", action="store_true", help="measure gate.baseline_runs runs (default 15) unless --runs"
+    )
+    _compare_flags(run)
+    run.set_defaults(handler=cmd_run, format="text")
+
+    compare = sub.add_parser("compare", help="compare results with their tiers' baselines; print verdicts")
+    compare.add_argument("results", nargs="+", metavar="RESULTS", help="results files or directories")
+    compare.add_argument("--format", choices=["text", "md", "json"], default="text", help="stdout format")
+    compare.add_argument("--out", dest="gate_out", metavar="FILE", help="write the GateReport JSON here")
+    _compare_flags(compare)
+    compare.set_defaults(handler=cmd_compare)
+
+    baseline = sub.add_parser("baseline", help="update or review the committed baselines")
+    bsub = baseline.add_subparsers(dest="baseline_command", required=True, metavar="ACTION")
+    update = bsub.add_parser("update", help="write baselines/<tier>.json from results files")
+    update.add_argument("--tier", required=True, help="tier whose baseline is written")
+    update.add_argument("--from", dest="from_", nargs="+", required=True, metavar="RESULTS", help="results files")
+    update.add_argument("--baselines-dir", metavar="DIR", help="default: config baselines_dir")
+    update.set_defaults(handler=cmd_baseline_update)
+    diff = bsub.add_parser("diff", help="old vs new of every baseline changed since a git ref")
+    diff.add_argument("--base-ref", default="HEAD", help="git ref to compare with (default HEAD)")
+    diff.add_argument("--baselines-dir", metavar="DIR", help="default: config baselines_dir")
+    diff.add_argument("--format", choices=["text", "md"], default="text")
+    diff.set_defaults(handler=cmd_baseline_diff)
 
     host = sub.add_parser("host", help="print this machine's facts and its tier")
     host.add_argument("--tier", help="force a tier")

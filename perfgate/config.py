@@ -67,6 +67,12 @@ class TierConfig(_Model):
         default=False, description="Only a simulated tier may take simulated results as its baseline."
     )
     auto_detect: bool = Field(default=True, description="Whether host detection may pick this tier.")
+    must_match: tuple[str, ...] | None = Field(
+        default=None, description="Overrides gate.must_match for this tier (None = use gate.must_match)."
+    )
+    informational_metrics: tuple[str, ...] = Field(
+        default=(), description="Metrics shown but never failing on this tier."
+    )
 
 
 class RuntimeConfig(_Model):
@@ -95,6 +101,71 @@ class SimConfig(_Model):
     jitter_cv: float = Field(default=0.03, ge=0, description="Coefficient of variation of per-request timing noise.")
     load_ms: float = Field(default=800.0, ge=0, description="Model load time of the first request.")
     ballast_mb: int = Field(default=64, ge=0, description="Memory held by the simulated runner child process.")
+
+
+class MetricPolicy(_Model):
+    """How one metric is judged."""
+
+    threshold_worse: float = Field(gt=0, description="Relative change for the worse that matters (0.10 = 10 %).")
+    threshold_better: float = Field(gt=0, lt=1, description="Relative change for the better that counts as improved.")
+    informational: bool = Field(default=False, description="Shown, never failing, outside the Holm family.")
+
+
+def _policy(threshold: float, *, informational: bool = False) -> MetricPolicy:
+    return MetricPolicy(threshold_worse=threshold, threshold_better=threshold, informational=informational)
+
+
+FINGERPRINT_FIELDS = (
+    "chip",
+    "memory_gb",
+    "os_major",
+    "runtime_kind",
+    "runtime_version",
+    "model",
+    "model_digest",
+    "quantization",
+    "prompt",
+    "scenario_options",
+)
+
+
+class GateConfig(_Model):
+    """The decision rule's settings."""
+
+    alpha: float = Field(default=0.05, gt=0, lt=0.5, description="False-alarm budget per gate (Holm over all tests).")
+    fail_on_inconclusive: bool = Field(default=False, description="Exit 4 when a gating verdict is inconclusive.")
+    cv_warning: float = Field(default=0.10, gt=0, description="Warn when a sample set's CV exceeds this.")
+    min_baseline_samples: int = Field(default=10, ge=2, description="Fewest samples per scenario a baseline may hold.")
+    baseline_runs: int = Field(default=15, ge=2, description="Measured runs per scenario for `nox -s baseline`.")
+    max_baseline_age_days: float = Field(default=60, gt=0, description="Older baselines get a staleness warning.")
+    must_match: tuple[str, ...] = Field(
+        default=(
+            "chip",
+            "memory_gb",
+            "runtime_kind",
+            "runtime_version",
+            "model",
+            "model_digest",
+            "prompt",
+            "scenario_options",
+        ),
+        description=f"Fingerprint fields that must match to compare; any of {', '.join(FINGERPRINT_FIELDS)}.",
+    )
+    metrics: dict[str, MetricPolicy] = Field(
+        default_factory=lambda: {
+            "ttft_ms": _policy(0.10),
+            "e2e_ms": _policy(0.10),
+            "decode_tok_s": _policy(0.05),
+            "prefill_tok_s": _policy(0.10),
+            "peak_runtime_rss_mb": _policy(0.05),
+            "peak_runtime_footprint_mb": _policy(0.05),
+            "client_decode_tok_s": _policy(0.05, informational=True),
+            "itl_ms_p50": _policy(0.10, informational=True),
+            "peak_harness_rss_mb": _policy(0.05, informational=True),
+            "peak_combined_rss_mb": _policy(0.05, informational=True),
+        },
+        description="Metrics compared, with thresholds; a metric not listed is not compared.",
+    )
 
 
 class PerfgateConfig(_Model):
@@ -130,11 +201,21 @@ class PerfgateConfig(_Model):
                 description="The built-in simulated runtime on any machine",
                 simulated=True,
                 auto_detect=False,
+                # The simulator's timings come from its own clock, so any host compares;
+                # its memory is the Python interpreter's, which differs between hosts.
+                must_match=("runtime_kind", "runtime_version", "model", "model_digest", "prompt", "scenario_options"),
+                informational_metrics=(
+                    "peak_runtime_rss_mb",
+                    "peak_runtime_footprint_mb",
+                    "peak_harness_rss_mb",
+                    "peak_combined_rss_mb",
+                ),
             ),
         },
         description="Hardware tiers.",
     )
     sim: SimConfig = Field(default_factory=SimConfig, description="Simulated runtime profile.")
+    gate: GateConfig = Field(default_factory=GateConfig, description="Decision rule.")
     results_dir: str = Field(default="perf-results", description="Where `nox -s perf` writes results files.")
     baselines_dir: str = Field(default="baselines", description="Committed per-tier baselines.")
 

@@ -51,6 +51,11 @@ def read_model(path: Path, model_cls: type[M], *, what: str, current_version: in
         raise BadFileError(f"{path}: {what} file not found") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise BadFileError(f"{path}: cannot read {what} file: {exc}") from exc
+    return parse_model(raw, str(path), model_cls, what=what, current_version=current_version)
+
+
+def parse_model(raw: str, path: str, model_cls: type[M], *, what: str, current_version: int) -> M:
+    """Validate one versioned file's text; ``path`` names it in errors (may be ``REF:path``)."""
     try:
         data: Any = json.loads(raw)
     except json.JSONDecodeError as exc:

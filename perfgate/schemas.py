@@ -10,10 +10,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from perfgate.gate_models import Baseline, GateReport
 from perfgate.models import RunResult
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "results.schema.json": RunResult,
+    "baseline.schema.json": Baseline,
+    "gate.schema.json": GateReport,
 }
 
 

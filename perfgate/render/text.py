@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from perfgate.gate_models import GateReport, Verdict
 from perfgate.measure.metrics import METRIC_UNITS
 from perfgate.models import MetricSummary, RunResult, ScenarioResult
+from perfgate.render.cells import fmt_change, fmt_notes, fmt_number, fmt_value, verdict_word
 
 # The metrics a person reads first; the rest stay in the JSON file.
 TERMINAL_METRICS = (
@@ -21,16 +23,6 @@ TERMINAL_METRICS = (
     "peak_harness_rss_mb",
     "peak_combined_rss_mb",
 )
-
-
-def fmt_number(value: float) -> str:
-    """Three significant figures, at most two decimals, no scientific notation."""
-    magnitude = abs(value)
-    if magnitude >= 100:
-        return f"{value:,.0f}"
-    if magnitude >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
 
 
 def _row(metric: str, summary: MetricSummary) -> list[str]:
@@ -83,4 +75,45 @@ def run_report(result: RunResult) -> str:
             for f in result.failures
         ]
         parts.append("failures\n" + "\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def _verdict_row(v: Verdict) -> list[str]:
+    return [
+        v.metric,
+        fmt_value(v.baseline_median, v.unit),
+        fmt_value(v.current_median, v.unit),
+        fmt_change(v),
+        f"{v.n_baseline}/{v.n_current}",
+        verdict_word(v),
+        fmt_notes(v),
+    ]
+
+
+def gate_text(report: GateReport) -> str:
+    """The gate's verdict tables for a terminal, grouped by tier and scenario."""
+    parts = [report.headline]
+    for tier in report.tiers:
+        for warning in tier.warnings:
+            parts.append(f"  warning [{tier.tier}]: {warning}")
+    groups: dict[tuple[str, str], list[Verdict]] = {}
+    for verdict in report.verdicts:
+        groups.setdefault((verdict.tier, verdict.scenario), []).append(verdict)
+    for (tier_name, scenario), verdicts in groups.items():
+        table = tabulate(
+            [_verdict_row(v) for v in verdicts],
+            headers=["metric", "baseline", "current", "change [interval]", "n b/c", "verdict", "notes"],
+            colalign=("left", "right", "right", "right", "right", "left", "left"),
+            disable_numparse=True,
+        )
+        parts.append(f"{tier_name} / {scenario}\n{table}")
+    if report.problems:
+        parts.append(
+            "problems\n"
+            + "\n".join(
+                f"  {p.kind.value} [{p.tier}{'/' + p.scenario if p.scenario else ''}]: {p.message}"
+                for p in report.problems
+            )
+        )
+    parts.append(f"gate: {report.status.value} (exit {report.exit_code}), α = {report.alpha:g} over the whole gate")
     return "\n\n".join(parts)

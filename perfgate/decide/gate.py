@@ -1,0 +1,331 @@
+"""Baselines × results → verdicts → gate status. No I/O: callers load the files.
+
+Every (tier, scenario, metric) that can be compared becomes one test; all
+gating tests of the gate are decided together so Holm's adjustment spans the
+whole gate. What cannot be compared becomes a ``Problem`` and a verdict that
+says why (``missing``, ``error``, ``incomparable``) — never ``unchanged``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from perfgate import __version__
+from perfgate.config import GateConfig, TierConfig
+from perfgate.decide.fingerprint import compare_fingerprints, staleness_warnings
+from perfgate.decide.headline import headline
+from perfgate.decide.stats import MetricTest, decide
+from perfgate.errors import ExitCode
+from perfgate.gate_models import (
+    Baseline,
+    GateReport,
+    GateStatus,
+    Problem,
+    ProblemKind,
+    TierSummary,
+    Verdict,
+    VerdictKind,
+)
+from perfgate.measure.metrics import METRIC_UNITS, metric_values
+from perfgate.models import RunResult
+
+
+def direction_of(metric: str) -> Literal["lower", "higher"]:
+    """Throughputs are higher-is-better; latencies and memory lower-is-better."""
+    return "higher" if metric.endswith("_tok_s") else "lower"
+
+
+@dataclass(frozen=True)
+class TierInput:
+    """Everything the gate knows about one tier before deciding."""
+
+    tier: str
+    results: Sequence[tuple[str, RunResult]]  # (file name, results)
+    baseline: tuple[str, Baseline] | None  # (file name, baseline)
+    baseline_problem: Problem | None = None  # missing or unreadable baseline
+    must_match: tuple[str, ...] | None = None  # the tier's override of gate.must_match
+    informational_metrics: tuple[str, ...] = ()
+
+
+@dataclass
+class _Pending:
+    verdict: Verdict
+    test: MetricTest | None
+
+
+def _base_verdict(
+    tier: str, scenario: str, metric: str, config: GateConfig, kind: VerdictKind, **kw: object
+) -> Verdict:
+    policy = config.metrics[metric]
+    forced = bool(kw.pop("force_informational", False))
+    return Verdict.model_validate(
+        {
+            "tier": tier,
+            "scenario": scenario,
+            "metric": metric,
+            "unit": METRIC_UNITS.get(metric, ""),
+            "direction": direction_of(metric),
+            "informational": policy.informational or forced,
+            "verdict": kind,
+            "threshold_worse": policy.threshold_worse,
+            "threshold_better": policy.threshold_better,
+            **kw,
+        }
+    )
+
+
+def _merge_current(results: Sequence[tuple[str, RunResult]]) -> dict[str, dict[str, list[float]]]:
+    merged: dict[str, dict[str, list[float]]] = {}
+    for _, result in results:
+        for scenario in result.scenarios:
+            target = merged.setdefault(scenario.name, {})
+            for metric in METRIC_UNITS:
+                target.setdefault(metric, []).extend(metric_values(scenario.samples, metric))
+    return merged
+
+
+def _tier_pending(
+    tier_input: TierInput, config: GateConfig, now: datetime
+) -> tuple[list[_Pending], list[Problem], TierSummary]:
+    tier = tier_input.tier
+    problems: list[Problem] = []
+    pending: list[_Pending] = []
+    newest = max((r for _, r in tier_input.results), key=lambda r: r.created_at, default=None)
+    warnings: list[str] = []
+    failed_scenarios: dict[str, str] = {}
+    for _, result in tier_input.results:
+        for failure in result.failures:
+            problems.append(
+                Problem(
+                    kind=ProblemKind(failure.kind.value), tier=tier, scenario=failure.scenario, message=failure.message
+                )
+            )
+            if failure.scenario is not None:
+                failed_scenarios[failure.scenario] = failure.message
+    memory_reason = next(
+        (f.message for _, r in tier_input.results for f in r.failures if f.kind.value == "memory_unavailable"), None
+    )
+    if tier_input.baseline_problem is not None:
+        problems.append(tier_input.baseline_problem)
+    baseline = tier_input.baseline[1] if tier_input.baseline else None
+    mismatch_run: list[str] = []
+    mismatch_scenarios: dict[str, list[str]] = {}
+    if baseline is not None and newest is not None:
+        mismatch_run, mismatch_scenarios = compare_fingerprints(
+            baseline.fingerprint, newest.fingerprint, config.must_match
+        )
+        warnings.extend(staleness_warnings(baseline, newest, config, now))
+        if mismatch_run:
+            problems.append(
+                Problem(
+                    kind=ProblemKind.INCOMPARABLE,
+                    tier=tier,
+                    message=f"baseline and results differ in {', '.join(mismatch_run)}; update the baseline",
+                )
+            )
+        for scenario, fields in mismatch_scenarios.items():
+            problems.append(
+                Problem(
+                    kind=ProblemKind.INCOMPARABLE,
+                    tier=tier,
+                    scenario=scenario,
+                    message=f"scenario {scenario!r} changed ({', '.join(fields)}) since the baseline",
+                )
+            )
+    current = _merge_current(tier_input.results)
+    base_samples = baseline.samples if baseline else {}
+    for scenario in sorted(set(current) | set(base_samples) | set(failed_scenarios)):
+        blocked = mismatch_run or mismatch_scenarios.get(scenario)
+        for metric in config.metrics:
+            b = tuple(base_samples.get(scenario, {}).get(metric, ()))
+            c = tuple(current.get(scenario, {}).get(metric, ()))
+            if b or c:
+                pending.append(
+                    _pending_one(
+                        tier,
+                        scenario,
+                        metric,
+                        b,
+                        c,
+                        config,
+                        blocked=blocked,
+                        failure=failed_scenarios.get(scenario),
+                        no_baseline=baseline is None,
+                        memory_reason=memory_reason,
+                        informational=metric in tier_input.informational_metrics,
+                    )
+                )
+    summary = _tier_summary(tier_input, newest, baseline, warnings)
+    return pending, problems, summary
+
+
+def _pending_one(  # noqa: PLR0917 -- (tier, scenario, metric, baseline, current, config) is the natural key
+    tier: str,
+    scenario: str,
+    metric: str,
+    b: tuple[float, ...],
+    c: tuple[float, ...],
+    config: GateConfig,
+    *,
+    blocked: list[str] | None,
+    failure: str | None,
+    no_baseline: bool,
+    memory_reason: str | None,
+    informational: bool,
+) -> _Pending:
+    """One metric's test, or the verdict that says why it cannot be tested."""
+    kw: dict[str, object] = {"n_baseline": len(b), "n_current": len(c), "force_informational": informational}
+    if blocked:
+        kind, note = VerdictKind.INCOMPARABLE, f"fingerprint differs: {', '.join(blocked)}"
+    elif failure is not None:
+        kind, note = VerdictKind.ERROR, failure
+    elif not b:
+        kind, note = VerdictKind.MISSING, "no baseline" if no_baseline else "not in the baseline"
+    elif not c:
+        kind = VerdictKind.MISSING
+        note = memory_reason if memory_reason and metric.startswith("peak_runtime") else "not measured"
+    else:
+        policy = config.metrics[metric]
+        test = MetricTest(
+            b,
+            c,
+            direction_of(metric),
+            policy.threshold_worse,
+            policy.threshold_better,
+            policy.informational or informational,
+        )
+        return _Pending(_base_verdict(tier, scenario, metric, config, VerdictKind.INCONCLUSIVE, **kw), test)
+    return _Pending(_base_verdict(tier, scenario, metric, config, kind, notes=(note,), **kw), None)
+
+
+def _tier_summary(
+    tier_input: TierInput, newest: RunResult | None, baseline: Baseline | None, warnings: list[str]
+) -> TierSummary:
+    return TierSummary(
+        tier=tier_input.tier,
+        results_files=tuple(name for name, _ in tier_input.results),
+        baseline_file=tier_input.baseline[0] if tier_input.baseline else None,
+        host_label=newest.host.label if newest else None,
+        chip=newest.host.chip if newest else None,
+        runtime=f"{newest.runtime.kind} {newest.runtime.version or '?'}" if newest else None,
+        model=newest.runtime.model if newest else None,
+        model_digest=newest.runtime.model_digest if newest else None,
+        git_sha=newest.git_sha if newest else None,
+        simulated=newest.simulated if newest else False,
+        baseline_created_at=baseline.provenance.created_at if baseline else None,
+        baseline_git_sha=baseline.provenance.git_sha if baseline else None,
+        warnings=tuple(warnings),
+    )
+
+
+def evaluate(
+    tiers: Sequence[TierInput],
+    config: GateConfig,
+    *,
+    expect_tiers: Sequence[str] = (),
+    created_at: str,
+    now: datetime,
+) -> GateReport:
+    """Decide the whole gate at once (Holm spans every tier, scenario and metric)."""
+    pending: list[_Pending] = []
+    problems: list[Problem] = []
+    summaries: list[TierSummary] = []
+    seen = {t.tier for t in tiers}
+    for tier_input in tiers:
+        tier_pending, probs, summary = _tier_pending(tier_input, config, now)
+        pending.extend(tier_pending)
+        problems.extend(probs)
+        summaries.append(summary)
+    for tier in expect_tiers:
+        if tier not in seen:
+            problems.append(
+                Problem(
+                    kind=ProblemKind.TIER_MISSING,
+                    tier=tier,
+                    message=f"no results for expected tier {tier!r} (runner offline or job failed)",
+                )
+            )
+            summaries.append(TierSummary(tier=tier))
+    tested = [p for p in pending if p.test is not None]
+    decisions = decide([p.test for p in tested if p.test is not None], alpha=config.alpha, cv_warning=config.cv_warning)
+    decided = {id(p): d for p, d in zip(tested, decisions, strict=True)}
+    verdicts: list[Verdict] = []
+    for p in pending:
+        d = decided.get(id(p))
+        if d is None:
+            verdicts.append(p.verdict)
+            continue
+        verdicts.append(
+            p.verdict.model_copy(
+                update={
+                    "verdict": VerdictKind(d.verdict),
+                    "baseline_median": d.baseline_median,
+                    "current_median": d.current_median,
+                    "change": d.change,
+                    "change_low": d.change_low,
+                    "change_high": d.change_high,
+                    "p_worse": d.p_worse,
+                    "p_worse_adjusted": d.p_worse_adjusted,
+                    "baseline_cv": d.baseline_cv,
+                    "current_cv": d.current_cv,
+                    "runs_needed": d.runs_needed,
+                    "notes": d.reasons,
+                }
+            )
+        )
+    status, code = gate_status(verdicts, problems, config)
+    return GateReport(
+        perfgate_version=__version__,
+        created_at=created_at,
+        alpha=config.alpha,
+        status=status,
+        exit_code=int(code),
+        headline=headline(status, verdicts, problems, [s.tier for s in summaries]),
+        tiers=tuple(summaries),
+        verdicts=tuple(verdicts),
+        problems=tuple(problems),
+    )
+
+
+def gate_status(
+    verdicts: Sequence[Verdict], problems: Sequence[Problem], config: GateConfig
+) -> tuple[GateStatus, ExitCode]:
+    """Regression beats could-not-measure beats inconclusive beats pass."""
+    gating = [v for v in verdicts if not v.informational]
+    if any(v.verdict is VerdictKind.REGRESSED for v in gating):
+        return GateStatus.REGRESSION, ExitCode.REGRESSION
+    if problems:
+        return GateStatus.COULD_NOT_MEASURE, ExitCode.COULD_NOT_MEASURE
+    if config.fail_on_inconclusive and any(v.verdict is VerdictKind.INCONCLUSIVE for v in gating):
+        return GateStatus.INCONCLUSIVE, ExitCode.INCONCLUSIVE
+    return GateStatus.PASS, ExitCode.OK
+
+
+def group_by_tier(
+    results: Sequence[tuple[str, RunResult]],
+    baselines: Mapping[str, tuple[str, Baseline] | Problem],
+    tier_configs: Mapping[str, TierConfig],
+) -> list[TierInput]:
+    """Bundle results per tier with the tier's baseline (or the problem loading it)."""
+    tiers: dict[str, list[tuple[str, RunResult]]] = {}
+    for name, result in results:
+        tiers.setdefault(result.tier, []).append((name, result))
+    out = []
+    for tier, items in sorted(tiers.items()):
+        found = baselines.get(tier)
+        tier_config = tier_configs.get(tier)
+        must_match = tier_config.must_match if tier_config else None
+        informational = tier_config.informational_metrics if tier_config else ()
+        if isinstance(found, Problem) or found is None:
+            problem = (
+                found
+                if isinstance(found, Problem)
+                else Problem(kind=ProblemKind.BASELINE_MISSING, tier=tier, message=f"no baseline for tier {tier!r}")
+            )
+            out.append(TierInput(tier, items, None, problem, must_match, informational))
+        else:
+            out.append(TierInput(tier, items, found, None, must_match, informational))
+    return out

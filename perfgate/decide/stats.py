@@ -1,0 +1,311 @@
+"""The decision rule, as pure functions: arrays in, frozen results out.
+
+For one metric, baseline samples B and current samples C are put on a log
+scale and *oriented* so that "worse" is positive (lower-is-better metrics as
+``log x``, higher-is-better as ``-log x``). Then:
+
+* effect: the Hodges–Lehmann shift (median of all pairwise differences
+  ``c - b``), i.e. a robust ratio of current to baseline;
+* interval: the distribution-free (Moses) interval for that shift, read off the
+  sorted pairwise differences at the Mann–Whitney critical rank;
+* significance: one-sided Mann–Whitney U, exact when there are no ties (the
+  null distribution is counted, not approximated), normal with tie correction
+  otherwise;
+* Holm's step-down adjustment across every gating test in the gate.
+
+``docs/statistics.md`` explains the rule with a worked example. Nothing here
+does I/O, reads a clock, or formats text for people.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import stats as sps
+
+Direction = Literal["lower", "higher"]
+VerdictName = Literal["regressed", "improved", "unchanged", "inconclusive"]
+FloatArray = NDArray[np.float64]
+
+EXACT_LIMIT = 400  # n*m up to which the exact null distribution is counted
+
+
+@dataclass(frozen=True)
+class MetricTest:
+    """One (tier, scenario, metric) comparison to decide."""
+
+    baseline: tuple[float, ...]
+    current: tuple[float, ...]
+    direction: Direction
+    threshold_worse: float  # e.g. 0.10 = a 10 % change for the worse matters
+    threshold_better: float
+    informational: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict on one MetricTest, with every number behind it."""
+
+    verdict: VerdictName
+    change: float  # current / baseline - 1 in the metric's own units (HL estimate)
+    change_low: float  # interval bounds of `change` (may be +-inf when n is tiny)
+    change_high: float
+    p_worse: float  # one-sided, unadjusted
+    p_worse_adjusted: float  # Holm-adjusted over the gate's gating tests
+    p_better: float
+    p_better_adjusted: float
+    baseline_median: float
+    current_median: float
+    baseline_cv: float | None
+    current_cv: float | None
+    runs_needed: int | None  # extra current runs likely to settle an inconclusive verdict
+    reasons: tuple[str, ...]  # why inconclusive / noise notes, short phrases
+
+
+# ----------------------------------------------------------------- Mann–Whitney
+
+
+@lru_cache(maxsize=256)
+def _u_null_cdf(n: int, m: int) -> FloatArray:
+    """P(U <= u) for u = 0..n*m under H0, by counting arrangements (no ties)."""
+    # counts[j][u]: ways for i items of one sample and j of the other to give U = u;
+    # built row by row with the recurrence f(i, j, u) = f(i-1, j, u-j) + f(i, j-1, u).
+    prev = [np.ones(1) for _ in range(m + 1)]  # i = 0: U is always 0
+    for i in range(1, n + 1):
+        row = [np.ones(1)]  # j = 0
+        for j in range(1, m + 1):
+            size = i * j + 1
+            counts = np.zeros(size)
+            left = prev[j]  # f(i-1, j, .) shifted by j
+            counts[j : j + left.size] += left
+            down = row[j - 1]  # f(i, j-1, .)
+            counts[: down.size] += down
+            row.append(counts)
+        prev = row
+    dist = prev[m]
+    return np.asarray(np.cumsum(dist) / dist.sum(), dtype=np.float64)
+
+
+def _u_statistic(c: FloatArray, b: FloatArray) -> tuple[float, bool]:
+    """U = #(c > b) + 0.5 #(c == b) over all pairs, and whether any tie occurred."""
+    diff = c[:, None] - b[None, :]
+    greater = float(np.count_nonzero(diff > 0))
+    ties = int(np.count_nonzero(diff == 0))
+    return greater + 0.5 * ties, ties > 0 or len(np.unique(np.concatenate([c, b]))) < c.size + b.size
+
+
+def p_greater(c: FloatArray, b: FloatArray) -> float:
+    """One-sided p-value for "c tends to be larger than b"."""
+    n, m = c.size, b.size
+    u, tied = _u_statistic(c, b)
+    if not tied and n * m <= EXACT_LIMIT:
+        cdf = _u_null_cdf(n, m)
+        # P(U >= u) = 1 - P(U <= u - 1)
+        k = round(u)
+        return float(1.0 if k <= 0 else 1.0 - cdf[k - 1])
+    if np.ptp(np.concatenate([c, b])) == 0:
+        return 1.0  # every value equal: no evidence either way
+    result = sps.mannwhitneyu(c, b, alternative="greater", method="asymptotic", use_continuity=True)
+    p = float(result.pvalue)
+    return 1.0 if math.isnan(p) else p
+
+
+def min_p(n: int, m: int) -> float:
+    """The smallest one-sided p-value Mann–Whitney can give with n and m samples."""
+    return 1.0 / math.comb(n + m, n)
+
+
+def _critical_rank(n: int, m: int, tail: float) -> int:
+    """Largest k with P(U < k) <= tail: the Moses interval uses the k-th order statistics."""
+    if n * m <= EXACT_LIMIT:
+        cdf = _u_null_cdf(n, m)
+        below = np.nonzero(cdf <= tail)[0]  # P(U <= u) <= tail  <=>  P(U < u+1) <= tail
+        return int(below[-1] + 1) if below.size else 0
+    mean = n * m / 2
+    sd = math.sqrt(n * m * (n + m + 1) / 12)
+    return max(0, math.floor(mean - float(sps.norm.ppf(1 - tail)) * sd))
+
+
+def hodges_lehmann(c: FloatArray, b: FloatArray, tail: float) -> tuple[float, float, float]:
+    """Shift estimate and its (1 - 2*tail) interval from the pairwise differences."""
+    diffs = np.sort((c[:, None] - b[None, :]).ravel())
+    estimate = float(np.median(diffs))
+    k = _critical_rank(c.size, b.size, tail)
+    if k <= 0:
+        return estimate, -math.inf, math.inf
+    return estimate, float(diffs[k - 1]), float(diffs[diffs.size - k])
+
+
+# ----------------------------------------------------------------- Holm
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm step-down adjusted p-values (same order as given), capped at 1."""
+    k = len(p_values)
+    order = sorted(range(k), key=lambda i: p_values[i])
+    adjusted = [1.0] * k
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, (k - rank) * p_values[index])
+        adjusted[index] = min(1.0, running)
+    return adjusted
+
+
+# ----------------------------------------------------------------- one metric
+
+
+@dataclass(frozen=True)
+class _Raw:
+    effect: float  # oriented log shift (worse > 0)
+    low: float
+    high: float
+    p_worse: float
+    p_better: float
+    sigma: float  # pooled sd of the oriented logs
+
+
+def _cv(values: FloatArray) -> float | None:
+    if values.size < 2:
+        return None
+    mean = float(values.mean())
+    return None if mean == 0 else float(values.std(ddof=1) / mean)
+
+
+def _oriented_logs(values: Sequence[float], direction: Direction) -> FloatArray:
+    logs = np.log(np.asarray(values, dtype=np.float64))
+    return logs if direction == "lower" else -logs
+
+
+def _raw(test: MetricTest, tail: float) -> _Raw:
+    c = _oriented_logs(test.current, test.direction)
+    b = _oriented_logs(test.baseline, test.direction)
+    effect, low, high = hodges_lehmann(c, b, tail)
+    pooled = [x for x in (c, b) if x.size >= 2]
+    sigma = (
+        math.sqrt(sum(float(x.var(ddof=1)) * (x.size - 1) for x in pooled) / sum(x.size - 1 for x in pooled))
+        if pooled
+        else math.nan
+    )
+    return _Raw(effect, low, high, p_greater(c, b), p_greater(b, c), sigma)
+
+
+def _to_change(oriented: float, direction: Direction) -> float:
+    """Oriented log shift -> current/baseline - 1 in the metric's own direction."""
+    # exp(+-inf) is inf / 0, so an unbounded interval maps to +inf / -100 % as it should.
+    return math.exp(oriented if direction == "lower" else -oriented) - 1
+
+
+def runs_needed(raw: _Raw, *, n: int, m: int, bound_worse: float, bound_better: float, alpha: float) -> int | None:
+    """Extra current runs after which the interval would likely settle the verdict.
+
+    Normal approximation on the log scale: the interval half-width is about
+    z * sigma * sqrt(1/n + 1/m). To call a change, it must shrink below the
+    distance from the estimate to 0; to call "unchanged", below the distance to
+    the nearer threshold. None when more current runs alone cannot get there
+    (then the baseline needs more runs too) or the noise is unknown.
+    """
+    if not math.isfinite(raw.sigma) or raw.sigma <= 0:
+        return None
+    z = float(sps.norm.ppf(1 - alpha))
+    e = raw.effect
+    margin = abs(e) if (e > bound_worse or e < -bound_better) else min(bound_worse - e, bound_better + e)
+    if margin <= 0:
+        return None
+    need = (margin / (z * raw.sigma * 1.05)) ** 2 - 1 / m  # 1.05: HL's efficiency vs the mean
+    if need <= 0:
+        return None
+    total = math.ceil(1 / need)
+    return max(1, total - n) if total <= 1000 else None
+
+
+def decide(tests: Sequence[MetricTest], *, alpha: float = 0.05, cv_warning: float = 0.10) -> list[Decision]:
+    """Verdicts for every test of one gate; Holm runs over the gating tests together."""
+    if any(not t.current or not t.baseline for t in tests):
+        raise ValueError("decide() needs at least one baseline and one current sample per test")
+    tail = alpha  # a (1 - 2 alpha) interval: "unchanged" is then a TOST at level alpha
+    raws = [_raw(t, tail) for t in tests]
+    gating = [i for i, t in enumerate(tests) if not t.informational]
+    adj_worse = dict(zip(gating, holm([raws[i].p_worse for i in gating]), strict=True))
+    adj_better = dict(zip(gating, holm([raws[i].p_better for i in gating]), strict=True))
+    family = max(1, len(gating))
+    return [
+        _verdict(
+            test,
+            raw,
+            p_worse_adj=adj_worse.get(i, raw.p_worse),
+            p_better_adj=adj_better.get(i, raw.p_better),
+            alpha=alpha,
+            cv_warning=cv_warning,
+            family=family,
+        )
+        for i, (test, raw) in enumerate(zip(tests, raws, strict=True))
+    ]
+
+
+def _verdict(
+    test: MetricTest,
+    raw: _Raw,
+    *,
+    p_worse_adj: float,
+    p_better_adj: float,
+    alpha: float,
+    cv_warning: float,
+    family: int,
+) -> Decision:
+    n, m = len(test.current), len(test.baseline)
+    bound_worse = math.log1p(test.threshold_worse)
+    bound_better = -math.log1p(-test.threshold_better) if test.threshold_better < 1 else math.inf
+    reasons: list[str] = []
+    c_arr = np.asarray(test.current, dtype=np.float64)
+    b_arr = np.asarray(test.baseline, dtype=np.float64)
+    c_cv, b_cv = _cv(c_arr), _cv(b_arr)
+    for label, cv in (("current", c_cv), ("baseline", b_cv)):
+        if cv is not None and cv > cv_warning:
+            reasons.append(f"noisy {label} (CV {cv * 100:.0f} %)")
+    floor = min_p(n, m)
+    reachable_alpha = alpha if test.informational else alpha / family
+    if floor >= reachable_alpha:
+        reasons.append(f"too few samples for α to be reachable (n = {n} vs {m})")
+
+    verdict: VerdictName
+    if p_worse_adj < alpha and raw.effect > bound_worse:
+        verdict = "regressed"
+    elif p_better_adj < alpha and raw.effect < -bound_better:
+        verdict = "improved"
+    elif raw.low > -bound_better and raw.high < bound_worse:
+        verdict = "unchanged"
+    else:
+        verdict = "inconclusive"
+        if raw.effect > bound_worse:
+            reasons.append("large change but not significant")
+        elif raw.effect < -bound_better:
+            reasons.append("large improvement but not significant")
+        else:
+            reasons.append("interval wider than the threshold")
+    needed = (
+        runs_needed(raw, n=n, m=m, bound_worse=bound_worse, bound_better=bound_better, alpha=alpha)
+        if verdict == "inconclusive"
+        else None
+    )
+    return Decision(
+        verdict=verdict,
+        change=_to_change(raw.effect, test.direction),
+        change_low=_to_change(raw.low if test.direction == "lower" else raw.high, test.direction),
+        change_high=_to_change(raw.high if test.direction == "lower" else raw.low, test.direction),
+        p_worse=raw.p_worse,
+        p_worse_adjusted=p_worse_adj,
+        p_better=raw.p_better,
+        p_better_adjusted=p_better_adj,
+        baseline_median=float(np.median(b_arr)),
+        current_median=float(np.median(c_arr)),
+        baseline_cv=b_cv,
+        current_cv=c_cv,
+        runs_needed=needed,
+        reasons=tuple(reasons),
+    )

@@ -1,0 +1,148 @@
+"""Data contracts of the decision stage: baselines and the gate report.
+
+The run-stage contracts (results files) are in ``perfgate.models``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from perfgate.models import Fingerprint, Frozen, HostInfo
+
+BASELINE_SCHEMA_VERSION = 1
+GATE_SCHEMA_VERSION = 1
+
+
+class Provenance(Frozen):
+    """Where a baseline's numbers came from."""
+
+    created_at: str = Field(description="When the baseline file was written (ISO 8601 UTC).")
+    measured_at: str = Field(description="When the newest results it holds were measured.")
+    git_sha: str | None = Field(description="Commit the measurement ran on.")
+    perfgate_version: str
+    host: HostInfo
+    runtime_version: str | None
+    model_digest: str | None
+    command: str = Field(description="The command that produced the measurements.")
+    runs: int = Field(description="Measured runs per scenario.")
+    source_files: tuple[str, ...] = Field(description="Results files the samples were taken from.")
+
+
+class Baseline(Frozen):
+    """``baselines/<tier>.json``: raw samples per scenario and metric, committed and reviewed."""
+
+    schema_version: int = BASELINE_SCHEMA_VERSION
+    kind: Literal["perfgate-baseline"] = "perfgate-baseline"
+    tier: str
+    simulated: bool
+    fingerprint: Fingerprint
+    provenance: Provenance
+    samples: dict[str, dict[str, tuple[float, ...]]] = Field(
+        description="scenario -> metric -> raw per-request values (None values dropped)."
+    )
+
+
+class VerdictKind(StrEnum):
+    REGRESSED = "regressed"
+    IMPROVED = "improved"
+    UNCHANGED = "unchanged"
+    INCONCLUSIVE = "inconclusive"
+    MISSING = "missing"
+    INCOMPARABLE = "incomparable"
+    ERROR = "error"
+
+
+class Verdict(Frozen):
+    """The decision on one (tier, scenario, metric)."""
+
+    tier: str
+    scenario: str
+    metric: str
+    unit: str
+    direction: Literal["lower", "higher"]
+    informational: bool
+    verdict: VerdictKind
+    threshold_worse: float
+    threshold_better: float
+    baseline_median: float | None = None
+    current_median: float | None = None
+    n_baseline: int = 0
+    n_current: int = 0
+    change: float | None = Field(default=None, description="current/baseline - 1 (Hodges–Lehmann on logs).")
+    change_low: float | None = None
+    change_high: float | None = None
+    p_worse: float | None = None
+    p_worse_adjusted: float | None = Field(default=None, description="Holm-adjusted across the whole gate.")
+    baseline_cv: float | None = None
+    current_cv: float | None = None
+    runs_needed: int | None = Field(default=None, description="Extra current runs likely to settle 'inconclusive'.")
+    notes: tuple[str, ...] = Field(default=(), description="Noise warnings and reasons, short phrases.")
+
+
+class ProblemKind(StrEnum):
+    """Why (part of) a gate could not be decided."""
+
+    RUNTIME_UNAVAILABLE = "runtime_unavailable"
+    MODEL_MISSING = "model_missing"
+    RUNTIME_ERROR = "runtime_error"
+    STREAM_TRUNCATED = "stream_truncated"
+    TIMEOUT = "timeout"
+    PROTOCOL_ERROR = "protocol_error"
+    MEMORY_UNAVAILABLE = "memory_unavailable"
+    TIER_MISSING = "tier_missing"
+    BASELINE_MISSING = "baseline_missing"
+    INCOMPARABLE = "incomparable"
+
+
+class Problem(Frozen):
+    """Something that kept the gate from measuring or comparing."""
+
+    kind: ProblemKind
+    tier: str
+    scenario: str | None = None
+    metric: str | None = None
+    message: str
+
+
+class TierSummary(Frozen):
+    """What the gate knew about one tier."""
+
+    tier: str
+    results_files: tuple[str, ...] = ()
+    baseline_file: str | None = None
+    host_label: str | None = None
+    chip: str | None = None
+    runtime: str | None = Field(default=None, description="kind and version")
+    model: str | None = None
+    model_digest: str | None = None
+    git_sha: str | None = None
+    simulated: bool = False
+    baseline_created_at: str | None = None
+    baseline_git_sha: str | None = None
+    warnings: tuple[str, ...] = Field(default=(), description="Staleness and comparability warnings.")
+
+
+class GateStatus(StrEnum):
+    PASS = "pass"
+    REGRESSION = "regression"
+    COULD_NOT_MEASURE = "could_not_measure"
+    INCONCLUSIVE = "inconclusive"
+
+
+class GateReport(Frozen):
+    """``gate.json``: every verdict of one gate and its overall status."""
+
+    schema_version: int = GATE_SCHEMA_VERSION
+    kind: Literal["perfgate-gate"] = "perfgate-gate"
+    perfgate_version: str
+    created_at: str
+    alpha: float
+    status: GateStatus
+    exit_code: int
+    headline: str
+    tiers: tuple[TierSummary, ...]
+    verdicts: tuple[Verdict, ...]
+    problems: tuple[Problem, ...] = ()

@@ -1,0 +1,66 @@
+"""Formatting of single cells shared by the terminal and Markdown renderers."""
+
+from __future__ import annotations
+
+import math
+
+from perfgate.gate_models import Verdict, VerdictKind
+
+MARKS = {
+    VerdictKind.REGRESSED: "🔴",
+    VerdictKind.IMPROVED: "🟢",
+    VerdictKind.UNCHANGED: "⚪",
+    VerdictKind.INCONCLUSIVE: "🟡",
+    VerdictKind.MISSING: "⚫",
+    VerdictKind.INCOMPARABLE: "⚫",
+    VerdictKind.ERROR: "⚫",
+}
+
+
+def fmt_number(value: float) -> str:
+    """Three significant figures, at most two decimals, thousands separated."""
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def fmt_value(value: float | None, unit: str) -> str:
+    return "—" if value is None else f"{fmt_number(value)} {unit}".rstrip()
+
+
+def _pct(value: float) -> str:
+    if math.isinf(value):
+        return "+∞" if value > 0 else "−∞"
+    text = f"{value * 100:+.1f}"
+    if text in ("+0.0", "-0.0"):
+        return "±0.0"
+    return text.replace("-", "−")
+
+
+def fmt_change(verdict: Verdict) -> str:
+    """``+23.4 % [+18.0, +29.1]``: the estimate and its interval, in percent."""
+    if verdict.change is None:
+        return "—"
+    text = f"{_pct(verdict.change)} %"
+    if verdict.change_low is not None and verdict.change_high is not None:
+        if math.isinf(verdict.change_high) or verdict.change_low <= -1:
+            text += " [unbounded]"
+        else:
+            text += f" [{_pct(verdict.change_low)}, {_pct(verdict.change_high)}]"
+    return text
+
+
+def verdict_word(verdict: Verdict) -> str:
+    word = verdict.verdict.value
+    if verdict.informational:
+        word += " (info)"
+    if verdict.verdict is VerdictKind.INCONCLUSIVE and verdict.runs_needed is not None:
+        word += f", ~{verdict.runs_needed} more runs"
+    return word
+
+
+def fmt_notes(verdict: Verdict) -> str:
+    return "; ".join(verdict.notes)

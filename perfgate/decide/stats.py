@@ -167,7 +167,8 @@ class _Raw:
     high: float
     p_worse: float
     p_better: float
-    sigma: float  # pooled sd of the oriented logs
+    sd_current: float  # sd of the oriented logs (nan when n < 2)
+    sd_baseline: float
 
 
 def _cv(values: FloatArray) -> float | None:
@@ -186,13 +187,9 @@ def _raw(test: MetricTest, tail: float) -> _Raw:
     c = _oriented_logs(test.current, test.direction)
     b = _oriented_logs(test.baseline, test.direction)
     effect, low, high = hodges_lehmann(c, b, tail)
-    pooled = [x for x in (c, b) if x.size >= 2]
-    sigma = (
-        math.sqrt(sum(float(x.var(ddof=1)) * (x.size - 1) for x in pooled) / sum(x.size - 1 for x in pooled))
-        if pooled
-        else math.nan
-    )
-    return _Raw(effect, low, high, p_greater(c, b), p_greater(b, c), sigma)
+    sd_c = float(c.std(ddof=1)) if c.size >= 2 else math.nan
+    sd_b = float(b.std(ddof=1)) if b.size >= 2 else math.nan
+    return _Raw(effect, low, high, p_greater(c, b), p_greater(b, c), sd_c, sd_b)
 
 
 def _to_change(oriented: float, direction: Direction) -> float:
@@ -201,26 +198,36 @@ def _to_change(oriented: float, direction: Direction) -> float:
     return math.exp(oriented if direction == "lower" else -oriented) - 1
 
 
-def runs_needed(raw: _Raw, *, n: int, m: int, bound_worse: float, bound_better: float, alpha: float) -> int | None:
-    """Extra current runs after which the interval would likely settle the verdict.
+def runs_needed(
+    raw: _Raw, *, n: int, m: int, bound_worse: float, bound_better: float, alpha: float, family: int
+) -> int | None:
+    """Extra current runs after which the verdict would likely settle (a rough, documented estimate).
 
-    Normal approximation on the log scale: the interval half-width is about
-    z * sigma * sqrt(1/n + 1/m). To call a change, it must shrink below the
-    distance from the estimate to 0; to call "unchanged", below the distance to
-    the nearer threshold. None when more current runs alone cannot get there
-    (then the baseline needs more runs too) or the noise is unknown.
+    Normal approximation on the log scale with a Welch standard error: the
+    interval half-width is about z * sqrt(s_c²/n + s_b²/m) * 1.05 (1.05: the
+    Hodges–Lehmann estimator's efficiency relative to the mean). To call a
+    change it must shrink below the distance from the estimate to 0, with z at
+    the Holm family's first level alpha/family; to call "unchanged", below the
+    distance to the nearer threshold, with z at alpha. None when the noise is
+    unknown or more current runs alone cannot get there (the baseline then
+    needs more runs too).
     """
-    if not math.isfinite(raw.sigma) or raw.sigma <= 0:
+    sd_b = raw.sd_baseline if math.isfinite(raw.sd_baseline) else raw.sd_current
+    sd_c = raw.sd_current if math.isfinite(raw.sd_current) else sd_b
+    if not (math.isfinite(sd_b) and math.isfinite(sd_c)) or sd_c <= 0:
         return None
-    z = float(sps.norm.ppf(1 - alpha))
     e = raw.effect
-    margin = abs(e) if (e > bound_worse or e < -bound_better) else min(bound_worse - e, bound_better + e)
-    if margin <= 0:
+    if e > bound_worse or e < -bound_better:
+        margin, z = abs(e), float(sps.norm.ppf(1 - alpha / family))
+    else:
+        margin, z = min(bound_worse - e, bound_better + e), float(sps.norm.ppf(1 - alpha))
+    room = (margin / (z * 1.05)) ** 2 - sd_b**2 / m
+    if margin <= 0 or room <= 0:
         return None
-    need = (margin / (z * raw.sigma * 1.05)) ** 2 - 1 / m  # 1.05: HL's efficiency vs the mean
-    if need <= 0:
-        return None
-    total = math.ceil(1 / need)
+    total = math.ceil(sd_c**2 / room)
+    # The rank test also needs enough runs for its smallest p-value to clear the level.
+    while min_p(total, m) >= alpha / family and total < 1000:
+        total += 1
     return max(1, total - n) if total <= 1000 else None
 
 
@@ -289,7 +296,7 @@ def _verdict(
         else:
             reasons.append("interval wider than the threshold")
     needed = (
-        runs_needed(raw, n=n, m=m, bound_worse=bound_worse, bound_better=bound_better, alpha=alpha)
+        runs_needed(raw, n=n, m=m, bound_worse=bound_worse, bound_better=bound_better, alpha=alpha, family=family)
         if verdict == "inconclusive"
         else None
     )

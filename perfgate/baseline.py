@@ -7,6 +7,7 @@ that moves it reads as a clean diff.
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 from collections.abc import Sequence
@@ -177,9 +178,12 @@ def diff_baselines(path: str, old: Baseline | None, new: Baseline | None) -> Bas
 
 def git_show(ref: str, path: str, cwd: Path | None = None) -> str | None:
     """The file's text at ``ref``, or None when it did not exist there."""
+    # "REF:./rel" resolves from the working directory, as `git ls-tree` and the file system do;
+    # "REF:path" would resolve from the repository root (wrong for absolute paths and subdirectories).
+    rel = Path(os.path.relpath(path, cwd or Path.cwd())).as_posix()
     try:
         proc = subprocess.run(
-            ["git", "show", f"{ref}:{path}"],  # noqa: S607 -- the user's git, as they would run it
+            ["git", "show", f"{ref}:./{rel}"],  # noqa: S607 -- the user's git, as they would run it
             cwd=cwd,
             capture_output=True,
             text=True,

@@ -114,10 +114,18 @@ def _tier_pending(
     mismatch_run: list[str] = []
     mismatch_scenarios: dict[str, list[str]] = {}
     if baseline is not None and newest is not None:
-        mismatch_run, mismatch_scenarios = compare_fingerprints(
-            baseline.fingerprint, newest.fingerprint, config.must_match
-        )
-        warnings.extend(staleness_warnings(baseline, newest, config, now))
+        # The tier's own must_match (e.g. 'sim' ignores the chip) replaces gate.must_match.
+        must_match = config.must_match if tier_input.must_match is None else tier_input.must_match
+        # Every results file is checked: samples are pooled across them, so one
+        # file from another setup must not slip in beside a matching one.
+        for _, result in tier_input.results:
+            run_fields, scenario_fields = compare_fingerprints(baseline.fingerprint, result.fingerprint, must_match)
+            mismatch_run.extend(f for f in run_fields if f not in mismatch_run)
+            for name, fields in scenario_fields.items():
+                known = mismatch_scenarios.setdefault(name, [])
+                known.extend(f for f in fields if f not in known)
+        tier_gate = config.model_copy(update={"must_match": must_match})
+        warnings.extend(staleness_warnings(baseline, newest, tier_gate, now))
         if mismatch_run:
             problems.append(
                 Problem(

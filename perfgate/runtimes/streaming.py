@@ -106,7 +106,16 @@ def open_stream(
     retries = 0
     while True:
         request = http.build_request("POST", url, json=body, headers={**headers, **NO_REUSE_HEADERS}, timeout=timeout)
-        sent_ns = clock()
+        stamps = [clock()]
+
+        def trace(event: str, _info: dict[str, object], stamps: list[int] = stamps) -> None:
+            # "Request sent" is when its last byte is written, not when httpx began
+            # building and connecting (about 1 ms on a small VM); transports
+            # without httpcore tracing keep the pre-send reading.
+            if event == "http11.send_request_body.complete":
+                stamps.append(clock())
+
+        request.extensions["trace"] = trace
         try:
             response = http.send(request, stream=True)
         except _RETRYABLE_BEFORE_FIRST_BYTE as exc:
@@ -124,7 +133,7 @@ def open_stream(
         # NDJSON and SSE are UTF-8 by definition, whatever the Content-Type says
         # or the injected client's default encoding guesses.
         response.encoding = "utf-8"
-        yield OpenedStream(response, sent_ns, retries)
+        yield OpenedStream(response, stamps[-1], retries)
     finally:
         response.close()
 

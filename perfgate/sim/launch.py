@@ -74,6 +74,13 @@ class SimProcess:
         match = READY_PATTERN.match(line)
         if match is None:
             code = self._proc.poll()
+            if code is None and not line:
+                # End of output usually means the child is exiting; give it a
+                # moment so the reason names its exit code, not a timeout.
+                try:
+                    code = self._proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    code = None
             if code is not None:
                 reason = f"exited with code {code}"
             elif line:

@@ -1,0 +1,456 @@
+"""Baselines: refusals, deterministic files, loading errors, and diffs against git."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from perfgate.baseline import (
+    LoadedResults,
+    build_baseline,
+    changed_baselines,
+    diff_baselines,
+    find_baseline,
+    load_baseline,
+)
+from perfgate.config import PerfgateConfig
+from perfgate.errors import BadFileError, BaselineMissing, BaselineRefused, ExitCode, NewerSchemaError, UsageError
+from perfgate.files import dumps_model, write_model
+from perfgate.gate_models import Baseline
+from perfgate.models import (
+    Failure,
+    FailureKind,
+    Fingerprint,
+    HostInfo,
+    RunResult,
+    RuntimeInfo,
+    Sample,
+    ScenarioFingerprint,
+    ScenarioOptions,
+    ScenarioResult,
+)
+
+CONFIG = PerfgateConfig()  # gate.min_baseline_samples = 10
+CREATED = "2026-11-28T12:00:00Z"
+OPTIONS = ScenarioOptions(num_predict=16, num_ctx=4096, temperature=0.0, seed=42, keep_alive="10m")
+HOST = HostInfo(label="Ross’s Mac mini", os="darwin", os_version="14.5", chip="Apple M3 Pro", memory_bytes=36 * 2**30)
+
+
+def make_samples(seed: int, n: int, *, ttft: float = 100.0) -> tuple[Sample, ...]:
+    rng = np.random.default_rng(seed)
+    noise = np.exp(rng.normal(0.0, 0.03, (n, 3)))
+    return tuple(
+        Sample(
+            iteration=i,
+            ttft_ms=float(ttft * noise[i, 0]),
+            e2e_ms=float((ttft + 40.0) * noise[i, 1]),
+            decode_tok_s=float(428.0 * noise[i, 2]),
+            decode_source="server",
+            client_decode_tok_s=None,  # absent values are dropped from the baseline, never zeroed
+            prefill_tok_s=None,
+            load_ms=None,
+            cold=False,
+            output_tokens=16,
+            prompt_tokens=12,
+            itl_ms_p50=None,
+            itl_ms_p90=None,
+            itl_ms_p99=None,
+            done_reason="length",
+            peak_runtime_rss_mb=58.5,
+        )
+        for i in range(n)
+    )
+
+
+def make_result(
+    *,
+    seed: int = 1,
+    n: int = 12,
+    tier: str = "sim",
+    simulated: bool = True,
+    ttft: float = 100.0,
+    failures: tuple[Failure, ...] = (),
+    model_digest: str = "3217081ea481",
+    created_at: str = "2026-11-27T10:00:00Z",
+) -> RunResult:
+    runtime = RuntimeInfo(
+        kind="ollama",
+        base_url="http://127.0.0.1:50123",
+        version="0.0.0-perfgate-sim",
+        model="sim-model",
+        model_digest=model_digest,
+        simulated=simulated,
+    )
+    fingerprint = Fingerprint(
+        tier=tier,
+        chip=HOST.chip,
+        memory_gb=HOST.memory_gb,
+        os_major="macOS 14",
+        runtime_kind=runtime.kind,
+        runtime_version=runtime.version,
+        model=runtime.model,
+        model_digest=model_digest,
+        quantization=None,
+        scenarios={"short": ScenarioFingerprint(prompt_sha256="a" * 64, options_sha256="b" * 64)},
+    )
+    scenario = ScenarioResult(
+        name="short",
+        prompt_sha256="a" * 64,
+        prompt_chars=48,
+        options=OPTIONS,
+        warmups_discarded=1,
+        samples=make_samples(seed, n, ttft=ttft),
+        summaries={},
+    )
+    return RunResult(
+        perfgate_version="0.1.0",
+        created_at=created_at,
+        git_sha=f"sha{seed}",
+        command="perfgate run --runtime sim --for-baseline",
+        host=HOST,
+        tier=tier,
+        fingerprint=fingerprint,
+        runtime=runtime,
+        simulated=simulated,
+        warmup=1,
+        runs=n,
+        scenarios=(scenario,),
+        failures=failures,
+    )
+
+
+def loaded(result: RunResult, name: str = "results-sim.json") -> LoadedResults:
+    return LoadedResults(Path("perf-results") / name, result)
+
+
+def refusal(sources: list[LoadedResults], tier: str = "sim", config: PerfgateConfig = CONFIG) -> str:
+    with pytest.raises(BaselineRefused) as info:
+        build_baseline(sources, tier=tier, config=config, created_at=CREATED)
+    assert info.value.exit_code == ExitCode.USAGE == 2
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+# ----------------------------------------------------------------- refusals
+
+
+def test_refuses_results_with_failures():
+    failed = make_result(
+        failures=(Failure(kind=FailureKind.STREAM_TRUNCATED, message="stream ended early", scenario="short"),)
+    )
+    message = refusal([loaded(make_result(seed=2), "a.json"), loaded(failed, "b.json")])
+    assert message.startswith(str(Path("perf-results") / "b.json"))
+    assert "failures (stream_truncated: stream ended early)" in message
+
+
+def test_refuses_fewer_samples_than_the_minimum():
+    message = refusal([loaded(make_result(n=5))])
+    assert "'short' has 5 samples, fewer than the minimum 10" in message
+    assert "gate.min_baseline_samples" in message
+    # two files of 5 reach the minimum together
+    baseline = build_baseline(
+        [loaded(make_result(seed=1, n=5), "a.json"), loaded(make_result(seed=2, n=5), "b.json")],
+        tier="sim",
+        config=CONFIG,
+        created_at=CREATED,
+    )
+    assert len(baseline.samples["short"]["e2e_ms"]) == 10
+    # and the minimum is the configured one
+    lower = CONFIG.model_copy(update={"gate": CONFIG.gate.model_copy(update={"min_baseline_samples": 5})})
+    assert build_baseline([loaded(make_result(n=5))], tier="sim", config=lower, created_at=CREATED).tier == "sim"
+
+
+def test_refuses_simulated_results_for_a_hardware_tier():
+    message = refusal([loaded(make_result(tier="pro", simulated=True), "results-pro.json")], tier="pro")
+    assert "simulated results cannot become the baseline of tier 'pro'" in message
+    assert "results-pro.json" in message
+    # real results are fine for that tier
+    real = build_baseline(
+        [loaded(make_result(tier="pro", simulated=False))], tier="pro", config=CONFIG, created_at=CREATED
+    )
+    assert not real.simulated
+
+
+def test_refuses_results_of_another_tier():
+    message = refusal([loaded(make_result(tier="sim"))], tier="pro")
+    assert "results are for tier 'sim', not 'pro'" in message
+
+
+def test_refuses_unknown_tier():
+    message = refusal([loaded(make_result(tier="nope"))], tier="nope")
+    assert "tier 'nope' is not configured" in message
+    assert "sim" in message
+
+
+def test_refuses_mixed_fingerprints():
+    message = refusal(
+        [loaded(make_result(seed=1), "a.json"), loaded(make_result(seed=2, model_digest="ffffffffffff"), "b.json")]
+    )
+    assert "b.json: fingerprint differs from" in message
+    assert "a.json" in message
+
+
+def test_refuses_no_results():
+    assert "at least one results file" in refusal([])
+
+
+# ----------------------------------------------------------------- a good baseline
+
+
+def test_good_baseline_is_deterministic_and_round_trips(tmp_path):
+    sources = [
+        loaded(make_result(seed=1, created_at="2026-11-27T10:00:00Z"), "results-1.json"),
+        loaded(make_result(seed=2, created_at="2026-11-27T11:00:00Z"), "results-2.json"),
+    ]
+    first = build_baseline(sources, tier="sim", config=CONFIG, created_at=CREATED)
+    again = build_baseline(sources, tier="sim", config=CONFIG, created_at=CREATED)
+    write_model(tmp_path / "a" / "sim.json", first)
+    write_model(tmp_path / "b" / "sim.json", again)
+    raw = (tmp_path / "a" / "sim.json").read_bytes()
+    assert raw == (tmp_path / "b" / "sim.json").read_bytes()
+    assert raw.endswith(b"}\n")
+    assert not raw.endswith(b"\n\n")
+    data = json.loads(raw)
+    assert list(data) == sorted(data)
+    assert list(data["samples"]["short"]) == sorted(data["samples"]["short"])
+    assert load_baseline(tmp_path / "a" / "sim.json") == first
+
+    # raw samples of both files, in order; absent metrics are absent, not zeros
+    assert first.samples["short"]["ttft_ms"] == tuple(
+        s.ttft_ms for src in sources for s in src.result.scenarios[0].samples
+    )
+    assert "client_decode_tok_s" not in first.samples["short"]
+    assert first.samples["short"]["peak_runtime_rss_mb"] == (58.5,) * 24
+    p = first.provenance
+    assert p.measured_at == "2026-11-27T11:00:00Z"
+    assert p.git_sha == "sha2"
+    assert p.created_at == CREATED
+    assert p.runs == 24
+    assert p.source_files == ("results-1.json", "results-2.json")
+    assert p.host.label == "Ross’s Mac mini"
+    assert "Ross’s Mac mini" in raw.decode("utf-8")
+    assert first.simulated
+    assert first.fingerprint == sources[0].result.fingerprint
+
+
+def test_find_baseline_missing_is_exit_3_naming_the_path(tmp_path):
+    with pytest.raises(BaselineMissing) as info:
+        find_baseline(tmp_path / "baselines", "pro")
+    assert info.value.exit_code == 3
+    assert str(tmp_path / "baselines" / "pro.json") in str(info.value)
+
+
+# ----------------------------------------------------------------- loading errors
+
+
+@pytest.fixture
+def good_file(tmp_path) -> Path:
+    path = tmp_path / "sim.json"
+    write_model(path, build_baseline([loaded(make_result())], tier="sim", config=CONFIG, created_at=CREATED))
+    return path
+
+
+def edit(path: Path, change) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_corrupt_json_names_the_file(good_file):
+    good_file.write_text(good_file.read_text(encoding="utf-8")[:200], encoding="utf-8")
+    with pytest.raises(BadFileError) as info:
+        load_baseline(good_file)
+    assert str(info.value).startswith(f"{good_file}: baseline file is not valid JSON")
+    assert info.value.exit_code == 2
+
+
+def test_wrong_field_is_named(good_file):
+    edit(good_file, lambda d: d["samples"]["short"].update(ttft_ms=["fast"]))
+    with pytest.raises(BadFileError, match=r"invalid baseline file at field 'samples\.short\.ttft_ms\.0'") as info:
+        load_baseline(good_file)
+    assert str(good_file) in str(info.value)
+
+
+def test_results_file_is_not_a_baseline(good_file):
+    edit(good_file, lambda d: d.update(kind="perfgate-results"))
+    with pytest.raises(BadFileError, match="field 'kind'"):
+        load_baseline(good_file)
+
+
+def test_newer_schema_says_upgrade(good_file):
+    edit(good_file, lambda d: d.update(schema_version=99))
+    with pytest.raises(NewerSchemaError, match="upgrade perfgate") as info:
+        load_baseline(good_file)
+    assert "schema_version 99" in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_file_name_must_match_tier(good_file):
+    renamed = good_file.with_name("pro.json")
+    good_file.rename(renamed)
+    with pytest.raises(BadFileError) as info:
+        load_baseline(renamed)
+    assert "field 'tier'" in str(info.value)
+    assert "'sim' is not 'pro'" in str(info.value)
+    assert str(renamed) in str(info.value)
+
+
+# ----------------------------------------------------------------- diff
+
+
+def baseline(*, seed: int = 1, n: int = 12, ttft: float = 100.0, tier: str = "sim") -> Baseline:
+    return build_baseline(
+        [loaded(make_result(seed=seed, n=n, ttft=ttft, tier=tier, simulated=tier == "sim"))],
+        tier=tier,
+        config=CONFIG,
+        created_at=CREATED,
+    )
+
+
+def test_diff_baselines_old_vs_new():
+    old, new = baseline(seed=1, n=12), baseline(seed=2, n=15, ttft=130.0)
+    diff = diff_baselines("baselines/sim.json", old, new)
+    assert diff.tier == "sim"
+    rows = {(r.scenario, r.metric): r for r in diff.metrics}
+    ttft = rows[("short", "ttft_ms")]
+    before, after = old.samples["short"]["ttft_ms"], new.samples["short"]["ttft_ms"]
+    assert ttft.old_median == statistics.median(before)
+    assert ttft.new_median == statistics.median(after)
+    assert ttft.old_cv == pytest.approx(statistics.stdev(before) / statistics.fmean(before))
+    assert ttft.new_cv == pytest.approx(statistics.stdev(after) / statistics.fmean(after))
+    assert (ttft.old_n, ttft.new_n) == (12, 15)
+    assert ttft.change == pytest.approx(0.30, abs=0.05)
+    assert ("short", "client_decode_tok_s") not in rows  # in neither baseline
+    assert rows[("short", "peak_runtime_rss_mb")].new_cv == 0
+
+
+def test_diff_of_a_new_baseline_has_no_old_side():
+    new = baseline()
+    diff = diff_baselines("baselines/sim.json", None, new)
+    assert diff.old is None
+    assert all(r.old_median is None and r.old_n == 0 and r.change is None for r in diff.metrics)
+    assert all(r.new_n == 12 for r in diff.metrics)
+
+
+# ----------------------------------------------------------------- changed_baselines against real git
+
+
+def git(repo: Path, *args: str) -> None:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch) -> Path:
+    """A git repo: commit 1 has no baselines, commit 2 (HEAD) has sim.json and pro.json."""
+    git(tmp_path, "init", "-q")
+    (tmp_path / "README.md").write_text("app\n", encoding="utf-8")
+    git(tmp_path, "add", "README.md")
+    git(tmp_path, "commit", "-q", "-m", "start")
+    write_model(tmp_path / "baselines" / "sim.json", baseline(seed=1))
+    write_model(tmp_path / "baselines" / "pro.json", baseline(seed=3, tier="pro"))
+    git(tmp_path, "add", "baselines")
+    git(tmp_path, "commit", "-q", "-m", "baselines")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def by_path(diffs) -> dict[str, object]:
+    return {d.path: d for d in diffs}
+
+
+def test_nothing_changed_reports_nothing(repo):
+    assert changed_baselines(Path("baselines"), "HEAD") == []
+
+
+def test_changed_and_added_baselines_are_reported_unchanged_ones_not(repo):
+    write_model(repo / "baselines" / "sim.json", baseline(seed=2, n=15, ttft=130.0))
+    write_model(repo / "baselines" / "base.json", baseline(seed=4, tier="base"))
+    diffs = by_path(changed_baselines(Path("baselines"), "HEAD"))
+    assert sorted(diffs) == ["baselines/base.json", "baselines/sim.json"]
+    sim = diffs["baselines/sim.json"]
+    assert sim.old is not None
+    assert sim.new is not None
+    assert sim.old == baseline(seed=1)
+    ttft = next(r for r in sim.metrics if r.metric == "ttft_ms")
+    assert (ttft.old_n, ttft.new_n) == (12, 15)
+    assert ttft.change == pytest.approx(0.30, abs=0.05)
+    added = diffs["baselines/base.json"]
+    assert added.old is None
+    assert added.tier == "base"
+
+
+def test_deleted_baseline_is_reported(repo):
+    (repo / "baselines" / "pro.json").unlink()
+    (diff,) = changed_baselines(Path("baselines"), "HEAD")
+    assert diff.path == "baselines/pro.json"
+    assert diff.new is None
+    assert diff.old is not None
+    assert diff.tier == "pro"
+
+
+def test_base_ref_without_the_file_reports_new(repo):
+    diffs = by_path(changed_baselines(Path("baselines"), "HEAD~1"))
+    assert sorted(diffs) == ["baselines/pro.json", "baselines/sim.json"]
+    assert all(d.old is None and d.new is not None for d in diffs.values())
+
+
+def test_absolute_baselines_dir_reads_the_committed_version(repo):
+    write_model(repo / "baselines" / "sim.json", baseline(seed=2, ttft=130.0))
+    (diff,) = changed_baselines(repo / "baselines", "HEAD")
+    assert diff.old == baseline(seed=1)  # not mistaken for a new file
+
+
+def test_baselines_dir_from_a_subdirectory(repo, monkeypatch):
+    write_model(repo / "baselines" / "sim.json", baseline(seed=2, ttft=130.0))
+    (repo / "sub").mkdir()
+    monkeypatch.chdir(repo / "sub")
+    (diff,) = changed_baselines(Path("../baselines"), "HEAD")
+    assert diff.old == baseline(seed=1)
+
+
+def test_project_in_a_repo_subdirectory(tmp_path, monkeypatch):
+    # a monorepo: the app (and its pyproject.toml and baselines/) live in app/, perfgate runs there
+    git(tmp_path, "init", "-q")
+    write_model(tmp_path / "app" / "baselines" / "sim.json", baseline(seed=1))
+    git(tmp_path, "add", "app")
+    git(tmp_path, "commit", "-q", "-m", "baselines")
+    monkeypatch.chdir(tmp_path / "app")
+    assert changed_baselines(Path("baselines"), "HEAD") == []
+    write_model(tmp_path / "app" / "baselines" / "sim.json", baseline(seed=2, ttft=130.0))
+    (diff,) = changed_baselines(Path("baselines"), "HEAD")
+    assert diff.old == baseline(seed=1)
+
+
+def test_unknown_ref_is_a_usage_error(repo):
+    with pytest.raises(UsageError, match="no-such-ref") as info:
+        changed_baselines(Path("baselines"), "no-such-ref")
+    assert info.value.exit_code == 2
+
+
+def test_corrupt_committed_baseline_names_ref_and_path(repo):
+    (repo / "baselines" / "sim.json").write_text("{broken", encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "break it")
+    write_model(repo / "baselines" / "sim.json", baseline(seed=1))
+    with pytest.raises(BadFileError, match=r"HEAD:baselines/sim\.json: baseline file is not valid JSON"):
+        changed_baselines(Path("baselines"), "HEAD")
+
+
+def test_written_text_matches_dumps(repo):
+    # what `baseline update` commits is exactly dumps_model's text, so the git diff is the model diff
+    assert (repo / "baselines" / "sim.json").read_text(encoding="utf-8") == dumps_model(baseline(seed=1))

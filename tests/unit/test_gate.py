@@ -1,0 +1,661 @@
+"""The gate's decision over whole tiers: ``evaluate`` on results and baselines built in code."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from perfgate.baseline import scenario_samples
+from perfgate.config import GateConfig, MetricPolicy, PerfgateConfig
+from perfgate.decide.gate import TierInput, evaluate, gate_status, group_by_tier
+from perfgate.gate_models import (
+    Baseline,
+    GateReport,
+    GateStatus,
+    Problem,
+    ProblemKind,
+    Provenance,
+    Verdict,
+    VerdictKind,
+)
+from perfgate.models import (
+    Failure,
+    FailureKind,
+    Fingerprint,
+    HostInfo,
+    RunResult,
+    RuntimeInfo,
+    Sample,
+    ScenarioFingerprint,
+    ScenarioOptions,
+    ScenarioResult,
+)
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+TIERS = PerfgateConfig().tiers
+SCENARIOS = ("short-explain", "prefill")
+OPTIONS = ScenarioOptions(num_predict=64, num_ctx=4096, temperature=0.0, seed=42, keep_alive="10m")
+PROMPT_SHA = {name: f"{i + 1:064x}" for i, name in enumerate(SCENARIOS)}
+OPTIONS_SHA = "e" * 64
+MEMORY_REASON = "no process found listening on 127.0.0.1:11434"
+
+# Typical medians of a 7B model on an M3 Pro; what matters is the ratio between runs.
+TYPICAL = {
+    "ttft_ms": 120.0,
+    "e2e_ms": 1500.0,
+    "decode_tok_s": 45.0,
+    "client_decode_tok_s": 44.0,
+    "prefill_tok_s": 900.0,
+    "itl_ms_p50": 22.0,
+    "peak_runtime_rss_mb": 5200.0,
+    "peak_harness_rss_mb": 60.0,
+    "peak_combined_rss_mb": 5260.0,
+}
+MEMORY = ("peak_runtime_rss_mb", "peak_combined_rss_mb")
+
+
+def samples_from(columns: dict[str, list[float]]) -> tuple[Sample, ...]:
+    """Samples whose metric values are the given columns; metrics not given are None (e2e_ms is required)."""
+    n = len(columns["e2e_ms"])
+    return tuple(
+        Sample(
+            iteration=i,
+            ttft_ms=None,
+            e2e_ms=columns["e2e_ms"][i],
+            decode_tok_s=None,
+            decode_source="server" if "decode_tok_s" in columns else None,
+            client_decode_tok_s=None,
+            prefill_tok_s=None,
+            load_ms=4.0,
+            cold=False,
+            output_tokens=64,
+            prompt_tokens=20,
+            itl_ms_p50=None,
+            itl_ms_p90=None,
+            itl_ms_p99=None,
+            done_reason="length",
+        ).model_copy(update={m: values[i] for m, values in columns.items()})
+        for i in range(n)
+    )
+
+
+def lognormal_columns(
+    seed: int, n: int, *, scale: dict[str, float] | None = None, cv: dict[str, float] | None = None, memory: bool = True
+) -> dict[str, list[float]]:
+    """Lognormal values around TYPICAL (times ``scale``), 2 % CV unless ``cv`` says otherwise."""
+    rng = np.random.default_rng(seed)
+    scale, cv = scale or {}, cv or {}
+    columns = {}
+    for metric, median in TYPICAL.items():
+        values = median * scale.get(metric, 1.0) * np.exp(rng.normal(0.0, cv.get(metric, 0.02), n))
+        if memory or metric not in MEMORY:
+            columns[metric] = [float(v) for v in values]
+    return columns
+
+
+def fingerprint(tier: str, *, changed_prompts: tuple[str, ...] = (), **fields: object) -> Fingerprint:
+    data: dict[str, object] = {
+        "tier": tier,
+        "chip": "Apple M3 Pro",
+        "memory_gb": 36.0,
+        "os_major": "macOS 14",
+        "runtime_kind": "ollama",
+        "runtime_version": "0.5.1",
+        "model": "qwen2.5:7b-instruct-q4_K_M",
+        "model_digest": "845dbda0ea48",
+        "quantization": "Q4_K_M",
+        "scenarios": {
+            name: ScenarioFingerprint(
+                prompt_sha256=("f" * 64 if name in changed_prompts else PROMPT_SHA[name]), options_sha256=OPTIONS_SHA
+            )
+            for name in SCENARIOS
+        },
+    }
+    data.update(fields)
+    return Fingerprint.model_validate(data)
+
+
+def make_result(
+    *,
+    seed: int,
+    tier: str = "pro",
+    n: int = 10,
+    scale: dict[str, float] | None = None,
+    cv: dict[str, float] | None = None,
+    scenarios: tuple[str, ...] = SCENARIOS,
+    columns: dict[str, list[float]] | None = None,
+    failures: tuple[Failure, ...] = (),
+    memory: bool = True,
+    created_at: str = "2026-11-27T10:00:00Z",
+    changed_prompts: tuple[str, ...] = (),
+    **fingerprint_fields: object,
+) -> RunResult:
+    """A results file of ``tier``: ``n`` samples per scenario drawn with ``seed`` (or the given columns)."""
+    fp = fingerprint(tier, changed_prompts=changed_prompts, **fingerprint_fields)
+    simulated = TIERS[tier].simulated if tier in TIERS else False
+    scenario_results = tuple(
+        ScenarioResult(
+            name=name,
+            prompt_sha256=fp.scenarios[name].prompt_sha256,
+            prompt_chars=48,
+            options=OPTIONS,
+            warmups_discarded=1,
+            samples=samples_from(
+                columns or lognormal_columns(seed * 100 + i, n, scale=scale, cv=cv, memory=memory),
+            ),
+            summaries={},
+            memory_unavailable_reason=None if memory else MEMORY_REASON,
+        )
+        for i, name in enumerate(scenarios)
+    )
+    return RunResult(
+        perfgate_version="0.1.0",
+        created_at=created_at,
+        git_sha="abc1234",
+        command="perfgate run",
+        host=HostInfo(label=f"perf-{tier}-1", os="darwin", os_version="14.5", chip=fp.chip, memory_bytes=36 * 2**30),
+        tier=tier,
+        fingerprint=fp,
+        runtime=RuntimeInfo(
+            kind=fp.runtime_kind,
+            base_url="http://127.0.0.1:11434",
+            version=fp.runtime_version,
+            model=fp.model,
+            model_digest=fp.model_digest,
+            simulated=simulated,
+        ),
+        simulated=simulated,
+        warmup=1,
+        runs=n,
+        scenarios=scenario_results,
+        failures=failures,
+    )
+
+
+def baseline_of(result: RunResult, *, measured_at: str = "2026-11-20T10:00:00Z") -> Baseline:
+    """The baseline ``perfgate baseline update`` would make of ``result``."""
+    return Baseline(
+        tier=result.tier,
+        simulated=result.simulated,
+        fingerprint=result.fingerprint,
+        provenance=Provenance(
+            created_at=measured_at,
+            measured_at=measured_at,
+            git_sha="0ld5ha",
+            perfgate_version="0.1.0",
+            host=result.host,
+            runtime_version=result.runtime.version,
+            model_digest=result.runtime.model_digest,
+            command=result.command,
+            runs=result.runs,
+            source_files=("results-base.json",),
+        ),
+        samples=scenario_samples(result),
+    )
+
+
+def make_baseline(
+    *, seed: int = 1, tier: str = "pro", n: int = 15, measured_at: str = "2026-11-20T10:00:00Z", **kw: object
+) -> Baseline:
+    return baseline_of(make_result(seed=seed, tier=tier, n=n, **kw), measured_at=measured_at)
+
+
+def gate(
+    results: list[RunResult],
+    baselines: list[Baseline],
+    *,
+    config: GateConfig | None = None,
+    expect_tiers: tuple[str, ...] = (),
+) -> GateReport:
+    inputs = group_by_tier(
+        [(f"results-{r.tier}-{i}.json", r) for i, r in enumerate(results)],
+        {b.tier: (f"baselines/{b.tier}.json", b) for b in baselines},
+        TIERS,
+    )
+    return evaluate(
+        inputs, config or GateConfig(), expect_tiers=expect_tiers, created_at="2026-11-28T12:00:00Z", now=NOW
+    )
+
+
+def verdict(report: GateReport, metric: str, scenario: str = "short-explain", tier: str = "pro") -> Verdict:
+    (found,) = [v for v in report.verdicts if (v.tier, v.scenario, v.metric) == (tier, scenario, metric)]
+    return found
+
+
+def gating(report: GateReport) -> list[Verdict]:
+    return [v for v in report.verdicts if not v.informational]
+
+
+# ----------------------------------------------------------------- verdicts and status
+
+
+def test_ttft_regression_of_30_percent_fails_the_gate():
+    report = gate([make_result(seed=2, scale={"ttft_ms": 1.3})], [make_baseline()])
+    assert report.status is GateStatus.REGRESSION
+    assert report.exit_code == 1
+    assert re.fullmatch(
+        r"2 regressions: TTFT \+(2[6-9]|3[0-4]) % on pro/(short-explain|prefill) \(and 1 more\)", report.headline
+    )
+    for scenario in SCENARIOS:
+        ttft = verdict(report, "ttft_ms", scenario)
+        assert ttft.verdict is VerdictKind.REGRESSED
+        assert ttft.change == pytest.approx(0.30, abs=0.04)
+        assert ttft.change_low is not None
+        assert ttft.change_low > 0.10
+        assert ttft.p_worse_adjusted is not None
+        assert ttft.p_worse_adjusted < report.alpha
+        assert (ttft.n_baseline, ttft.n_current) == (15, 10)
+        assert ttft.baseline_median == pytest.approx(120, rel=0.03)
+        assert ttft.current_median == pytest.approx(156, rel=0.03)
+    others = [v for v in gating(report) if v.metric != "ttft_ms"]
+    assert others
+    assert {v.verdict for v in others} == {VerdictKind.UNCHANGED}
+    assert report.problems == ()
+
+
+def test_single_regression_headline_names_metric_tier_and_scenario():
+    report = gate([make_result(seed=2, scenarios=("short-explain",), scale={"ttft_ms": 1.3})], [make_baseline()])
+    assert re.fullmatch(r"1 regression: TTFT \+(2[6-9]|3[0-4]) % on pro/short-explain", report.headline)
+    assert report.exit_code == 1
+
+
+def test_a_a_passes_with_every_gating_metric_unchanged():
+    report = gate([make_result(seed=2)], [make_baseline()])
+    assert report.status is GateStatus.PASS
+    assert report.exit_code == 0
+    assert report.headline == "No regressions on 1 tier"
+    decided = gating(report)
+    # ttft, e2e, decode, prefill, runtime RSS in each of the two scenarios (footprint is not measured here)
+    assert len(decided) == 10
+    assert {v.verdict for v in decided} == {VerdictKind.UNCHANGED}
+    assert all(v.p_worse is not None and v.p_worse_adjusted is not None for v in decided)
+    assert report.problems == ()
+    assert report.tiers[0].warnings == ()
+    assert report.tiers[0].baseline_file == "baselines/pro.json"
+
+
+def test_falling_throughput_regresses_falling_latency_improves():
+    report = gate(
+        [make_result(seed=2, scenarios=("short-explain",), scale={"decode_tok_s": 0.8, "ttft_ms": 0.7})],
+        [make_baseline()],
+    )
+    decode = verdict(report, "decode_tok_s")
+    ttft = verdict(report, "ttft_ms")
+    assert decode.direction == "higher"
+    assert decode.verdict is VerdictKind.REGRESSED
+    assert decode.change == pytest.approx(-0.20, abs=0.03)
+    assert ttft.direction == "lower"
+    assert ttft.verdict is VerdictKind.IMPROVED
+    assert ttft.change == pytest.approx(-0.30, abs=0.03)
+    assert report.exit_code == 1
+    assert re.fullmatch(r"1 regression: decode tok/s -\d\d % on pro/short-explain", report.headline)
+
+
+def test_rising_throughput_is_an_improvement_not_a_regression():
+    report = gate([make_result(seed=2, scale={"decode_tok_s": 1.25})], [make_baseline()])
+    assert verdict(report, "decode_tok_s").verdict is VerdictKind.IMPROVED
+    assert report.exit_code == 0
+    assert report.headline == "No regressions on 1 tier (2 improvements)"
+
+
+# ----------------------------------------------------------------- could not measure
+
+
+def test_runtime_unavailable_is_could_not_measure_never_unchanged():
+    failed = make_result(
+        seed=2,
+        scenarios=(),
+        failures=(Failure(kind=FailureKind.RUNTIME_UNAVAILABLE, message="nothing listening on 127.0.0.1:11434"),),
+    )
+    report = gate([failed], [make_baseline()])
+    assert report.status is GateStatus.COULD_NOT_MEASURE
+    assert report.exit_code == 3
+    assert [p.kind for p in report.problems] == [ProblemKind.RUNTIME_UNAVAILABLE]
+    assert report.problems[0].message == "nothing listening on 127.0.0.1:11434"
+    assert report.headline == "Could not measure: runtime unavailable on pro"
+    # every metric the baseline holds still gets a verdict, and none of them pretends to be a decision
+    assert {(v.scenario, v.metric) for v in report.verdicts} >= {(s, "ttft_ms") for s in SCENARIOS}
+    assert {v.verdict for v in report.verdicts} <= {VerdictKind.MISSING, VerdictKind.ERROR}
+    assert all(v.n_current == 0 and v.n_baseline == 15 for v in report.verdicts)
+    assert all(v.change is None for v in report.verdicts)
+
+
+def test_failure_mid_scenario_makes_its_verdicts_errors():
+    partial = make_result(
+        seed=2,
+        n=3,
+        scenarios=("short-explain",),  # the run stopped there: prefill never ran
+        failures=(
+            Failure(
+                kind=FailureKind.RUNTIME_ERROR,
+                message="runtime error: boom",
+                scenario="short-explain",
+                iteration=3,
+            ),
+        ),
+    )
+    report = gate([partial], [make_baseline()])
+    assert report.exit_code == 3
+    assert report.status is GateStatus.COULD_NOT_MEASURE
+    short = [v for v in report.verdicts if v.scenario == "short-explain"]
+    assert short
+    assert {v.verdict for v in short} == {VerdictKind.ERROR}
+    assert all(v.notes == ("runtime error: boom",) for v in short)
+    assert all(v.n_current == 3 for v in short)  # the samples are kept, but not judged
+    prefill = [v for v in report.verdicts if v.scenario == "prefill"]
+    assert prefill
+    assert {v.verdict for v in prefill} == {VerdictKind.MISSING}
+    assert [(p.kind, p.scenario) for p in report.problems] == [(ProblemKind.RUNTIME_ERROR, "short-explain")]
+
+
+def test_failure_mid_scenario_hides_a_regression_instead_of_judging_partial_samples():
+    partial = make_result(
+        seed=2,
+        scale={"ttft_ms": 1.5},
+        failures=(Failure(kind=FailureKind.TIMEOUT, message="read timeout", scenario="prefill", iteration=9),),
+    )
+    report = gate([partial], [make_baseline()])
+    assert verdict(report, "ttft_ms", "prefill").verdict is VerdictKind.ERROR
+    # the scenario that finished is still decided, and its regression still fails the gate
+    assert verdict(report, "ttft_ms", "short-explain").verdict is VerdictKind.REGRESSED
+    assert report.exit_code == 1
+    assert [p.kind for p in report.problems] == [ProblemKind.TIMEOUT]
+
+
+def test_memory_unavailable_leaves_memory_missing_and_decides_the_rest():
+    result = make_result(
+        seed=2, memory=False, failures=(Failure(kind=FailureKind.MEMORY_UNAVAILABLE, message=MEMORY_REASON),)
+    )
+    report = gate([result], [make_baseline()])
+    rss = verdict(report, "peak_runtime_rss_mb")
+    assert rss.verdict is VerdictKind.MISSING
+    assert rss.notes == (MEMORY_REASON,)
+    assert (rss.n_baseline, rss.n_current) == (15, 0)
+    combined = verdict(report, "peak_combined_rss_mb")
+    assert combined.verdict is VerdictKind.MISSING
+    assert combined.notes == ("not measured",)  # the reason is about the runtime's memory only
+    for metric in ("ttft_ms", "e2e_ms", "decode_tok_s", "prefill_tok_s", "peak_harness_rss_mb"):
+        assert verdict(report, metric).verdict is VerdictKind.UNCHANGED, metric
+    assert [p.kind for p in report.problems] == [ProblemKind.MEMORY_UNAVAILABLE]
+    assert report.exit_code == 3
+
+
+def test_baseline_missing_is_exit_3_with_missing_verdicts():
+    report = gate([make_result(seed=2)], [])
+    assert report.status is GateStatus.COULD_NOT_MEASURE
+    assert report.exit_code == 3
+    assert [p.kind for p in report.problems] == [ProblemKind.BASELINE_MISSING]
+    assert "'pro'" in report.problems[0].message
+    assert {v.verdict for v in report.verdicts} == {VerdictKind.MISSING}
+    assert {v.notes for v in report.verdicts} == {("no baseline",)}
+    assert report.headline == "Could not measure: baseline missing on pro"
+
+
+def test_a_scenario_not_in_the_baseline_is_missing():
+    report = gate([make_result(seed=2)], [make_baseline(scenarios=("short-explain",))])
+    assert {v.verdict for v in report.verdicts if v.scenario == "prefill"} == {VerdictKind.MISSING}
+    assert {v.notes for v in report.verdicts if v.scenario == "prefill"} == {("not in the baseline",)}
+    assert {v.verdict for v in gating(report) if v.scenario == "short-explain"} == {VerdictKind.UNCHANGED}
+
+
+# ----------------------------------------------------------------- comparability
+
+
+@pytest.mark.parametrize(("field", "value"), [("chip", "Apple M4 Pro"), ("model_digest", "0123456789ab")])
+def test_fingerprint_mismatch_makes_everything_incomparable(field, value):
+    # even a large TTFT regression must not be reported across incomparable setups
+    current = make_result(seed=2, scale={"ttft_ms": 1.5}, **{field: value})
+    report = gate([current], [make_baseline()])
+    assert report.verdicts
+    assert {v.verdict for v in report.verdicts} == {VerdictKind.INCOMPARABLE}
+    assert all(field in v.notes[0] for v in report.verdicts)
+    (problem,) = report.problems
+    assert problem.kind is ProblemKind.INCOMPARABLE
+    assert problem.scenario is None
+    assert field in problem.message
+    assert report.status is GateStatus.COULD_NOT_MEASURE
+    assert report.exit_code == 3
+
+
+def test_changed_prompt_makes_only_that_scenario_incomparable():
+    current = make_result(seed=2, changed_prompts=("prefill",))
+    report = gate([current], [make_baseline()])
+    assert {v.verdict for v in report.verdicts if v.scenario == "prefill"} == {VerdictKind.INCOMPARABLE}
+    assert {v.verdict for v in gating(report) if v.scenario == "short-explain"} == {VerdictKind.UNCHANGED}
+    (problem,) = report.problems
+    assert (problem.kind, problem.scenario) == (ProblemKind.INCOMPARABLE, "prefill")
+    assert "prompt" in problem.message
+    assert report.exit_code == 3
+
+
+def test_tier_must_match_override_lets_sim_ignore_the_chip():
+    baseline = make_baseline(tier="sim")
+    other_host = make_result(seed=2, tier="sim", chip="Intel(R) Xeon(R) Processor", memory_gb=8.0)
+    report = gate([other_host], [baseline])
+    assert "chip" not in (TIERS["sim"].must_match or ())
+    assert report.problems == ()
+    assert VerdictKind.INCOMPARABLE not in {v.verdict for v in report.verdicts}
+    assert report.exit_code == 0
+    # the same change of host on a hardware tier is refused
+    pro = gate([make_result(seed=2, chip="Intel(R) Xeon(R) Processor")], [make_baseline()])
+    assert {v.verdict for v in pro.verdicts} == {VerdictKind.INCOMPARABLE}
+    # and the sim tier still enforces what its own list does name
+    sim_new_model = gate([make_result(seed=2, tier="sim", model_digest="0123456789ab")], [baseline])
+    assert [p.kind for p in sim_new_model.problems] == [ProblemKind.INCOMPARABLE]
+    assert "model_digest" in sim_new_model.problems[0].message
+
+
+# ----------------------------------------------------------------- informational metrics
+
+
+def test_informational_metric_regressing_does_not_fail_the_gate():
+    report = gate([make_result(seed=2, scale={"client_decode_tok_s": 0.7})], [make_baseline()])
+    client = verdict(report, "client_decode_tok_s")
+    assert client.verdict is VerdictKind.REGRESSED
+    assert client.informational
+    assert report.status is GateStatus.PASS
+    assert report.exit_code == 0
+    assert report.headline == "No regressions on 1 tier"
+
+
+def test_sim_tier_memory_is_informational_but_gates_on_hardware_tiers():
+    grown = {"peak_runtime_rss_mb": 1.5, "peak_combined_rss_mb": 1.5}
+    sim = gate([make_result(seed=2, tier="sim", scale=grown)], [make_baseline(tier="sim")])
+    rss = verdict(sim, "peak_runtime_rss_mb", tier="sim")
+    assert rss.verdict is VerdictKind.REGRESSED
+    assert rss.informational
+    assert sim.exit_code == 0
+    pro = gate([make_result(seed=2, scale=grown)], [make_baseline()])
+    assert not verdict(pro, "peak_runtime_rss_mb").informational
+    assert pro.exit_code == 1
+
+
+def test_informational_metrics_stay_out_of_the_holm_family():
+    plain = gate([make_result(seed=2, scale={"ttft_ms": 1.3})], [make_baseline()])
+    noisy_info = gate(
+        [make_result(seed=2, scale={"ttft_ms": 1.3, "client_decode_tok_s": 0.7, "itl_ms_p50": 1.4})],
+        [make_baseline()],
+    )
+    assert verdict(plain, "ttft_ms").p_worse_adjusted == verdict(noisy_info, "ttft_ms").p_worse_adjusted
+
+
+# ----------------------------------------------------------------- tiers
+
+
+def test_regression_beats_a_missing_tier_but_the_problem_is_listed():
+    report = gate([make_result(seed=2, scale={"ttft_ms": 1.3})], [make_baseline()], expect_tiers=("pro", "base"))
+    assert report.status is GateStatus.REGRESSION
+    assert report.exit_code == 1
+    assert [(p.kind, p.tier) for p in report.problems] == [(ProblemKind.TIER_MISSING, "base")]
+    assert [t.tier for t in report.tiers] == ["pro", "base"]
+
+
+def test_expected_tier_without_results_is_exit_3():
+    report = gate([make_result(seed=2)], [make_baseline()], expect_tiers=("pro", "base"))
+    assert report.status is GateStatus.COULD_NOT_MEASURE
+    assert report.exit_code == 3
+    (problem,) = report.problems
+    assert (problem.kind, problem.tier) == (ProblemKind.TIER_MISSING, "base")
+    assert "'base'" in problem.message
+    assert report.headline == "Could not measure: tier missing on base"
+
+
+def test_two_tiers_are_decided_in_one_gate():
+    report = gate(
+        [make_result(seed=2), make_result(seed=3, tier="base", chip="Apple M2", scale={"e2e_ms": 1.3})],
+        [make_baseline(), make_baseline(tier="base", chip="Apple M2")],
+        expect_tiers=("pro", "base"),
+    )
+    assert report.exit_code == 1
+    assert re.fullmatch(
+        r"2 regressions: end-to-end latency \+(2[6-9]|3[0-4]) % on base/.+ \(and 1 more\)", report.headline
+    )
+    assert {v.verdict for v in gating(report) if v.tier == "pro"} == {VerdictKind.UNCHANGED}
+
+
+# ----------------------------------------------------------------- inconclusive
+
+
+def test_fail_on_inconclusive_exits_4_only_when_asked():
+    noisy = make_result(seed=2, scenarios=("short-explain",), cv={"ttft_ms": 0.35})
+    default = gate([noisy], [make_baseline()])
+    assert verdict(default, "ttft_ms").verdict is VerdictKind.INCONCLUSIVE
+    assert any("noisy current" in note for note in verdict(default, "ttft_ms").notes)
+    assert default.status is GateStatus.PASS
+    assert default.exit_code == 0
+    assert default.headline == "No regressions on 1 tier (1 inconclusive)"
+    strict = gate([noisy], [make_baseline()], config=GateConfig(fail_on_inconclusive=True))
+    assert strict.status is GateStatus.INCONCLUSIVE
+    assert strict.exit_code == 4
+    assert strict.headline == "Inconclusive: 1 gating metric need more runs"
+
+
+def test_inconclusive_informational_metric_does_not_exit_4():
+    noisy_info = make_result(seed=2, cv={"client_decode_tok_s": 0.35})
+    report = gate([noisy_info], [make_baseline()], config=GateConfig(fail_on_inconclusive=True))
+    assert verdict(report, "client_decode_tok_s").verdict is VerdictKind.INCONCLUSIVE
+    assert report.exit_code == 0
+
+
+def test_gate_status_precedence():
+    config = GateConfig(fail_on_inconclusive=True)
+    regressed = verdict(gate([make_result(seed=2, scale={"ttft_ms": 1.3})], [make_baseline()]), "ttft_ms")
+    inconclusive = regressed.model_copy(update={"verdict": VerdictKind.INCONCLUSIVE})
+    problem = Problem(kind=ProblemKind.TIMEOUT, tier="pro", message="read timeout")
+    assert gate_status([regressed, inconclusive], [problem], config)[1] == 1
+    assert gate_status([inconclusive], [problem], config)[1] == 3
+    assert gate_status([inconclusive], [], config)[1] == 4
+    assert gate_status([inconclusive], [], GateConfig())[1] == 0
+    info = regressed.model_copy(update={"informational": True})
+    assert gate_status([info], [], config)[1] == 0
+
+
+# ----------------------------------------------------------------- Holm over the whole gate
+
+TTFT_ONLY = GateConfig(metrics={"ttft_ms": MetricPolicy(threshold_worse=0.10, threshold_better=0.10)})
+BORDERLINE = {"e2e_ms": [500.0, 502.0, 504.0, 506.0]}
+
+
+def borderline_result(
+    ttft: list[float], *, tier: str = "pro", extra: dict[str, list[float]] | None = None
+) -> RunResult:
+    return make_result(
+        seed=0, tier=tier, scenarios=("short-explain",), columns={**BORDERLINE, "ttft_ms": ttft, **(extra or {})}
+    )
+
+
+def test_holm_spans_tiers_a_borderline_regression_alone_is_regressed_not_among_many():
+    # 4 vs 4 fully separated samples: the smallest one-sided p Mann–Whitney can give, 1/70.
+    before, after = [100.0, 101.0, 102.0, 103.0], [130.0, 131.0, 132.0, 133.0]
+    alone = gate([borderline_result(after)], [baseline_of(borderline_result(before))], config=TTFT_ONLY)
+    ttft = verdict(alone, "ttft_ms")
+    assert ttft.p_worse == pytest.approx(1 / 70)
+    assert ttft.verdict is VerdictKind.REGRESSED
+    assert alone.exit_code == 1
+
+    others = [f"t{i}" for i in range(9)]
+    steady = [101.5, 100.5, 102.5, 99.5]
+    crowd = gate(
+        [borderline_result(after)] + [borderline_result(steady, tier=t) for t in others],
+        [baseline_of(borderline_result(before))] + [baseline_of(borderline_result(before, tier=t)) for t in others],
+        config=TTFT_ONLY,
+    )
+    in_crowd = verdict(crowd, "ttft_ms")
+    assert in_crowd.p_worse == ttft.p_worse
+    assert in_crowd.p_worse_adjusted == pytest.approx(10 / 70)
+    assert in_crowd.verdict is VerdictKind.INCONCLUSIVE
+    assert "large change but not significant" in in_crowd.notes
+    assert crowd.exit_code == 0
+
+
+def test_holm_spans_metrics_too():
+    before, after = [100.0, 101.0, 102.0, 103.0], [130.0, 131.0, 132.0, 133.0]
+    same = {
+        "decode_tok_s": [45.0, 45.2, 44.8, 45.1],
+        "prefill_tok_s": [900.0, 905.0, 895.0, 902.0],
+    }
+    metrics = {
+        name: MetricPolicy(threshold_worse=0.10, threshold_better=0.10)
+        for name in ("ttft_ms", "e2e_ms", "decode_tok_s", "prefill_tok_s")
+    }
+    report = gate(
+        [borderline_result(after, extra={"e2e_ms": [501.0, 503.0, 505.0, 507.0], **same})],
+        [baseline_of(borderline_result(before, extra=same))],
+        config=GateConfig(metrics=metrics),
+    )
+    ttft = verdict(report, "ttft_ms")
+    assert ttft.p_worse_adjusted == pytest.approx(4 / 70)  # > 0.05: four tests share the budget
+    assert ttft.verdict is VerdictKind.INCONCLUSIVE
+    assert report.exit_code == 0
+
+
+# ----------------------------------------------------------------- staleness
+
+
+@pytest.mark.parametrize("where", ["gate", "tier"])
+def test_old_baseline_and_older_runtime_warn_without_failing(where):
+    without_runtime = tuple(f for f in GateConfig().must_match if f != "runtime_version")
+    old = make_baseline(measured_at=(NOW - timedelta(days=100)).isoformat().replace("+00:00", "Z"))
+    current = make_result(seed=2, runtime_version="0.6.0")
+    if where == "gate":
+        report = gate([current], [old], config=GateConfig(must_match=without_runtime))
+    else:  # the tier's own must_match, as [tool.perfgate.tiers.X] must_match sets it
+        tier = TierInput(
+            "pro", [("results-pro.json", current)], ("baselines/pro.json", old), must_match=without_runtime
+        )
+        report = evaluate([tier], GateConfig(), created_at="2026-11-28T12:00:00Z", now=NOW)
+    warnings = report.tiers[0].warnings
+    assert "baseline is 100 days old (limit 60)" in warnings
+    assert "baseline made with runtime 0.5.1 (now 0.6.0)" in warnings
+    assert report.problems == ()
+    assert report.exit_code == 0
+
+
+def test_newer_runtime_is_incomparable_when_runtime_version_must_match():
+    report = gate([make_result(seed=2, runtime_version="0.6.0")], [make_baseline()])
+    (problem,) = report.problems
+    assert problem.kind is ProblemKind.INCOMPARABLE
+    assert "runtime_version" in problem.message
+    assert report.exit_code == 3
+
+
+def test_fresh_baseline_has_no_warnings_and_summary_names_the_setup():
+    report = gate([make_result(seed=2)], [make_baseline()])
+    (tier,) = report.tiers
+    assert tier.warnings == ()
+    assert tier.runtime == "ollama 0.5.1"
+    assert tier.chip == "Apple M3 Pro"
+    assert tier.results_files == ("results-pro-0.json",)
+    assert tier.baseline_created_at == "2026-11-20T10:00:00Z"
+
+
+def test_every_results_file_is_checked_for_comparability():
+    """A second results file from another model must not be pooled past the fingerprint check."""
+    matching = make_result(seed=2, created_at="2026-11-27T09:00:00Z")
+    other_model = make_result(seed=3, model_digest="0123456789ab", created_at="2026-11-27T08:00:00Z")
+    report = gate([matching, other_model], [make_baseline()])
+    assert {v.verdict for v in report.verdicts} == {VerdictKind.INCOMPARABLE}
+    assert any("model_digest" in p.message for p in report.problems)

@@ -8,6 +8,7 @@ says why (``missing``, ``error``, ``incomparable``) — never ``unchanged``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -148,8 +149,9 @@ def _tier_pending(
     for scenario in sorted(set(current) | set(base_samples) | set(failed_scenarios)):
         blocked = mismatch_run or mismatch_scenarios.get(scenario)
         for metric in config.metrics:
-            b = tuple(base_samples.get(scenario, {}).get(metric, ()))
-            c = tuple(current.get(scenario, {}).get(metric, ()))
+            # Ratios need positive, finite values; anything else is not a measurement.
+            b = tuple(v for v in base_samples.get(scenario, {}).get(metric, ()) if math.isfinite(v) and v > 0)
+            c = tuple(v for v in current.get(scenario, {}).get(metric, ()) if math.isfinite(v) and v > 0)
             if b or c:
                 pending.append(
                     _pending_one(

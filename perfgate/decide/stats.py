@@ -233,8 +233,11 @@ def runs_needed(
 
 def decide(tests: Sequence[MetricTest], *, alpha: float = 0.05, cv_warning: float = 0.10) -> list[Decision]:
     """Verdicts for every test of one gate; Holm runs over the gating tests together."""
-    if any(not t.current or not t.baseline for t in tests):
-        raise ValueError("decide() needs at least one baseline and one current sample per test")
+    for t in tests:
+        if not t.current or not t.baseline:
+            raise ValueError("decide() needs at least one baseline and one current sample per test")
+        if not all(math.isfinite(v) and v > 0 for v in (*t.current, *t.baseline)):
+            raise ValueError("decide() works on ratios: every value must be finite and positive")
     tail = alpha  # a (1 - 2 alpha) interval: "unchanged" is then a TOST at level alpha
     raws = [_raw(t, tail) for t in tests]
     gating = [i for i, t in enumerate(tests) if not t.informational]
@@ -255,6 +258,18 @@ def decide(tests: Sequence[MetricTest], *, alpha: float = 0.05, cv_warning: floa
     ]
 
 
+def _bounds(test: MetricTest) -> tuple[float, float]:
+    """Thresholds on the oriented log scale, so that they match the reported ``change``.
+
+    Lower-is-better: worse means change > +t (log1p(t)); better means change < -t.
+    Higher-is-better: worse means change < -t, i.e. oriented > -log1p(-t); better means change > +t.
+    """
+    worse, better = test.threshold_worse, test.threshold_better
+    if test.direction == "lower":
+        return math.log1p(worse), (-math.log1p(-better) if better < 1 else math.inf)
+    return (-math.log1p(-worse) if worse < 1 else math.inf), math.log1p(better)
+
+
 def _verdict(
     test: MetricTest,
     raw: _Raw,
@@ -266,8 +281,7 @@ def _verdict(
     family: int,
 ) -> Decision:
     n, m = len(test.current), len(test.baseline)
-    bound_worse = math.log1p(test.threshold_worse)
-    bound_better = -math.log1p(-test.threshold_better) if test.threshold_better < 1 else math.inf
+    bound_worse, bound_better = _bounds(test)
     reasons: list[str] = []
     c_arr = np.asarray(test.current, dtype=np.float64)
     b_arr = np.asarray(test.baseline, dtype=np.float64)

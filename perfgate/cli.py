@@ -226,6 +226,72 @@ def cmd_baseline_diff(args: argparse.Namespace, config: PerfgateConfig) -> int:
     return int(ExitCode.OK)
 
 
+# ---------------------------------------------------------------- gate
+
+
+def cmd_gate(args: argparse.Namespace, config: PerfgateConfig) -> int:
+    import os  # noqa: PLC0415
+
+    import httpx  # noqa: PLC0415
+
+    from perfgate.ci_gate import GateOptions, run_ci_gate  # noqa: PLC0415
+
+    options = GateOptions(
+        results_dir=Path(args.results_dir),
+        baselines_dir=Path(args.baselines_dir or config.baselines_dir),
+        expect_tiers=tuple(_split(args.expect_tiers)),
+        summary_out=Path(args.summary_out) if args.summary_out else None,
+        comment=args.comment,
+        triage=args.triage,
+        triage_ledger=Path(args.triage_ledger) if args.triage_ledger else None,
+        pr=args.pr,
+        repository=args.repository,
+        base_ref=args.base_ref,
+    )
+    with httpx.Client() as http:
+        outcome = run_ci_gate(options, config, environ=dict(os.environ), http=http)
+    print(gate_text_for(outcome.report))
+    print(f"\ngate.json and {outcome.summary_path.name} written to {outcome.summary_path.parent}")
+    for problem in outcome.report.problems:
+        _fail(problem.message)
+    for message in outcome.publish_errors:
+        _fail(message)
+    return outcome.report.exit_code
+
+
+def gate_text_for(report: Any) -> str:  # noqa: ANN401 -- GateReport, imported lazily
+    from perfgate.render.text import gate_text  # noqa: PLC0415
+
+    return str(gate_text(report))
+
+
+# ---------------------------------------------------------------- triage
+
+
+def cmd_triage_list(args: argparse.Namespace, config: PerfgateConfig) -> int:
+    import os  # noqa: PLC0415
+
+    import httpx  # noqa: PLC0415
+
+    from perfgate.github import GitHubClient  # noqa: PLC0415
+    from perfgate.render.text import triage_text  # noqa: PLC0415
+    from perfgate.triage_sinks import GitHubIssueSink, LedgerSink, TriageSink  # noqa: PLC0415
+
+    with httpx.Client() as http:
+        github = (
+            None if args.triage_ledger else GitHubClient.from_env(http, dict(os.environ), repository=args.repository)
+        )
+        sink: TriageSink = (
+            GitHubIssueSink(github, config.triage.label)
+            if github is not None
+            else LedgerSink(Path(args.triage_ledger or Path(config.results_dir) / "triage-ledger.json"))
+        )
+        entries = sink.load()
+    shown = entries if args.all else [e for e in entries if e.status == "open"]
+    print(triage_text(shown))
+    return int(ExitCode.OK)
+
+
 # ---------------------------------------------------------------- host
 
 
@@ -309,14 +375,7 @@ def _compare_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gate-out", metavar="FILE", help="also write the GateReport JSON here")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="perfgate", description="Performance regression gate for apps that run a local LLM."
-    )
-    parser.add_argument("--version", action="version", version=f"perfgate {__version__}")
-    parser.add_argument("--config", metavar="FILE", help="TOML config (default: [tool.perfgate] in ./pyproject.toml)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="measure TTFT, throughput and memory; write a results file")
     run.add_argument("--runtime", choices=["ollama", "openai", "sim"], help="runtime kind (default: config)")
     run.add_argument("--base-url", help="runtime base URL")
@@ -343,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     _compare_flags(run)
     run.set_defaults(handler=cmd_run, format="text")
 
+
+def _add_compare(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     compare = sub.add_parser("compare", help="compare results with their tiers' baselines; print verdicts")
     compare.add_argument("results", nargs="+", metavar="RESULTS", help="results files or directories")
     compare.add_argument("--format", choices=["text", "md", "json"], default="text", help="stdout format")
@@ -350,6 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     _compare_flags(compare)
     compare.set_defaults(handler=cmd_compare)
 
+
+def _add_baseline(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     baseline = sub.add_parser("baseline", help="update or review the committed baselines")
     bsub = baseline.add_subparsers(dest="baseline_command", required=True, metavar="ACTION")
     update = bsub.add_parser("update", help="write baselines/<tier>.json from results files")
@@ -363,11 +426,40 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--format", choices=["text", "md"], default="text")
     diff.set_defaults(handler=cmd_baseline_diff)
 
+
+def _add_gate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    gate = sub.add_parser("gate", help="the CI gate: every tier's results, one report, PR comment, triage")
+    gate.add_argument("--results-dir", required=True, metavar="DIR", help="directory holding every tier's results")
+    gate.add_argument("--baselines-dir", metavar="DIR", help="default: config baselines_dir")
+    gate.add_argument("--expect-tiers", metavar="A,B", help="tiers that must have results (missing = P1 failure)")
+    gate.add_argument("--summary-out", metavar="FILE", help="Markdown summary (default: DIR/summary.md)")
+    gate.add_argument("--comment", action="store_true", help="post/update the sticky PR comment")
+    gate.add_argument("--triage", action="store_true", help="open/update/resolve triage entries")
+    gate.add_argument("--triage-ledger", metavar="FILE", help="local JSON ledger instead of GitHub issues")
+    gate.add_argument("--pr", type=int, help="pull request number (default: from GITHUB_EVENT_PATH)")
+    gate.add_argument("--repository", metavar="OWNER/NAME", help="default: GITHUB_REPOSITORY")
+    gate.add_argument("--base-ref", help="git ref for the baseline diff (default: origin/$GITHUB_BASE_REF)")
+    gate.set_defaults(handler=cmd_gate)
+
+
+def _add_triage(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    triage = sub.add_parser("triage", help="triage entries")
+    tsub = triage.add_subparsers(dest="triage_command", required=True, metavar="ACTION")
+    tlist = tsub.add_parser("list", help="print open triage entries")
+    tlist.add_argument("--triage-ledger", metavar="FILE", help="read this ledger instead of GitHub issues")
+    tlist.add_argument("--repository", metavar="OWNER/NAME", help="default: GITHUB_REPOSITORY")
+    tlist.add_argument("--all", action="store_true", help="include resolved entries")
+    tlist.set_defaults(handler=cmd_triage_list)
+
+
+def _add_host(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     host = sub.add_parser("host", help="print this machine's facts and its tier")
     host.add_argument("--tier", help="force a tier")
     host.add_argument("--json", action="store_true", help="print JSON")
     host.set_defaults(handler=cmd_host)
 
+
+def _add_sim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sim = sub.add_parser("sim", help="serve the simulated runtime (Ollama + OpenAI APIs) on loopback")
     sim.add_argument("--host", default="127.0.0.1", help="bind address (loopback by default)")
     sim.add_argument("--port", type=int, default=11434, help="port (0 picks a free one)")
@@ -389,6 +481,18 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["model_missing", "http_500", "error_midstream", "disconnect_midstream", "stall", "malformed_line"],
     )
     sim.set_defaults(handler=cmd_sim)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="perfgate", description="Performance regression gate for apps that run a local LLM."
+    )
+    parser.add_argument("--version", action="version", version=f"perfgate {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="TOML config (default: [tool.perfgate] in ./pyproject.toml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    for add in (_add_run, _add_compare, _add_baseline, _add_gate, _add_triage, _add_host, _add_sim):
+        add(sub)
     return parser
 
 

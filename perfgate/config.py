@@ -168,6 +168,46 @@ class GateConfig(_Model):
     )
 
 
+class TriageConfig(_Model):
+    """Triage entries: who owns what, how severe, and when to file."""
+
+    label: str = Field(default="perfgate", description="GitHub label on every triage issue.")
+    file_on_pr: Literal["never", "could_not_measure", "all"] = Field(
+        default="could_not_measure",
+        description=(
+            "What a pull request's gate files as issues. Regressions seen only on a PR are reported in its "
+            "comment; the default branch files everything."
+        ),
+    )
+    p1_regression: float = Field(default=0.25, gt=0, description="A regression this large (0.25 = 25 %) is P1.")
+    max_evidence: int = Field(default=10, ge=1, description="Sightings kept per entry.")
+    owners: dict[str, str] = Field(
+        default_factory=lambda: {
+            "regression": "QA",
+            "runtime_unavailable": "Runtime",
+            "model_missing": "Runtime",
+            "runtime_error": "Runtime",
+            "tier_missing": "QA/Platform",
+            "baseline_missing": "QA/Platform",
+            "incomparable": "QA/Platform",
+            "memory_unavailable": "QA",
+        },
+        description="Owner per entry kind, as in the seed's Defect Triage table.",
+    )
+    severities: dict[str, str] = Field(
+        default_factory=lambda: {
+            "runtime_unavailable": "P1",
+            "model_missing": "P1",
+            "runtime_error": "P1",
+            "tier_missing": "P1",
+            "baseline_missing": "P2",
+            "incomparable": "P2",
+            "memory_unavailable": "P2",
+        },
+        description="Severity per could-not-measure kind (regressions: P1 above p1_regression, else P2).",
+    )
+
+
 class PerfgateConfig(_Model):
     """All of perfgate's settings."""
 
@@ -216,6 +256,7 @@ class PerfgateConfig(_Model):
     )
     sim: SimConfig = Field(default_factory=SimConfig, description="Simulated runtime profile.")
     gate: GateConfig = Field(default_factory=GateConfig, description="Decision rule.")
+    triage: TriageConfig = Field(default_factory=TriageConfig, description="Triage entries.")
     results_dir: str = Field(default="perf-results", description="Where `nox -s perf` writes results files.")
     baselines_dir: str = Field(default="baselines", description="Committed per-tier baselines.")
 

@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from perfgate.baseline import LoadedResults, find_baseline, load_results
-from perfgate.config import PerfgateConfig
+from perfgate.config import PerfgateConfig, TriageConfig
 from perfgate.decide.gate import evaluate, group_by_tier
 from perfgate.errors import BaselineMissing, UsageError
 from perfgate.gate_models import Baseline, GateReport, Problem, ProblemKind
 from perfgate.provenance import utc_now_iso
+from perfgate.render.summary import TriageRow
+from perfgate.triage import Finding, RunContext, TriageAction, TriageEntry, TriageKind, should_file
 
 
 def collect_results(paths: Sequence[Path]) -> list[LoadedResults]:
@@ -28,6 +30,13 @@ def collect_results(paths: Sequence[Path]) -> list[LoadedResults]:
     if not files:
         raise UsageError(f"no results files found in {', '.join(str(p) for p in paths)}")
     return [load_results(path) for path in files]
+
+
+def collect_results_dir(directory: Path) -> list[LoadedResults]:
+    """Every results file under ``directory`` (artifact downloads nest one folder per tier); may be empty."""
+    if not directory.is_dir():
+        return []
+    return [load_results(p) for p in sorted(directory.rglob("*.json")) if _looks_like_results(p)]
 
 
 def _looks_like_results(path: Path) -> bool:
@@ -72,3 +81,44 @@ def compare(
         created_at=utc_now_iso(),
         now=now or datetime.now(UTC),
     )
+
+
+# ----------------------------------------------------------------- triage rows for the summary
+
+
+def triage_rows(
+    findings: Sequence[Finding],
+    actions: Sequence[TriageAction],
+    entries: Sequence[TriageEntry],
+    context: RunContext,
+    config: TriageConfig,
+    *,
+    filing: bool,
+) -> list[TriageRow]:
+    """The seed's Defect Triage table: what this gate saw, plus what it resolved."""
+    acted = {a.entry.fingerprint: a for a in actions}
+    known = {e.fingerprint: e for e in entries}
+    rows: list[TriageRow] = []
+    for finding in sorted(findings, key=lambda f: (f.severity, f.tier, f.fingerprint)):
+        if not filing:
+            status = "Open"
+        elif not should_file(finding, context, config):
+            status = "Reported here (not filed from a pull request)"
+        else:
+            action = acted.get(finding.fingerprint)
+            entry = known.get(finding.fingerprint)
+            number = f" #{entry.issue_number}" if entry and entry.issue_number else ""
+            if action is None or action.action == "open":
+                status = f"Open (new){number}"
+            elif action.action == "reopen":
+                status = f"Reopened{number}"
+            else:
+                status = f"Open (seen {action.entry.occurrences}×){number}"
+        defect = finding.summary if finding.kind is TriageKind.REGRESSION else f"{finding.title}: {finding.summary}"
+        rows.append(TriageRow(finding.severity, defect, finding.impact, finding.owner, status))
+    for action in actions:
+        if action.action == "resolve":
+            e = action.entry
+            number = f" #{e.issue_number}" if e.issue_number else ""
+            rows.append(TriageRow(e.severity, e.title, e.impact, e.owner, f"Resolved{number}"))
+    return rows

@@ -14,7 +14,8 @@ from tabulate import tabulate
 from perfgate.gate_models import GateReport, Verdict
 from perfgate.render.cells import MARKS, fmt_change, fmt_notes, fmt_value, verdict_word
 
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+# Only what can start formatting, a link, HTML or a table cell inside one line of text.
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 
 def escape(text: str) -> str:
@@ -22,9 +23,9 @@ def escape(text: str) -> str:
     text = " ".join(text.split())  # no newlines: they would end a table row
     text = text.replace("&", "&amp;")
     text = _SPECIAL.sub(r"\\\1", text)
-    # "@user" and "#123" must not notify or link: a zero-width joiner breaks both.
-    text = text.replace("@", "@\u2060")
-    return text.replace("://", ":\u2060//")
+    # "@user", "#123", bare URLs and "www." must not notify or link: a word joiner breaks each.
+    text = text.replace("@", "@\u2060").replace("#", "#\u2060")
+    return text.replace("://", ":\u2060//").replace("www.", "www\u2060.")
 
 
 def _row(v: Verdict) -> list[str]:

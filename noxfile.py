@@ -77,7 +77,7 @@ def workflows(session: nox.Session) -> None:
 
 @nox.session
 def perf(session: nox.Session) -> None:
-    """Benchmark this host's tier, compare with its committed baseline, exit with the gate's code."""
+    """Benchmark this host's tier and compare with its committed baseline (fails when the gate does)."""
     session.install("-e", ".")
     session.run("perfgate", "run", "--compare", *session.posargs)
 

@@ -12,11 +12,13 @@ from pydantic import BaseModel
 
 from perfgate.gate_models import Baseline, GateReport
 from perfgate.models import RunResult
+from perfgate.triage import TriageLedger
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "results.schema.json": RunResult,
     "baseline.schema.json": Baseline,
     "gate.schema.json": GateReport,
+    "triage-ledger.schema.json": TriageLedger,
 }
 
 

@@ -111,14 +111,16 @@ def sim(session: nox.Session) -> None:
 
 
 @nox.session
-def schema(session: nox.Session) -> None:
-    """Regenerate the JSON Schemas in docs/schema/ from the models."""
+def docs(session: nox.Session) -> None:
+    """Regenerate docs/configuration.md and docs/schema/*.json from the models."""
     session.install("-e", ".")
     session.run(
         "python",
         "-c",
         "from pathlib import Path; from perfgate.schemas import write_schemas; "
-        "print(*write_schemas(Path('docs/schema')), sep='\\n')",
+        "from perfgate.configdoc import render_configuration_md; "
+        "Path('docs/configuration.md').write_text(render_configuration_md(), encoding='utf-8'); "
+        "print('docs/configuration.md', *write_schemas(Path('docs/schema')), sep='\\n')",
     )
 
 

@@ -1,6 +1,6 @@
 """JSON Schemas of perfgate's files, generated from the models into ``docs/schema/``.
 
-``nox -s schema`` rewrites them; a test fails when the committed copies drift.
+``nox -s docs`` rewrites them; a test fails when the committed copies drift.
 """
 
 from __future__ import annotations

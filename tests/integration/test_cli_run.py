@@ -88,7 +88,7 @@ def test_run_on_simulator_writes_results_and_prints_table(tmp_path):
 
 @pytest.mark.parametrize(("tok_s", "tokens"), [(20, 10), (200, 60), (2000, 600)])
 def test_timing_accuracy_against_injected_truth(tmp_path, tok_s, tokens):
-    write_config(tmp_path, num_predict=tokens, runs=5, extra="memory_interval_ms = 50")
+    write_config(tmp_path, num_predict=tokens, runs=7, extra="memory_interval_ms = 50")
     out = tmp_path / "r.json"
     proc = perfgate(
         "run",

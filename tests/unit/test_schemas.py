@@ -10,7 +10,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "schema"
 def test_committed_schemas_match_the_models():
     for name, text in render_schemas().items():
         committed = (DOCS / name).read_text(encoding="utf-8")
-        assert committed == text, f"docs/schema/{name} is stale: run `nox -s schema`"
+        assert committed == text, f"docs/schema/{name} is stale: run `nox -s docs`"
 
 
 def test_results_schema_names_the_contract_fields():

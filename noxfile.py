@@ -111,6 +111,17 @@ def sim(session: nox.Session) -> None:
 
 
 @nox.session
+def report(session: nox.Session) -> None:
+    """Write the performance report from a results directory: `nox -s report -- [DIR] [perfgate report flags]`."""
+    session.install("-e", ".")
+    args = list(session.posargs)
+    source = args.pop(0) if args and not args[0].startswith("-") else "perf-results"
+    if "--out" not in args:
+        args += ["--out", f"{source}/report.md", "--copy-raw", f"{source}/raw"]
+    session.run("perfgate", "report", source, "--baselines-dir", "baselines", *args)
+
+
+@nox.session
 def docs(session: nox.Session) -> None:
     """Regenerate docs/configuration.md and docs/schema/*.json from the models."""
     session.install("-e", ".")

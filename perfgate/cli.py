@@ -60,6 +60,8 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
         ("model", "model"),
         ("runtime_pid", "pid"),
         ("process_name", "process_name"),
+        ("model_size", "model_size"),
+        ("gguf", "gguf"),
     ):
         value = getattr(args, flag, None)
         if value is not None:
@@ -292,6 +294,44 @@ def cmd_triage_list(args: argparse.Namespace, config: PerfgateConfig) -> int:
     return int(ExitCode.OK)
 
 
+# ---------------------------------------------------------------- report
+
+
+def cmd_report(args: argparse.Namespace, config: PerfgateConfig) -> int:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from perfgate.files import write_text_atomic  # noqa: PLC0415
+    from perfgate.pipeline import build_report, collect_results, copy_raw  # noqa: PLC0415
+
+    loaded = collect_results([Path(p) for p in args.results])
+    out = Path(args.out) if args.out else None
+    raw = [str(p) for p in copy_raw(loaded, Path(args.copy_raw))] if args.copy_raw else [str(i.path) for i in loaded]
+    if out is not None:
+        # Paths in the report are relative to it, so the report and its raw files move together.
+        raw = [_relative_to(Path(p), out.parent) for p in raw]
+    text = build_report(
+        loaded,
+        config,
+        title=args.title,
+        baselines_dir=Path(args.baselines_dir) if args.baselines_dir else None,
+        expect_tiers=_split(args.expect_tiers),
+        raw_paths=raw,
+        generated=args.date or datetime.now(UTC).date().isoformat(),
+    )
+    if out is None:
+        print(text, end="")
+    else:
+        write_text_atomic(out, text)
+        print(f"report written to {out}")
+    return int(ExitCode.OK)
+
+
+def _relative_to(path: Path, base: Path) -> str:
+    import os  # noqa: PLC0415
+
+    return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
+
+
 # ---------------------------------------------------------------- host
 
 
@@ -377,7 +417,9 @@ def _compare_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="measure TTFT, throughput and memory; write a results file")
-    run.add_argument("--runtime", choices=["ollama", "openai", "sim"], help="runtime kind (default: config)")
+    run.add_argument(
+        "--runtime", choices=["ollama", "openai", "sim", "llamacpp"], help="runtime kind (default: config)"
+    )
     run.add_argument("--base-url", help="runtime base URL")
     run.add_argument("--model", help="model name as the runtime knows it")
     run.add_argument("--scenario", action="append", metavar="NAME", help="scenario to run (repeatable; default all)")
@@ -387,6 +429,10 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--out", metavar="FILE", help="results file (default: <results_dir>/results-<tier>.json)")
     run.add_argument("--runtime-pid", type=int, help="PID of the runtime to sample memory from")
     run.add_argument("--process-name", help="find the runtime process by this name")
+    run.add_argument(
+        "--model-size", choices=["tiny", "small", "medium"], help="llamacpp: generated model to serve (default tiny)"
+    )
+    run.add_argument("--gguf", metavar="FILE", help="llamacpp: serve this GGUF instead of a generated model")
     for key, kind, text in (
         ("ttft-ms", float, "time to first token"),
         ("tok-s", float, "decode rate"),
@@ -452,6 +498,18 @@ def _add_triage(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     tlist.set_defaults(handler=cmd_triage_list)
 
 
+def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = sub.add_parser("report", help="write the performance report (Markdown) from results files")
+    report.add_argument("results", nargs="+", metavar="RESULTS", help="results files or directories")
+    report.add_argument("--baselines-dir", metavar="DIR", help="also compare with these baselines")
+    report.add_argument("--title", default="Performance Report", help="report title")
+    report.add_argument("--out", metavar="FILE", help="write here (default: stdout)")
+    report.add_argument("--copy-raw", metavar="DIR", help="copy the results files here with timestamped names")
+    report.add_argument("--expect-tiers", metavar="A,B", help="tiers the report must cover (missing = P1)")
+    report.add_argument("--date", help="date shown as generated (default: today, UTC)")
+    report.set_defaults(handler=cmd_report)
+
+
 def _add_host(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     host = sub.add_parser("host", help="print this machine's facts and its tier")
     host.add_argument("--tier", help="force a tier")
@@ -491,7 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="TOML config (default: [tool.perfgate] in ./pyproject.toml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for add in (_add_run, _add_compare, _add_baseline, _add_gate, _add_triage, _add_host, _add_sim):
+    for add in (_add_run, _add_compare, _add_baseline, _add_gate, _add_triage, _add_report, _add_host, _add_sim):
         add(sub)
     return parser
 

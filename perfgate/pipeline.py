@@ -5,6 +5,7 @@ load results → load each tier's baseline → evaluate (pure) → GateReport.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,8 +16,18 @@ from perfgate.decide.gate import evaluate, group_by_tier
 from perfgate.errors import BaselineMissing, UsageError
 from perfgate.gate_models import Baseline, GateReport, Problem, ProblemKind
 from perfgate.provenance import utc_now_iso
+from perfgate.render.report import ReportInput, report_markdown
 from perfgate.render.summary import TriageRow
-from perfgate.triage import Finding, RunContext, TriageAction, TriageEntry, TriageKind, should_file
+from perfgate.triage import (
+    Finding,
+    RunContext,
+    TriageAction,
+    TriageEntry,
+    TriageKind,
+    findings_from_problems,
+    findings_from_report,
+    should_file,
+)
 
 
 def collect_results(paths: Sequence[Path]) -> list[LoadedResults]:
@@ -122,3 +133,70 @@ def triage_rows(
             number = f" #{e.issue_number}" if e.issue_number else ""
             rows.append(TriageRow(e.severity, e.title, e.impact, e.owner, f"Resolved{number}"))
     return rows
+
+
+# ----------------------------------------------------------------- the report document
+
+
+def problems_from_results(loaded: Sequence[LoadedResults], expect_tiers: Sequence[str]) -> list[Problem]:
+    """Could-not-measure problems visible in the results alone (no baselines needed)."""
+    problems = [
+        Problem(kind=ProblemKind(f.kind.value), tier=item.result.tier, scenario=f.scenario, message=f.message)
+        for item in loaded
+        for f in item.result.failures
+    ]
+    seen = {item.result.tier for item in loaded}
+    problems += [
+        Problem(kind=ProblemKind.TIER_MISSING, tier=t, message=f"no results for expected tier {t!r}")
+        for t in expect_tiers
+        if t not in seen
+    ]
+    return problems
+
+
+def copy_raw(loaded: Sequence[LoadedResults], directory: Path) -> list[Path]:
+    """Copy each results file beside the report as ``perf-<tier>-<YYYYmmdd-HHMMSS>.json``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for item in loaded:
+        stamp = item.result.created_at.replace("-", "").replace(":", "").replace("T", "-").rstrip("Z")[:15]
+        target = directory / f"perf-{item.result.tier}-{stamp}.json"
+        try:
+            shutil.copyfile(item.path, target)
+        except OSError as exc:
+            raise UsageError(f"{target}: cannot copy raw results: {exc.strerror or exc}") from exc
+        copied.append(target)
+    return copied
+
+
+def build_report(
+    loaded: Sequence[LoadedResults],
+    config: PerfgateConfig,
+    *,
+    title: str,
+    baselines_dir: Path | None,
+    expect_tiers: Sequence[str],
+    raw_paths: Sequence[str],
+    generated: str,
+) -> str:
+    """The report document: compare with baselines when given, triage from what was seen."""
+    context = RunContext(date=generated)
+    gate = None
+    if baselines_dir is not None:
+        gate = compare(loaded, config, baselines_dir=baselines_dir, expect_tiers=expect_tiers)
+        findings = findings_from_report(gate, config.triage)
+    else:
+        findings = findings_from_problems(problems_from_results(loaded, expect_tiers), config.triage)
+    rows = triage_rows(findings, [], [], context, config.triage, filing=False)
+    return report_markdown(
+        ReportInput(
+            title=title,
+            generated=generated,
+            loaded=loaded,
+            raw_paths=raw_paths,
+            gate=gate,
+            triage=rows,
+            expected_tiers=expect_tiers,
+            memory_interval_ms=config.memory_interval_ms,
+        )
+    )

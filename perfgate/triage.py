@@ -181,6 +181,15 @@ def _problem_finding(p: Problem, config: TriageConfig) -> Finding:
     )
 
 
+def findings_from_problems(problems: Sequence[Problem], config: TriageConfig) -> list[Finding]:
+    """Findings for could-not-measure problems alone (a report made without baselines)."""
+    found: dict[str, Finding] = {}
+    for problem in problems:
+        finding = _problem_finding(problem, config)
+        found.setdefault(finding.fingerprint, finding)
+    return list(found.values())
+
+
 def findings_from_report(report: GateReport, config: TriageConfig) -> list[Finding]:
     """Every defect the gate saw, one per fingerprint."""
     found: dict[str, Finding] = {}

@@ -83,9 +83,10 @@ def _nested(field: FieldInfo) -> type[BaseModel] | None:
     annotation = field.annotation
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    args = getattr(annotation, "__args__", ())
-    if len(args) == 2 and isinstance(args[1], type) and issubclass(args[1], BaseModel):
-        return args[1]  # dict[str, Model]
+    args: tuple[object, ...] = getattr(annotation, "__args__", ())
+    value = args[-1] if len(args) == 2 else None  # dict[str, Model]
+    if isinstance(value, type) and issubclass(value, BaseModel):
+        return value
     return None
 
 

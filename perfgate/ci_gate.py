@@ -17,7 +17,7 @@ import httpx
 
 from perfgate.baseline import changed_baselines
 from perfgate.config import PerfgateConfig
-from perfgate.errors import PerfgateError, PublishError
+from perfgate.errors import ConfigError, PerfgateError, PublishError
 from perfgate.files import write_model, write_text_atomic
 from perfgate.gate_models import GateReport
 from perfgate.github import GitHubClient
@@ -75,6 +75,24 @@ def _sink(options: GateOptions, github: GitHubClient | None, config: PerfgateCon
     return GitHubIssueSink(github, config.triage.label)
 
 
+def _github(
+    options: GateOptions, environ: Mapping[str, str], http: httpx.Client, errors: list[str]
+) -> GitHubClient | None:
+    """The GitHub client, only when this gate publishes there.
+
+    A GitHub setting that does not validate (a token without GITHUB_REPOSITORY, say) is a
+    publishing problem: it must not fail a gate that asked for no GitHub at all, nor lose
+    the gate's result.
+    """
+    if not (options.comment or (options.triage and options.triage_ledger is None)):
+        return None
+    try:
+        return GitHubClient.from_env(http, environ, repository=options.repository)
+    except ConfigError as exc:
+        errors.append(f"not publishing to GitHub: {exc}")
+        return None
+
+
 def _baseline_diff(options: GateOptions, environ: Mapping[str, str], errors: list[str]) -> str | None:
     base = environ.get("GITHUB_BASE_REF")
     ref = options.base_ref or (f"origin/{base}" if base else None)
@@ -99,10 +117,11 @@ def run_ci_gate(
         baselines_dir=options.baselines_dir,
         expect_tiers=options.expect_tiers,
     )
+    write_model(options.results_dir / "gate.json", report)  # first: nothing below can lose the verdict
     context = run_context(environ, event)
     findings = findings_from_report(report, config.triage)
     errors: list[str] = []
-    github = GitHubClient.from_env(http, environ, repository=options.repository)
+    github = _github(options, environ, http, errors)
     sink = _sink(options, github, config)
     entries: list[TriageEntry] = []
     actions: list[TriageAction] = []
@@ -116,7 +135,6 @@ def run_ci_gate(
     summary = gate_summary(report, rows, _baseline_diff(options, environ, errors))
 
     summary_path = options.summary_out or options.results_dir / "summary.md"
-    write_model(options.results_dir / "gate.json", report)
     write_text_atomic(summary_path, summary)
     step_summary = environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
@@ -134,7 +152,8 @@ def run_ci_gate(
     if options.comment:
         number = options.pr or pr_number(event)
         if github is None:
-            errors.append("no PR comment: GITHUB_TOKEN is not set")
+            if not environ.get("GITHUB_TOKEN", "").strip():
+                errors.append("no PR comment: GITHUB_TOKEN is not set")
         elif number is None:
             errors.append("no PR comment: not a pull request (pass --pr N)")
         else:

@@ -114,19 +114,23 @@ def _tier_pending(
     baseline = tier_input.baseline[1] if tier_input.baseline else None
     mismatch_run: list[str] = []
     mismatch_scenarios: dict[str, list[str]] = {}
-    if baseline is not None and newest is not None:
+    # A run that measured nothing (runtime down, model missing) never learnt the runtime's
+    # version or digest: its fingerprint is empty, not different, and its failure says why.
+    measured = [(name, r) for name, r in tier_input.results if r.scenarios]
+    newest_measured = max((r for _, r in measured), key=lambda r: r.created_at, default=None)
+    if baseline is not None and newest_measured is not None:
         # The tier's own must_match (e.g. 'sim' ignores the chip) replaces gate.must_match.
         must_match = config.must_match if tier_input.must_match is None else tier_input.must_match
         # Every results file is checked: samples are pooled across them, so one
         # file from another setup must not slip in beside a matching one.
-        for _, result in tier_input.results:
+        for _, result in measured:
             run_fields, scenario_fields = compare_fingerprints(baseline.fingerprint, result.fingerprint, must_match)
             mismatch_run.extend(f for f in run_fields if f not in mismatch_run)
             for name, fields in scenario_fields.items():
                 known = mismatch_scenarios.setdefault(name, [])
                 known.extend(f for f in fields if f not in known)
         tier_gate = config.model_copy(update={"must_match": must_match})
-        warnings.extend(staleness_warnings(baseline, newest, tier_gate, now))
+        warnings.extend(staleness_warnings(baseline, newest_measured, tier_gate, now))
         if mismatch_run:
             problems.append(
                 Problem(

@@ -4,13 +4,15 @@ Sections in reading order: headline, tier overview, one verdict table per
 tier and scenario, the Defect Triage table (the seed's columns), baseline
 changes under review, then collapsed provenance and a chart. When the text
 would pass GitHub's comment limit, details are dropped first (chart,
-provenance, informational rows, unchanged rows) and the summary says so.
+provenance, informational rows, unchanged rows, then whole verdict tables
+from the end) and the summary says so.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tabulate import tabulate
 
@@ -46,6 +48,7 @@ class _Options:
     unchanged: bool = True
     provenance: bool = True
     chart: bool = True
+    max_tables: int | None = None  # last resort: show only the first N tier/scenario tables
 
 
 def _verdict_row(v: Verdict) -> list[str]:
@@ -83,8 +86,11 @@ def _tables(report: GateReport, opts: _Options) -> list[str]:
             colalign=("left", "right", "right", "right", "right", "left", "left"),
             disable_numparse=True,
         )
-        more = f"\n\n_{hidden} more rows trimmed._" if hidden else ""
+        more = f"\n\n_{hidden} more row{"s" if hidden != 1 else ""} trimmed._" if hidden else ""
         parts.append(f"#### {escape(tier)} / {escape(scenario)}\n\n{table}{more}")
+    if opts.max_tables is not None and len(parts) > opts.max_tables:
+        left_out = len(parts) - opts.max_tables
+        parts = [*parts[: opts.max_tables], f"_{left_out} more tier/scenario tables left out (in gate.json)._"]
     return parts
 
 
@@ -143,12 +149,21 @@ def _provenance(report: GateReport) -> str:
     return "<details><summary>Provenance</summary>\n\n" + "\n".join(lines) + "\n\n</details>"
 
 
+# Inside a code fence nothing can be escaped: a newline and backticks would close the fence
+# and let a scenario name render as Markdown, so labels keep only harmless characters.
+_CHART_UNSAFE = re.compile(r"[^\w .:/+=-]")
+
+
+def _chart_label(v: Verdict) -> str:
+    return _CHART_UNSAFE.sub("", " ".join(f"{v.tier}/{v.scenario}".split()))
+
+
 def _chart(report: GateReport) -> str | None:
     """TTFT baseline vs current per tier/scenario: a picture reads faster than a column of numbers."""
     ttft = [v for v in report.verdicts if v.metric == "ttft_ms" and v.baseline_median and v.current_median]
     if len(ttft) < 2:
         return None
-    names = ", ".join(f'"{v.tier}/{v.scenario}"'.replace("\\", "") for v in ttft)
+    names = ", ".join(f'"{_chart_label(v)}"' for v in ttft)
     base = ", ".join(f"{v.baseline_median:.1f}" for v in ttft)
     cur = ", ".join(f"{v.current_median:.1f}" for v in ttft)
     top = max(max(v.baseline_median or 0, v.current_median or 0) for v in ttft) * 1.15
@@ -211,5 +226,20 @@ def gate_summary(
             text += f"\n_Trimmed to fit GitHub's comment limit: {dropped} left out; the full report is in gate.json._\n"
         if len(text) <= limit:
             return text
+    # Still too long: drop whole verdict tables from the end (the headline and the triage
+    # table come first in importance), finding how many fit by bisection.
+    lean, dropped = steps[-1][1], f"{steps[-1][0]} and some verdict tables"
+    note = f"\n_Trimmed to fit GitHub's comment limit: {dropped} left out; the full report is in gate.json._\n"
+    low, high = 0, len({(v.tier, v.scenario) for v in report.verdicts})
+    best: str | None = None
+    while low <= high:
+        keep = (low + high) // 2
+        candidate = _render(report, triage, baseline_diff, replace(lean, max_tables=keep)) + note
+        if len(candidate) <= limit:
+            best, low = candidate, keep + 1
+        else:
+            high = keep - 1
+    if best is not None:
+        return best
     note = "\n\n_Truncated to fit GitHub's comment limit; the full report is in gate.json._\n"
     return text[: limit - len(note)] + note

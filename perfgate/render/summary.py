@@ -86,7 +86,8 @@ def _tables(report: GateReport, opts: _Options) -> list[str]:
             colalign=("left", "right", "right", "right", "right", "left", "left"),
             disable_numparse=True,
         )
-        more = f"\n\n_{hidden} more row{"s" if hidden != 1 else ""} trimmed._" if hidden else ""
+        plural = "s" if hidden != 1 else ""
+        more = f"\n\n_{hidden} more row{plural} trimmed._" if hidden else ""
         parts.append(f"#### {escape(tier)} / {escape(scenario)}\n\n{table}{more}")
     if opts.max_tables is not None and len(parts) > opts.max_tables:
         left_out = len(parts) - opts.max_tables

@@ -78,7 +78,13 @@ class TierConfig(_Model):
 class RuntimeConfig(_Model):
     """Which runtime to talk to and how."""
 
-    kind: Literal["ollama", "openai", "sim"] = Field(default="ollama", description="Wire protocol / runtime kind.")
+    kind: Literal["ollama", "openai", "sim", "llamacpp"] = Field(
+        default="ollama",
+        description=(
+            "Wire protocol / runtime kind. 'llamacpp' starts llama.cpp's own server (the optional xllamacpp "
+            "extra) on a generated or given GGUF for the run."
+        ),
+    )
     base_url: str = Field(default="http://127.0.0.1:11434", description="Runtime base URL.")
     model: str = Field(default="qwen2.5:7b-instruct-q4_K_M", description="Model name as the runtime knows it.")
     ollama_api: Literal["chat", "generate"] = Field(default="chat", description="Ollama endpoint used.")
@@ -90,6 +96,21 @@ class RuntimeConfig(_Model):
     preflight_timeout_s: float = Field(default=3.0, gt=0, description="Timeout of the liveness check.")
     connect_timeout_s: float = Field(default=5.0, gt=0, description="Connect timeout of measured requests.")
     read_timeout_s: float = Field(default=120.0, gt=0, description="Max gap between stream reads before 'timeout'.")
+    model_size: Literal["tiny", "small", "medium"] = Field(
+        default="tiny",
+        description=(
+            "llamacpp: which generated random-weight model to serve (tiny ~1 MB for functional checks; small "
+            "~28 MB and medium ~206 MB run measurably slower). Ignored when runtime.gguf is set."
+        ),
+    )
+    gguf: str | None = Field(default=None, description="llamacpp: serve this GGUF file instead of a generated model.")
+    model_cache_dir: str | None = Field(
+        default=None,
+        description=(
+            "llamacpp: where generated models are written once and reused "
+            "(default: $XDG_CACHE_HOME/perfgate/models, else ~/.cache/perfgate/models)."
+        ),
+    )
 
 
 class SimConfig(_Model):

@@ -2,7 +2,9 @@
 
 ``sim`` starts perfgate's own simulated runtime in a child process for the
 duration of the run and talks to it with the Ollama client, so the simulator
-exercises exactly the code path a real Ollama does.
+exercises exactly the code path a real Ollama does. ``llamacpp`` likewise
+starts llama.cpp's own server (the optional ``xllamacpp`` extra) on a
+generated or given GGUF and talks to it with the OpenAI client.
 """
 
 from __future__ import annotations
@@ -64,5 +66,24 @@ def open_runtime(config: PerfgateConfig) -> Iterator[OpenRuntime]:
                 read_timeout_s=rt.read_timeout_s,
             )
             yield OpenRuntime(client, simulated=False, managed_pid=None)
+        elif rt.kind == "llamacpp":
+            from perfgate.llamacpp import launch  # noqa: PLC0415 -- only llamacpp runs need the optional extra
+
+            launch.require_xllamacpp()
+            model_file = launch.resolve_model(config)
+            alias = launch.served_alias(config, model_file)
+            with launch.LlamaCppProcess(
+                model_file.path, alias, ctx=launch.context_size(config), threads=launch.harness_friendly_threads()
+            ) as server:
+                client = launch.LlamaCppClient(
+                    http,
+                    base_url=server.base_url,
+                    model=alias,
+                    model_file=model_file,
+                    preflight_timeout_s=rt.preflight_timeout_s,
+                    connect_timeout_s=rt.connect_timeout_s,
+                    read_timeout_s=rt.read_timeout_s,
+                )
+                yield OpenRuntime(client, simulated=False, managed_pid=server.pid)
         else:
             yield OpenRuntime(_ollama(http, config, rt.base_url), simulated=False, managed_pid=None)

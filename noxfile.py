@@ -84,10 +84,23 @@ def perf(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """The whole product on the built-in simulated runtime: measure, compare with baselines/sim.json."""
-    session.install("-e", ".")
-    out = ROOT / "perf-results" / "demo-sim.json"
-    session.run("perfgate", "run", "--runtime", "sim", "--out", str(out), "--compare", *session.posargs)
+    """The whole product, no model to install: llama.cpp's real server on a generated model, then the gate."""
+    session.install("-e", ".[llamacpp]")
+    results = ROOT / "perf-results"
+    # 1. A real inference engine: llama.cpp's own server (xllamacpp) on a generated 1 MB model.
+    session.run(
+        "perfgate", "run", "--runtime", "llamacpp", "--model-size", "tiny", "--tier", "local",
+        "--out", str(results / "demo-llamacpp.json"), *session.posargs,
+    )  # fmt: skip
+    # 2. The gate end to end: the simulator against the committed baselines/sim.json.
+    session.run("perfgate", "run", "--runtime", "sim", "--out", str(results / "demo-sim.json"), "--compare")
+
+
+@nox.session
+def e2e(session: nox.Session) -> None:
+    """End-to-end tests on llama.cpp's real server (also part of `nox -s tests`)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests/e2e", *session.posargs)
 
 
 @nox.session

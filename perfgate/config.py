@@ -258,6 +258,11 @@ class PerfgateConfig(_Model):
                 match=TierMatch(chip_regex=r"Apple M3 Pro", min_memory_gb=32, os="darwin"),
                 runner_labels=("self-hosted", "macOS", "ARM64", "perf-pro"),
             ),
+            "local": TierConfig(
+                description="Any machine measuring a real runtime against its own baseline (CI box, laptop)",
+                # No match rules and listed after the Apple Silicon tiers: detection picks it only
+                # when no hardware tier matches. Its baseline is comparable only on the same chip and RAM.
+            ),
             "sim": TierConfig(
                 description="The built-in simulated runtime on any machine",
                 simulated=True,

@@ -101,6 +101,10 @@ class Sample(Frozen):
     client_decode_tok_s: float | None = Field(
         description="(output_tokens - 1) / (last content chunk - first content chunk), client clock."
     )
+    decode_clock_ratio: float | None = Field(
+        default=None,
+        description="Server decode rate / client decode rate; far from 1 means the two clocks disagree.",
+    )
     prefill_tok_s: float | None = Field(description="Uncached prompt tokens / their server duration; None if unknown.")
     load_ms: float | None = Field(description="Server-reported load (and queue) time.")
     cold: bool = Field(description="True when load_ms exceeds the configured cold threshold.")

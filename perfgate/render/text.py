@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from tabulate import tabulate
 
 from perfgate.gate_models import GateReport, Verdict
-from perfgate.measure.metrics import METRIC_UNITS
+from perfgate.measure.metrics import DECODE_CLOCK_BOUND, METRIC_UNITS
 from perfgate.models import MetricSummary, RunResult, ScenarioResult
 from perfgate.render.cells import fmt_change, fmt_notes, fmt_number, fmt_value, verdict_word
 from perfgate.triage import TriageEntry
@@ -50,6 +50,14 @@ def scenario_table(scenario: ScenarioResult) -> str:
         notes.append(f"  decode_tok_s source: {', '.join(sorted(sources))} clock")
     if any(s.token_count_source == "chunks" for s in scenario.samples):
         notes.append("  output tokens counted from stream chunks (runtime sent no usage)")
+    ratios = sorted(s.decode_clock_ratio for s in scenario.samples if s.decode_clock_ratio is not None)
+    if ratios:
+        ratio = ratios[len(ratios) // 2]
+        if abs(ratio - 1) > DECODE_CLOCK_BOUND:
+            notes.append(
+                f"  server and client decode rates disagree: server/client = {ratio:.2f} "
+                f"(beyond ±{DECODE_CLOCK_BOUND:.0%}); check the runtime's reported timings"
+            )
     retries = sum(s.retries_before_first_byte for s in scenario.samples)
     if retries:
         notes.append(f"  {retries} request(s) re-sent after failing before any byte arrived")

@@ -103,3 +103,30 @@ def test_metric_values_skip_none():
         build_sample(obs(first_content_ns=None, content_chunk_ns=()), iteration=1, memory=None, cold_load_ms=500),
     ]
     assert metric_values(samples, "ttft_ms") == [50.0]
+
+
+def test_server_and_client_clocks_are_cross_checked():
+    from perfgate.models import MetricSummary, ScenarioOptions, ScenarioResult
+    from perfgate.render.text import scenario_table
+
+    agree = build_sample(obs(eval_count=10, eval_ns=95 * MS), iteration=0, memory=None, cold_load_ms=500)
+    assert agree.decode_clock_ratio == pytest.approx((10 / 0.095) / 100.0)
+    off = build_sample(obs(eval_count=10, eval_ns=200 * MS), iteration=1, memory=None, cold_load_ms=500)
+    assert off.decode_clock_ratio == pytest.approx(0.5)
+    options = ScenarioOptions(num_predict=10, num_ctx=2048, temperature=0, seed=1, keep_alive="1m")
+
+    def table(samples):
+        summaries: dict[str, MetricSummary] = summarise_samples(samples)
+        result = ScenarioResult(
+            name="s",
+            prompt_sha256="x",
+            prompt_chars=1,
+            options=options,
+            warmups_discarded=0,
+            samples=tuple(samples),
+            summaries=summaries,
+        )
+        return scenario_table(result)
+
+    assert "disagree" not in table([agree])
+    assert "server/client = 0.50" in table([off])

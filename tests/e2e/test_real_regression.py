@@ -1,0 +1,121 @@
+"""A real regression, caught end to end on llama.cpp's real server.
+
+The baseline is measured with the generated *small* model; then the *medium*
+model (several times slower per token, a real engine doing real work) plays a
+regressed build. `perfgate compare` must exit 1 with decode tok/s and TTFT
+regressed; the small model measured again must pass (exit 0).
+
+The model is what changes here, so this project's tier does not require the
+model digest to match (a real project keeps it in `must_match`). Thresholds
+are wider than the defaults because this shared 2-core machine is noisy; the
+slowdown being detected is several-fold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+PROJECT_TOML = """\
+[tool.perfgate]
+warmup = 1
+
+[tool.perfgate.scenarios.short]
+prompt = "Explain what Bzzbe does in two short sentences."
+num_predict = 32
+
+[tool.perfgate.tiers.e2e]
+description = "whatever machine runs the e2e tests"
+auto_detect = false
+must_match = ["chip", "memory_gb", "runtime_kind", "runtime_version", "prompt", "scenario_options"]
+
+[tool.perfgate.gate]
+min_baseline_samples = 8
+
+[tool.perfgate.gate.metrics.ttft_ms]
+threshold_worse = 0.25
+threshold_better = 0.25
+
+[tool.perfgate.gate.metrics.decode_tok_s]
+threshold_worse = 0.25
+threshold_better = 0.25
+
+[tool.perfgate.gate.metrics.e2e_ms]
+threshold_worse = 0.25
+threshold_better = 0.25
+informational = true
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("regression")
+    (root / "pyproject.toml").write_text(PROJECT_TOML, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERFGATE_")}
+    env["PERFGATE_RUNTIME__MODEL_CACHE_DIR"] = str(tmp_path_factory.mktemp("models"))
+    return root, env
+
+
+def perfgate(project, *args, timeout=600):
+    root, env = project
+    return subprocess.run(
+        [sys.executable, "-m", "perfgate", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def measure(project, size, out, runs):
+    proc = perfgate(
+        project,
+        "run",
+        "--runtime",
+        "llamacpp",
+        "--model-size",
+        size,
+        "--tier",
+        "e2e",
+        "--runs",
+        str(runs),
+        "--out",
+        out,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def baseline(project):
+    measure(project, "small", "base.json", runs=10)
+    proc = perfgate(project, "baseline", "update", "--tier", "e2e", "--from", "base.json")
+    assert proc.returncode == 0, proc.stderr
+    return project
+
+
+def verdicts(project, results):
+    proc = perfgate(project, "compare", results, "--format", "json")
+    report = json.loads(proc.stdout)
+    return proc.returncode, {v["metric"]: v["verdict"] for v in report["verdicts"]}
+
+
+def test_a_slower_model_is_caught_as_a_regression(baseline):
+    measure(baseline, "medium", "slow.json", runs=5)
+    code, found = verdicts(baseline, "slow.json")
+    assert code == 1
+    assert found["decode_tok_s"] == "regressed"
+    assert found["ttft_ms"] == "regressed"
+
+
+def test_the_same_model_again_passes(baseline):
+    measure(baseline, "small", "again.json", runs=5)
+    code, found = verdicts(baseline, "again.json")
+    assert code == 0, found
+    assert found["decode_tok_s"] != "regressed"
+    assert found["ttft_ms"] != "regressed"

@@ -58,6 +58,21 @@ def test_tier_missing(tmp_path, capsys, monkeypatch):
 
 
 def test_no_tier_matches(capsys, monkeypatch, tmp_path):
+    # A project that lists only Apple Silicon tiers (no catch-all `local` tier).
+    (tmp_path / "pyproject.toml").write_text(
+        """
+[tool.perfgate.tiers.base.match]
+chip_regex = "Apple M[12]"
+os = "darwin"
+[tool.perfgate.tiers.pro.match]
+chip_regex = "Apple M3 Pro"
+os = "darwin"
+[tool.perfgate.tiers.sim]
+simulated = true
+auto_detect = false
+""",
+        encoding="utf-8",
+    )
     monkeypatch.chdir(tmp_path)
     assert main(["run", "--out", str(tmp_path / "r.json")]) == 2
     err = capsys.readouterr().err.strip()

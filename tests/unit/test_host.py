@@ -25,7 +25,9 @@ from perfgate.host import (
 )
 from perfgate.models import HostInfo
 
-TIERS = PerfgateConfig().tiers
+DEFAULT_TIERS = PerfgateConfig().tiers
+# The Apple Silicon tiers and the simulator, without the catch-all `local` tier.
+TIERS = {name: tier for name, tier in DEFAULT_TIERS.items() if name != "local"}
 LABEL = "Ross\u2019s Mac mini"  # typographic apostrophe, as macOS writes it
 
 NO_THERMAL_WARNINGS = """\
@@ -159,6 +161,17 @@ def test_forced_tier() -> None:
     assert resolve_tier(host, TIERS, "sim") == "sim"  # even a tier detection never picks
     with pytest.raises(ConfigError, match=r"unknown tier 'ultra' \(known: base, pro, sim\)"):
         resolve_tier(host, TIERS, "ultra")
+
+
+def test_default_local_tier_catches_any_host_no_hardware_tier_matches() -> None:
+    linux = HostInfo(label="ci", os="linux", os_version="6.1", chip="AMD EPYC", memory_bytes=2**34)
+    assert resolve_tier(linux, DEFAULT_TIERS, None) == "local"
+    m3 = probe_host(
+        run=fake_mac(chip="Apple M3 Pro", memsize=36 * 2**30, p=6, e=6, gpu=18, power="AC Power", therm=""),
+        platform_name="darwin",
+    )
+    assert resolve_tier(m3, DEFAULT_TIERS, None) == "pro"  # a hardware tier still wins
+    assert not DEFAULT_TIERS["local"].simulated
 
 
 def test_sim_tier_is_never_auto_detected() -> None:

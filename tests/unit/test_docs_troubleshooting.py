@@ -111,9 +111,8 @@ def test_github_refused():
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(401, json={"message": "Bad credentials"})
 
-    client = GitHubClient(
-        httpx.Client(transport=httpx.MockTransport(handler)), token="ghp_docs_example_token", repository="acme/app", sleep=lambda _s: None
-    )
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    client = GitHubClient(http, token="ghp_docs_example_token", repository="acme/app", sleep=lambda _s: None)
     with pytest.raises(PublishError) as caught:
         upsert_sticky_comment(client, 7, "body")
     assert f"PR comment not posted: {caught.value}" == quoted("PR comment not posted")

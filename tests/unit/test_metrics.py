@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from perfgate.measure.metrics import build_sample, metric_values, summarise, summarise_samples
-from perfgate.models import MemoryPeaks, StreamObservation
+from perfgate.models import MemoryPeaks, MetricSummary, ScenarioOptions, ScenarioResult, StreamObservation
+from perfgate.render.text import scenario_table
 
 MS = 1_000_000
 
@@ -106,9 +107,6 @@ def test_metric_values_skip_none():
 
 
 def test_server_and_client_clocks_are_cross_checked():
-    from perfgate.models import MetricSummary, ScenarioOptions, ScenarioResult
-    from perfgate.render.text import scenario_table
-
     agree = build_sample(obs(eval_count=10, eval_ns=95 * MS), iteration=0, memory=None, cold_load_ms=500)
     assert agree.decode_clock_ratio == pytest.approx((10 / 0.095) / 100.0)
     off = build_sample(obs(eval_count=10, eval_ns=200 * MS), iteration=1, memory=None, cold_load_ms=500)

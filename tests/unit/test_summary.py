@@ -2,7 +2,7 @@
 
 Reports are built in code with fixed numbers, so the Markdown is byte-for-byte
 stable. To rewrite the golden files after an intended change, run
-``PERFGATE_UPDATE_GOLDEN=1 pytest tests/unit/test_summary.py`` and review the diff.
+``UPDATE_GOLDEN=1 pytest tests/unit/test_summary.py`` and review the diff.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from perfgate.render.summary import GITHUB_COMMENT_LIMIT, TriageRow, gate_summar
 from perfgate.triage import RunContext, TriageEntry, findings_from_report, reconcile
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
-UPDATE = os.environ.get("PERFGATE_UPDATE_GOLDEN") == "1"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 TRIAGE = TriageConfig()
 HOSTILE_MODEL = "qwen<script>alert(1)</script> [x](https://evil.example) @org/team #1 | pipe"
 HOSTILE_ERROR = "runner said:\n```\nboom `rm -rf` --> <!-- x -->\r\n| col | @org/team ](https://evil.example)"
@@ -35,8 +35,8 @@ def check_golden(name: str, text: str) -> None:
     if UPDATE:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8", newline="\n")
-    assert path.is_file(), f"{path} is missing; run with PERFGATE_UPDATE_GOLDEN=1 to write it"
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs; PERFGATE_UPDATE_GOLDEN=1 rewrites it"
+    assert path.is_file(), f"{path} is missing; run with UPDATE_GOLDEN=1 to write it"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs; UPDATE_GOLDEN=1 rewrites it"
 
 
 # ---------------------------------------------------------------- builders

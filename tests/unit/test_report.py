@@ -1,0 +1,81 @@
+"""`perfgate report`: the seed's report, written from results files (golden file)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from perfgate.baseline import LoadedResults, load_results
+from perfgate.cli import main
+from perfgate.config import PerfgateConfig
+from perfgate.pipeline import build_report
+
+ROOT = Path(__file__).resolve().parents[2]
+RAW = sorted((ROOT / "docs" / "reports" / "raw").glob("*.json"))
+GOLDEN = ROOT / "tests" / "data" / "golden" / "report-two-tiers.md"
+LABEL = "Ross’s Mac mini"
+
+
+def two_tiers() -> list[LoadedResults]:
+    """The committed example's raw results: one tier measured, one whose runtime was down."""
+    loaded = [load_results(p) for p in RAW]
+    measured = next(i for i in loaded if not i.result.failures)
+    renamed = measured.result.model_copy(update={"host": measured.result.host.model_copy(update={"label": LABEL})})
+    return [LoadedResults(Path("raw/measured.json"), renamed)] + [
+        LoadedResults(Path("raw/failed.json"), i.result) for i in loaded if i.result.failures
+    ]
+
+
+def render() -> str:
+    return build_report(
+        two_tiers(),
+        PerfgateConfig(),
+        title="Alpha Performance Report 02",
+        baselines_dir=None,
+        expect_tiers=("local", "pro"),
+        raw_paths=["raw/measured.json", "raw/failed.json"],
+        generated="2026-11-28",
+    )
+
+
+def test_report_matches_its_golden_file():
+    text = render()
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_results_table_has_medians_for_one_tier_and_the_reason_for_the_other():
+    text = render()
+    rows = [line for line in text.splitlines() if line.startswith("| local /") or line.startswith("| pro /")]
+    measured = [r for r in rows if r.startswith("| local /")]
+    failed = [r for r in rows if r.startswith("| pro /")]
+    assert measured
+    assert failed
+    assert all("N/A" not in r for r in measured)
+    assert all("N/A — runtime unavailable: nothing is listening at" in r for r in failed)
+    assert "0.00" not in "".join(failed)  # never a fake 0 MB
+
+
+def test_defect_triage_has_the_p1_entry_and_the_label_is_exact():
+    text = render()
+    triage = text.split("## Defect Triage", 1)[1].split("## Summary", 1)[0]
+    assert "| P1 " in triage
+    assert "Runtime unavailable on pro" in triage
+    assert "| Runtime " in triage
+    assert f"`{LABEL}`" in text
+    assert "â€™" not in text  # the seed's mojibake cannot happen
+
+
+def test_cli_copies_raw_files_with_timestamped_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "docs" / "report.md"
+    code = main(["report", *map(str, RAW), "--out", str(out), "--copy-raw", str(tmp_path / "docs" / "raw")])
+    assert code == 0
+    copied = sorted(p.name for p in (tmp_path / "docs" / "raw").iterdir())
+    assert copied == sorted(p.name for p in RAW)  # perf-<tier>-<YYYYmmdd-HHMMSS>.json
+    text = out.read_text(encoding="utf-8")
+    for name in copied:
+        assert f"`raw/{name}`" in text
+        assert json.loads((tmp_path / "docs" / "raw" / name).read_text(encoding="utf-8"))["schema_version"] == 1

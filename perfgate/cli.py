@@ -76,10 +76,15 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["runtime"] = runtime
     if sim:
         out["sim"] = sim
-    for key in ("runs", "warmup", "tier"):
+    for key in ("runs", "warmup", "tier", "until_conclusive"):
         value = getattr(args, key, None)
         if value is not None:
             out[key] = value
+    sequential = {k: getattr(args, k) for k in ("max_runs", "max_minutes") if getattr(args, k, None) is not None}
+    if sequential:
+        out["sequential"] = sequential
+    if getattr(args, "baselines_dir", None):
+        out["baselines_dir"] = args.baselines_dir
     if getattr(args, "scenario", None):
         out["selected_scenarios"] = args.scenario
     return out
@@ -112,6 +117,11 @@ def measure(config: PerfgateConfig, argv: Sequence[str], progress: Callable[[Pro
         samplers.append(sampler)
         return sampler
 
+    if config.until_conclusive:
+        # The looks use scipy in this process; load it before measuring so the
+        # harness's own RSS is the same in every sample.
+        import perfgate.decide.stats  # noqa: F401, PLC0415
+
     with open_runtime(config) as runtime:
         rt = config.runtime
 
@@ -120,7 +130,7 @@ def measure(config: PerfgateConfig, argv: Sequence[str], progress: Callable[[Pro
             return locate_runtime(runtime.client.base_url, pid=pid, process_name=rt.process_name)
 
         try:
-            return run_benchmark(
+            result = run_benchmark(
                 client=runtime.client,
                 config=config,
                 tier=tier,
@@ -133,9 +143,30 @@ def measure(config: PerfgateConfig, argv: Sequence[str], progress: Callable[[Pro
                 sampler_factory=sampler_factory,
                 progress=progress,
             )
+            if config.until_conclusive and samplers:
+                result = _until_conclusive(result, config, runtime.client, samplers[-1], progress)
+            return result
         finally:
             for sampler in samplers:
                 sampler.stop()
+
+
+def _until_conclusive(
+    result: RunResult,
+    config: PerfgateConfig,
+    client: Any,  # noqa: ANN401 -- a RuntimeClient, imported lazily
+    sampler: Any,  # noqa: ANN401 -- a MemorySampler, imported lazily
+    progress: Callable[[Progress], None] | None,
+) -> RunResult:
+    from perfgate.measure.harness import extend_benchmark  # noqa: PLC0415
+    from perfgate.sequential_run import run_until_conclusive  # noqa: PLC0415
+
+    def more(current: RunResult, scenarios: set[str], runs: int) -> RunResult:
+        return extend_benchmark(
+            current, client=client, config=config, scenarios=scenarios, runs=runs, sampler=sampler, progress=progress
+        )
+
+    return run_until_conclusive(result, config=config, baselines_dir=Path(config.baselines_dir), more=more)
 
 
 def cmd_run(args: argparse.Namespace, config: PerfgateConfig) -> int:
@@ -442,6 +473,14 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ):
         run.add_argument(f"--sim-{key}", type=kind, help=f"simulated runtime: {text}")
     run.add_argument("--compare", action="store_true", help="then compare with the tier's baseline (exit = gate's)")
+    run.add_argument(
+        "--until-conclusive",
+        action="store_true",
+        default=None,
+        help="add runs to scenarios whose verdict is in doubt, look again (needs the tier's baseline)",
+    )
+    run.add_argument("--max-runs", type=int, help="with --until-conclusive: runs per scenario at most")
+    run.add_argument("--max-minutes", type=float, help="with --until-conclusive: time budget for extra runs")
     run.add_argument(
         "--for-baseline", action="store_true", help="measure gate.baseline_runs runs (default 15) unless --runs"
     )

@@ -189,6 +189,16 @@ class GateConfig(_Model):
     )
 
 
+class SequentialConfig(_Model):
+    """``--until-conclusive``: more runs only where a verdict is in doubt."""
+
+    max_looks: int = Field(default=4, ge=1, le=20, description="Looks at most, the first after `runs` runs.")
+    batch_runs: int = Field(default=5, ge=1, description="Runs added to an unsettled scenario per look.")
+    rho: float = Field(default=2.0, gt=0, description="Alpha-spending exponent: look k spends alpha*(k/K)**rho.")
+    max_runs: int | None = Field(default=None, ge=1, description="Cap on measured runs per scenario.")
+    max_minutes: float | None = Field(default=None, gt=0, description="Wall-clock budget for the extra looks.")
+
+
 class TriageConfig(_Model):
     """Triage entries: who owns what, how severe, and when to file."""
 
@@ -202,6 +212,13 @@ class TriageConfig(_Model):
     )
     p1_regression: float = Field(default=0.25, gt=0, description="A regression this large (0.25 = 25 %) is P1.")
     max_evidence: int = Field(default=10, ge=1, description="Sightings kept per entry.")
+    confirm_regressions: bool = Field(
+        default=True,
+        description=(
+            "File a regression only once confirmed (seen at two consecutive looks of an --until-conclusive run); "
+            "until then the comment calls it suspected."
+        ),
+    )
     owners: dict[str, str] = Field(
         default_factory=lambda: {
             "regression": "QA",
@@ -283,6 +300,8 @@ class PerfgateConfig(_Model):
     sim: SimConfig = Field(default_factory=SimConfig, description="Simulated runtime profile.")
     gate: GateConfig = Field(default_factory=GateConfig, description="Decision rule.")
     triage: TriageConfig = Field(default_factory=TriageConfig, description="Triage entries.")
+    sequential: SequentialConfig = Field(default_factory=SequentialConfig, description="Sequential runs.")
+    until_conclusive: bool = Field(default=False, description="Add runs until verdicts settle (needs a baseline).")
     results_dir: str = Field(default="perf-results", description="Where `nox -s perf` writes results files.")
     baselines_dir: str = Field(default="baselines", description="Committed per-tier baselines.")
 

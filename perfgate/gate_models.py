@@ -79,6 +79,9 @@ class Verdict(Frozen):
     baseline_cv: float | None = None
     current_cv: float | None = None
     runs_needed: int | None = Field(default=None, description="Extra current runs likely to settle 'inconclusive'.")
+    confirmed: bool = Field(
+        default=False, description="A regression seen at two consecutive looks of a sequential run."
+    )
     notes: tuple[str, ...] = Field(default=(), description="Noise warnings and reasons, short phrases.")
 
 
@@ -140,6 +143,9 @@ class GateReport(Frozen):
     perfgate_version: str
     created_at: str
     alpha: float
+    look_alpha: float | None = Field(
+        default=None, description="The share of alpha a sequential run's final look was tested at, if any."
+    )
     status: GateStatus
     exit_code: int
     headline: str

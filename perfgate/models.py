@@ -216,6 +216,27 @@ class Fingerprint(Frozen):
     scenarios: dict[str, ScenarioFingerprint]
 
 
+class Look(Frozen):
+    """One look of a sequential run: what the gate said after this many runs."""
+
+    index: int = Field(description="1-based look number.")
+    alpha: float = Field(description="The share of the gate's alpha this look was tested at.")
+    runs: dict[str, int] = Field(description="Measured samples per scenario at this look.")
+    verdicts: dict[str, str] = Field(description="'scenario/metric' -> verdict for every gating metric.")
+    rerun: tuple[str, ...] = Field(default=(), description="Scenarios given more runs after this look.")
+
+
+class SequentialRecord(Frozen):
+    """How a sequential run spent its runs and its alpha (``--until-conclusive``)."""
+
+    max_looks: int
+    batch_runs: int
+    rho: float = Field(description="Power-family alpha-spending exponent.")
+    looks: tuple[Look, ...]
+    confirmed: tuple[str, ...] = Field(default=(), description="'scenario/metric' regressions seen at two looks.")
+    stopped: str = Field(description="settled, max_looks, max_runs, max_minutes, failure or no_baseline.")
+
+
 class RunResult(Frozen):
     """The results file written by ``perfgate run``."""
 
@@ -234,6 +255,9 @@ class RunResult(Frozen):
     runs: int
     scenarios: tuple[ScenarioResult, ...]
     failures: tuple[Failure, ...] = ()
+    sequential: SequentialRecord | None = Field(
+        default=None, description="Present when the run added runs until its verdicts settled."
+    )
 
     @property
     def ok(self) -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 from perfgate.baseline import LoadedResults, find_baseline, load_results
 from perfgate.config import PerfgateConfig, TriageConfig
 from perfgate.decide.gate import evaluate, group_by_tier
+from perfgate.decide.sequential import SequentialPlan, alpha_at_look
 from perfgate.errors import BaselineMissing, UsageError
 from perfgate.gate_models import Baseline, GateReport, Problem, ProblemKind
 from perfgate.provenance import utc_now_iso
@@ -79,19 +80,48 @@ def compare(
     baselines_dir: Path,
     expect_tiers: Sequence[str] = (),
     now: datetime | None = None,
+    look_alpha: float | None = None,
 ) -> GateReport:
-    """Every results file against its tier's baseline, decided as one gate."""
+    """Every results file against its tier's baseline, decided as one gate.
+
+    ``look_alpha`` is used by a sequential run's own looks; otherwise the level
+    comes from the results' sequential records (``sequential_alpha``).
+    """
     results = [(str(item.path), item.result) for item in loaded]
     tiers = sorted({result.tier for _, result in results})
     baselines = load_baselines(tiers, baselines_dir)
     inputs = group_by_tier(results, baselines, config.tiers)
+    alpha, confirmed = sequential_alpha(loaded, config.gate.alpha)
     return evaluate(
         inputs,
         config.gate,
         expect_tiers=expect_tiers,
         created_at=utc_now_iso(),
         now=now or datetime.now(UTC),
+        alpha=alpha if look_alpha is None else look_alpha,
+        confirmed=confirmed,
     )
+
+
+def sequential_alpha(loaded: Sequence[LoadedResults], alpha: float) -> tuple[float, frozenset[tuple[str, str, str]]]:
+    """The level the gate must test at, and the confirmed regressions, from sequential runs' records.
+
+    A results file that took k looks was already tested k - 1 times; the gate is
+    its k-th look and spends that look's share of alpha. With several files the
+    smallest share is used (conservative). Fixed-n results leave alpha as it is.
+    """
+    level = alpha
+    confirmed: set[tuple[str, str, str]] = set()
+    for item in loaded:
+        record = item.result.sequential
+        if record is None or not record.looks:
+            continue
+        plan = SequentialPlan(record.max_looks, record.batch_runs, record.rho)
+        level = min(level, alpha_at_look(alpha, len(record.looks), plan))
+        for key in record.confirmed:
+            scenario, _, metric = key.partition("/")
+            confirmed.add((item.result.tier, scenario, metric))
+    return level, frozenset(confirmed)
 
 
 # ----------------------------------------------------------------- triage rows for the summary
@@ -113,6 +143,8 @@ def triage_rows(
     for finding in sorted(findings, key=lambda f: (f.severity, f.tier, f.fingerprint)):
         if not filing:
             status = "Open"
+        elif finding.kind is TriageKind.REGRESSION and config.confirm_regressions and not finding.confirmed:
+            status = "Suspected (filed once confirmed by more runs)"
         elif not should_file(finding, context, config):
             status = "Reported here (not filed from a pull request)"
         else:

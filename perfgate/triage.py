@@ -115,6 +115,7 @@ class Finding:
     title: str
     impact: str
     summary: str
+    confirmed: bool = True  # regressions: seen at two looks of a sequential run
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ def _regression_finding(v: Verdict, config: TriageConfig) -> Finding:
         title=f"Performance regression: {label(v.metric)} on {v.tier}/{v.scenario}",
         impact=IMPACT[TriageKind.REGRESSION],
         summary=f"{text} (adjusted p = {v.p_worse_adjusted:.2g})" if v.p_worse_adjusted is not None else text,
+        confirmed=v.confirmed,
     )
 
 
@@ -204,7 +206,12 @@ def findings_from_report(report: GateReport, config: TriageConfig) -> list[Findi
 
 
 def should_file(finding: Finding, context: RunContext, config: TriageConfig) -> bool:
-    """Filing policy: default-branch runs file everything; PRs file per ``triage.file_on_pr``."""
+    """Filing policy: default-branch runs file everything; PRs file per ``triage.file_on_pr``.
+
+    A regression is filed only once confirmed when ``triage.confirm_regressions`` is on.
+    """
+    if finding.kind is TriageKind.REGRESSION and config.confirm_regressions and not finding.confirmed:
+        return False
     if context.is_default_branch:
         return True
     if config.file_on_pr == "all":

@@ -242,8 +242,17 @@ def evaluate(
     expect_tiers: Sequence[str] = (),
     created_at: str,
     now: datetime,
+    alpha: float | None = None,
+    confirmed: frozenset[tuple[str, str, str]] = frozenset(),
 ) -> GateReport:
-    """Decide the whole gate at once (Holm spans every tier, scenario and metric)."""
+    """Decide the whole gate at once (Holm spans every tier, scenario and metric).
+
+    ``alpha`` overrides ``config.alpha`` for the regression tests (a sequential
+    run's last look is tested at its share of alpha); the equivalence interval
+    keeps ``config.alpha``. ``confirmed`` lists (tier, scenario, metric)
+    regressions that a sequential run confirmed.
+    """
+    alpha = config.alpha if alpha is None else alpha
     pending: list[_Pending] = []
     problems: list[Problem] = []
     summaries: list[TierSummary] = []
@@ -264,7 +273,12 @@ def evaluate(
             )
             summaries.append(TierSummary(tier=tier))
     tested = [p for p in pending if p.test is not None]
-    decisions = decide([p.test for p in tested if p.test is not None], alpha=config.alpha, cv_warning=config.cv_warning)
+    decisions = decide(
+        [p.test for p in tested if p.test is not None],
+        alpha=alpha,
+        cv_warning=config.cv_warning,
+        interval_alpha=config.alpha,
+    )
     decided = {id(p): d for p, d in zip(tested, decisions, strict=True)}
     verdicts: list[Verdict] = []
     for p in pending:
@@ -286,6 +300,8 @@ def evaluate(
                     "baseline_cv": d.baseline_cv,
                     "current_cv": d.current_cv,
                     "runs_needed": d.runs_needed,
+                    "confirmed": d.verdict == "regressed"
+                    and (p.verdict.tier, p.verdict.scenario, p.verdict.metric) in confirmed,
                     "notes": d.reasons,
                 }
             )
@@ -295,6 +311,7 @@ def evaluate(
         perfgate_version=__version__,
         created_at=created_at,
         alpha=config.alpha,
+        look_alpha=None if alpha == config.alpha else alpha,
         status=status,
         exit_code=int(code),
         headline=headline(status, verdicts, problems, [s.tier for s in summaries]),

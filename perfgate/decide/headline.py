@@ -38,7 +38,8 @@ def headline(status: GateStatus, verdicts: Sequence[Verdict], problems: Sequence
     regressed = [v for v in gating if v.verdict is VerdictKind.REGRESSED]
     if regressed:
         worst = max(regressed, key=lambda v: abs(v.change or 0))
-        count = _plural(len(regressed), "regression")
+        suspected = "" if all(v.confirmed for v in regressed) else "suspected "
+        count = f"{len(regressed)} {suspected}regression{'' if len(regressed) == 1 else 's'}"
         text = f"{count}: {label(worst.metric)} {signed_percent(worst.change or 0)} on {worst.tier}/{worst.scenario}"
         if len(regressed) > 1:
             text += f" (and {len(regressed) - 1} more)"

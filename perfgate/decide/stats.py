@@ -231,14 +231,22 @@ def runs_needed(
     return max(1, total - n) if total <= 1000 else None
 
 
-def decide(tests: Sequence[MetricTest], *, alpha: float = 0.05, cv_warning: float = 0.10) -> list[Decision]:
+def decide(
+    tests: Sequence[MetricTest],
+    *,
+    alpha: float = 0.05,
+    cv_warning: float = 0.10,
+    interval_alpha: float | None = None,
+) -> list[Decision]:
     """Verdicts for every test of one gate; Holm runs over the gating tests together."""
     for t in tests:
         if not t.current or not t.baseline:
             raise ValueError("decide() needs at least one baseline and one current sample per test")
         if not all(math.isfinite(v) and v > 0 for v in (*t.current, *t.baseline)):
             raise ValueError("decide() works on ratios: every value must be finite and positive")
-    tail = alpha  # a (1 - 2 alpha) interval: "unchanged" is then a TOST at level alpha
+    # A (1 - 2 tail) interval: "unchanged" is then a TOST at level tail. A sequential look
+    # tests regressions at a spent share of alpha but keeps the equivalence level.
+    tail = alpha if interval_alpha is None else interval_alpha
     raws = [_raw(t, tail) for t in tests]
     gating = [i for i, t in enumerate(tests) if not t.informational]
     adj_worse = dict(zip(gating, holm([raws[i].p_worse for i in gating]), strict=True))

@@ -205,8 +205,11 @@ def _run_scenario(
     current: _ScenarioRun,
     config: PerfgateConfig,
     notify: ProgressCallback,
+    *,
+    count: int | None = None,
 ) -> Failure | None:
-    """Preload, discard warm-ups, measure; the first failure ends the scenario."""
+    """Preload, discard warm-ups, measure ``count`` more runs; the first failure ends the scenario."""
+    count = config.runs if count is None else count
     try:
         client.preload(current.options)
         for index in range(config.warmup):
@@ -215,8 +218,9 @@ def _run_scenario(
             current.warmups += 1
     except CouldNotMeasure as exc:
         return _failure(exc, current.name)
-    for index in range(config.runs):
-        notify(Progress(current.name, "run", index + 1, config.runs))
+    start = len(current.samples)
+    for index in range(start, start + count):
+        notify(Progress(current.name, "run", index + 1, start + count))
         sampler.window()  # start this request's memory window fresh
         try:
             obs = client.stream(current.config.prompt, current.options)
@@ -224,6 +228,40 @@ def _run_scenario(
             return _failure(exc, current.name, index)
         sample = build_sample(obs, iteration=index, memory=sampler.window(), cold_load_ms=config.cold_load_ms)
         current.samples.append(sample)
-        notify(Progress(current.name, "run", index + 1, config.runs, sample))
-    notify(Progress(current.name, "done", config.runs, config.runs))
+        notify(Progress(current.name, "run", index + 1, start + count, sample))
+    notify(Progress(current.name, "done", start + count, start + count))
     return None
+
+
+def extend_benchmark(
+    result: RunResult,
+    *,
+    client: RuntimeClient,
+    config: PerfgateConfig,
+    scenarios: set[str],
+    runs: int,
+    sampler: PeakWindow,
+    progress: ProgressCallback | None = None,
+) -> RunResult:
+    """Measure ``runs`` more requests of the named scenarios (after a fresh warm-up) and append them.
+
+    Used by sequential runs: the same client and runtime, the same options, so
+    the new samples come from the same conditions as the first ones.
+    """
+    notify = progress or (lambda _event: None)
+    failures = list(result.failures)
+    updated: list[ScenarioResult] = []
+    stopped = False
+    for old in result.scenarios:
+        if old.name not in scenarios or stopped:
+            updated.append(old)
+            continue
+        current = _ScenarioRun(
+            old.name, config.scenarios[old.name], old.options, list(old.samples), old.warmups_discarded
+        )
+        failure = _run_scenario(client, sampler, current, config, notify, count=runs)
+        updated.append(current.result(old.memory_unavailable_reason))
+        if failure is not None:
+            failures.append(failure)
+            stopped = True
+    return result.model_copy(update={"scenarios": tuple(updated), "failures": tuple(failures)})

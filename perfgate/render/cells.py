@@ -55,10 +55,15 @@ def fmt_change(verdict: Verdict) -> str:
 
 def verdict_word(verdict: Verdict) -> str:
     word = verdict.verdict.value
+    if verdict.verdict is VerdictKind.REGRESSED and not verdict.informational:
+        word += ", confirmed" if verdict.confirmed else " (suspected)"
     if verdict.informational:
         word += " (info)"
-    if verdict.verdict is VerdictKind.INCONCLUSIVE and verdict.runs_needed is not None:
-        word += f", ~{verdict.runs_needed} more runs"
+    if verdict.verdict is VerdictKind.INCONCLUSIVE:
+        # Never a guess: when more current runs alone cannot settle it, say so.
+        word += (
+            f", ~{verdict.runs_needed} more runs" if verdict.runs_needed is not None else ", needs a larger baseline"
+        )
     return word
 
 

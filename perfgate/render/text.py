@@ -126,7 +126,10 @@ def gate_text(report: GateReport) -> str:
                 for p in report.problems
             )
         )
-    parts.append(f"gate: {report.status.value} (exit {report.exit_code}), α = {report.alpha:g} over the whole gate")
+    level = f"α = {report.alpha:g} over the whole gate"
+    if report.look_alpha is not None:
+        level += f"; sequential run: final look tested at its share α = {report.look_alpha:.4f}"
+    parts.append(f"gate: {report.status.value} (exit {report.exit_code}), {level}")
     return "\n\n".join(parts)
 
 

@@ -237,7 +237,8 @@ def test_ttft_regression_of_30_percent_fails_the_gate():
     assert report.status is GateStatus.REGRESSION
     assert report.exit_code == 1
     assert re.fullmatch(
-        r"2 regressions: TTFT \+(2[6-9]|3[0-4]) % on pro/(short-explain|prefill) \(and 1 more\)", report.headline
+        r"2 suspected regressions: TTFT \+(2[6-9]|3[0-4]) % on pro/(short-explain|prefill) \(and 1 more\)",
+        report.headline,
     )
     for scenario in SCENARIOS:
         ttft = verdict(report, "ttft_ms", scenario)
@@ -258,7 +259,7 @@ def test_ttft_regression_of_30_percent_fails_the_gate():
 
 def test_single_regression_headline_names_metric_tier_and_scenario():
     report = gate([make_result(seed=2, scenarios=("short-explain",), scale={"ttft_ms": 1.3})], [make_baseline()])
-    assert re.fullmatch(r"1 regression: TTFT \+(2[6-9]|3[0-4]) % on pro/short-explain", report.headline)
+    assert re.fullmatch(r"1 suspected regression: TTFT \+(2[6-9]|3[0-4]) % on pro/short-explain", report.headline)
     assert report.exit_code == 1
 
 
@@ -291,7 +292,7 @@ def test_falling_throughput_regresses_falling_latency_improves():
     assert ttft.verdict is VerdictKind.IMPROVED
     assert ttft.change == pytest.approx(-0.30, abs=0.03)
     assert report.exit_code == 1
-    assert re.fullmatch(r"1 regression: decode tok/s -\d\d % on pro/short-explain", report.headline)
+    assert re.fullmatch(r"1 suspected regression: decode tok/s -\d\d % on pro/short-explain", report.headline)
 
 
 def test_rising_throughput_is_an_improvement_not_a_regression():
@@ -511,7 +512,7 @@ def test_two_tiers_are_decided_in_one_gate():
     )
     assert report.exit_code == 1
     assert re.fullmatch(
-        r"2 regressions: end-to-end latency \+(2[6-9]|3[0-4]) % on base/.+ \(and 1 more\)", report.headline
+        r"2 suspected regressions: end-to-end latency \+(2[6-9]|3[0-4]) % on base/.+ \(and 1 more\)", report.headline
     )
     assert {v.verdict for v in gating(report) if v.tier == "pro"} == {VerdictKind.UNCHANGED}
 

@@ -167,9 +167,10 @@ def regression_report() -> GateReport:
         [tier_summary("base"), tier_summary("pro")],
         [
             *tier_verdicts("base", ttft=212.0),
+            # Confirmed by a sequential run (seen at two looks), so it is filed.
             verdict(
                 "pro", "ttft_ms", VerdictKind.REGRESSED, base=118.0, change=0.312, half_width=0.066, p_adjusted=0.0031
-            ),
+            ).model_copy(update={"confirmed": True}),
             verdict(
                 "pro",
                 "e2e_ms",
@@ -337,7 +338,7 @@ def test_trimming_drops_details_first() -> None:
     text = gate_summary(report, rows)
 
     assert len(text) <= GITHUB_COMMENT_LIMIT - 1_536
-    assert text.startswith("### ⛔ perfgate: 1 regression: TTFT +40 % on pro/scenario-007\n")
+    assert text.startswith("### ⛔ perfgate: 1 suspected regression: TTFT +40 % on pro/scenario-007\n")
     assert "_Trimmed to fit GitHub's comment limit: the chart, provenance, informational and unchanged rows" in text
     assert "full report is in gate.json" in text
     assert "<details>" not in text  # provenance and chart go first
@@ -366,7 +367,7 @@ def test_an_oversized_gate_keeps_headline_and_triage_and_whole_rows() -> None:
     text = gate_summary(report, rows)
 
     assert len(text) <= limit
-    assert text.startswith("### ⛔ perfgate: 1 regression: TTFT +40 % on pro/scenario-007\n")
+    assert text.startswith("### ⛔ perfgate: 1 suspected regression: TTFT +40 % on pro/scenario-007\n")
     assert "TTFT +40.0 %" in section(text, "#### Defect triage")
     assert "limit" in text
     assert "gate.json" in text

@@ -36,7 +36,7 @@ from perfgate.triage import (
 from perfgate.triage_sinks import FINGERPRINT_MARKER, GitHubIssueSink, LedgerSink, issue_body
 
 TOKEN = "t0ken-secret"
-CONFIG = TriageConfig()
+CONFIG = TriageConfig(confirm_regressions=False)  # lifecycle tests file fixed-n regressions directly
 TTFT_FP = "regression:pro:short:ttft_ms"
 
 
@@ -134,7 +134,7 @@ def by_fp(findings: Sequence[Finding]) -> dict[str, Finding]:
 
 
 def test_regression_severity_follows_the_p1_threshold_and_owner_comes_from_config() -> None:
-    config = TriageConfig(owners={**CONFIG.owners, "regression": "Inference team"})
+    config = TriageConfig(confirm_regressions=False, owners={**CONFIG.owners, "regression": "Inference team"})
     gate = report(
         [
             verdict(change=0.30),  # ≥ 25 %: P1
@@ -158,7 +158,9 @@ def test_regression_severity_follows_the_p1_threshold_and_owner_comes_from_confi
 
 
 def test_p1_threshold_is_configurable() -> None:
-    found = findings_from_report(report([verdict(change=0.30)]), TriageConfig(p1_regression=0.5))
+    found = findings_from_report(
+        report([verdict(change=0.30)]), TriageConfig(confirm_regressions=False, p1_regression=0.5)
+    )
     assert [f.severity for f in found] == ["P2"]
 
 
@@ -211,7 +213,7 @@ def test_one_finding_per_fingerprint() -> None:
 
 
 def test_severity_is_configurable_per_kind() -> None:
-    config = TriageConfig(severities={**CONFIG.severities, "runtime_unavailable": "P0"})
+    config = TriageConfig(confirm_regressions=False, severities={**CONFIG.severities, "runtime_unavailable": "P0"})
     (finding,) = findings_from_report(report(problems=[problem(ProblemKind.RUNTIME_UNAVAILABLE)]), config)
     assert finding.severity == "P0"
 
@@ -312,7 +314,7 @@ def test_a_pull_request_reports_regressions_but_files_could_not_measure() -> Non
     ],
 )
 def test_file_on_pr_policy(file_on_pr: str, expected: set[str]) -> None:
-    config = TriageConfig.model_validate({"file_on_pr": file_on_pr})
+    config = TriageConfig.model_validate({"file_on_pr": file_on_pr, "confirm_regressions": False})
     gate = report([verdict()], [problem(ProblemKind.RUNTIME_UNAVAILABLE, tier="base")])
     entries, actions = step([], gate, ctx(1, default_branch=False), config)
     assert set(entries) == expected
@@ -331,7 +333,7 @@ def test_a_pull_request_updates_an_entry_it_may_file() -> None:
 
 
 def test_evidence_is_bounded_to_max_evidence_newest_last() -> None:
-    config = TriageConfig(max_evidence=3)
+    config = TriageConfig(confirm_regressions=False, max_evidence=3)
     entries: dict[str, TriageEntry] = {}
     for n in range(1, 7):
         entries, _ = step(list(entries.values()), report([verdict()]), ctx(n), config)
@@ -504,3 +506,16 @@ def test_a_message_that_closes_html_comments_cannot_break_the_state_marker(
     assert len(re.findall(r"<!-- perfgate-triage-state: [A-Za-z0-9+/=]+ -->", body)) == 1
     assert "--> <!--" not in body  # the quoted comment syntax is escaped in the evidence line
     assert "@org" not in body  # escaped: a word joiner follows every @
+
+
+def test_an_unconfirmed_regression_is_not_filed_until_confirmed() -> None:
+    """With confirm_regressions (the default), only a regression seen at two looks opens an entry."""
+    config = TriageConfig()
+    suspected = report([verdict()])
+    entries, actions = step([], suspected, ctx(1), config)
+    assert entries == {}
+    assert actions == []
+    confirmed = report([verdict().model_copy(update={"confirmed": True})])
+    entries, actions = step([], confirmed, ctx(2), config)
+    assert set(entries) == {TTFT_FP}
+    assert actions == [("open", TTFT_FP)]

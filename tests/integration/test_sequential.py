@@ -1,0 +1,95 @@
+"""`perfgate run --until-conclusive` over real sockets against the simulator.
+
+The simulator's TTFT jitter (CV 12 %) leaves 5 runs against 15 too noisy to
+call at the first look's share of alpha; extra looks must settle a true +20 %
+to `regressed` (confirmed) and a true 0 % to `unchanged`, and a budget that
+runs out must leave `inconclusive` with a runs-needed estimate — never a guess.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+CONFIG = """[tool.perfgate]
+runs = 5
+warmup = 1
+
+[tool.perfgate.scenarios.short]
+prompt = "Explain what Bzzbe does in two short sentences."
+num_predict = 8
+
+[tool.perfgate.gate]
+min_baseline_samples = 15
+"""
+PROFILE = ["--sim-tok-s", "400", "--sim-jitter-cv", "0.12", "--sim-ballast-mb", "8", "--sim-load-ms", "0"]
+
+
+def perfgate(root, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "perfgate", *args], cwd=root, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sequential")
+    (root / "pyproject.toml").write_text(CONFIG, encoding="utf-8")
+    made = perfgate(
+        root, "run", "--runtime", "sim", "--sim-ttft-ms", "100", *PROFILE, "--runs", "15", "--out", "b.json"
+    )
+    assert made.returncode == 0, made.stderr
+    updated = perfgate(root, "baseline", "update", "--tier", "sim", "--from", "b.json")
+    assert updated.returncode == 0, updated.stderr
+    return root
+
+
+def sequential_run(project, ttft_ms, out, *extra):
+    proc = perfgate(
+        project, "run", "--runtime", "sim", "--sim-ttft-ms", str(ttft_ms), *PROFILE, "--until-conclusive",
+        "--compare", "--out", out, *extra,
+    )  # fmt: skip
+    data = json.loads((project / out).read_text(encoding="utf-8"))
+    return proc, data
+
+
+def ttft_verdicts(record):
+    return [look["verdicts"]["short/ttft_ms"] for look in record["looks"]]
+
+
+def test_a_true_20_percent_regression_settles_to_confirmed_regressed(project):
+    proc, data = sequential_run(project, 120, "slow.json")
+    record = data["sequential"]
+    assert proc.returncode == 1, proc.stdout
+    assert ttft_verdicts(record)[-1] == "regressed"
+    assert "short/ttft_ms" in record["confirmed"]
+    assert len(record["looks"]) >= 2  # at least the confirming look
+    assert record["looks"][0]["runs"]["short"] == 5
+    assert record["looks"][-1]["runs"]["short"] == len(data["scenarios"][0]["samples"])
+    # the final look was tested at its share of alpha, smaller than the gate's
+    assert all(look["alpha"] < 0.05 for look in record["looks"])
+    assert "regressed, confirmed" in proc.stdout
+
+
+def test_no_change_settles_to_unchanged(project):
+    proc, data = sequential_run(project, 100, "same.json")
+    record = data["sequential"]
+    assert proc.returncode == 0, proc.stdout
+    assert ttft_verdicts(record)[-1] == "unchanged"
+    assert record["stopped"] == "settled"
+
+
+def test_a_spent_budget_leaves_inconclusive_with_an_estimate(project):
+    # +8 %: within noise of the 10 % threshold; a budget of 5 runs allows no extra batch.
+    proc, data = sequential_run(project, 108, "tight.json", "--max-runs", "5")
+    record = data["sequential"]
+    assert record["stopped"] == "max_runs"
+    assert ttft_verdicts(record) == ["inconclusive"]
+    assert record["looks"][0]["rerun"] == []
+    assert proc.returncode == 0  # inconclusive fails only when configured
+    verdict_line = [line for line in proc.stdout.splitlines() if line.startswith("ttft_ms")][-1]
+    assert "inconclusive" in verdict_line
+    assert "more runs" in verdict_line or "needs a larger baseline" in verdict_line

@@ -16,8 +16,8 @@ from perfgate import __version__
 from perfgate.config import PerfgateConfig, load_config
 from perfgate.errors import ExitCode, PerfgateError, UsageError
 from perfgate.files import write_model
-from perfgate.measure.harness import Progress, run_benchmark
-from perfgate.models import HostInfo, RunResult
+from perfgate.measure.harness import Progress
+from perfgate.models import HostInfo
 
 Handler = Callable[[argparse.Namespace, PerfgateConfig], int]
 
@@ -90,90 +90,13 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _validate_scenarios(config: PerfgateConfig) -> None:
-    unknown = [s for s in config.selected_scenarios if s not in config.scenarios]
-    if unknown:
-        raise UsageError(f"unknown scenario {unknown[0]!r} (configured: {', '.join(config.scenarios)})")
-
-
-def measure(config: PerfgateConfig, argv: Sequence[str], progress: Callable[[Progress], None] | None) -> RunResult:
-    """Probe the host, open the runtime, run the benchmark (no printing)."""
-    from perfgate.host import probe_host, resolve_tier  # noqa: PLC0415 -- keep `perfgate --help` fast
-    from perfgate.measure.memory import MemorySampler, locate_runtime  # noqa: PLC0415
-    from perfgate.provenance import command_line, git_sha, utc_now_iso  # noqa: PLC0415
-    from perfgate.runtimes.registry import open_runtime  # noqa: PLC0415
-
-    _validate_scenarios(config)
-    host = probe_host()
-    tier = (
-        "sim" if config.runtime.kind == "sim" and config.tier is None else resolve_tier(host, config.tiers, config.tier)
-    )
-    created_at = utc_now_iso()
-    samplers: list[MemorySampler] = []
-
-    def sampler_factory(pid: int | None) -> MemorySampler:
-        sampler = MemorySampler(pid, interval_s=config.memory_interval_ms / 1000)
-        sampler.start()
-        samplers.append(sampler)
-        return sampler
-
-    if config.until_conclusive:
-        # The looks use scipy in this process; load it before measuring so the
-        # harness's own RSS is the same in every sample.
-        import perfgate.decide.stats  # noqa: F401, PLC0415
-
-    with open_runtime(config) as runtime:
-        rt = config.runtime
-
-        def locate() -> int:
-            pid = runtime.managed_pid if runtime.managed_pid is not None else rt.pid
-            return locate_runtime(runtime.client.base_url, pid=pid, process_name=rt.process_name)
-
-        try:
-            result = run_benchmark(
-                client=runtime.client,
-                config=config,
-                tier=tier,
-                host=host,
-                command=command_line(argv),
-                created_at=created_at,
-                git_sha=git_sha(),
-                simulated=runtime.simulated,
-                locate_runtime_pid=locate,
-                sampler_factory=sampler_factory,
-                progress=progress,
-            )
-            if config.until_conclusive and samplers:
-                result = _until_conclusive(result, config, runtime.client, samplers[-1], progress)
-            return result
-        finally:
-            for sampler in samplers:
-                sampler.stop()
-
-
-def _until_conclusive(
-    result: RunResult,
-    config: PerfgateConfig,
-    client: Any,  # noqa: ANN401 -- a RuntimeClient, imported lazily
-    sampler: Any,  # noqa: ANN401 -- a MemorySampler, imported lazily
-    progress: Callable[[Progress], None] | None,
-) -> RunResult:
-    from perfgate.measure.harness import extend_benchmark  # noqa: PLC0415
-    from perfgate.sequential_run import run_until_conclusive  # noqa: PLC0415
-
-    def more(current: RunResult, scenarios: set[str], runs: int) -> RunResult:
-        return extend_benchmark(
-            current, client=client, config=config, scenarios=scenarios, runs=runs, sampler=sampler, progress=progress
-        )
-
-    return run_until_conclusive(result, config=config, baselines_dir=Path(config.baselines_dir), more=more)
-
-
 def cmd_run(args: argparse.Namespace, config: PerfgateConfig) -> int:
     from perfgate.render.text import run_report  # noqa: PLC0415
 
     if args.for_baseline and args.runs is None:
         config = config.model_copy(update={"runs": config.gate.baseline_runs})
+    from perfgate.measure.session import measure  # noqa: PLC0415 -- keep `perfgate --help` fast
+
     result = measure(config, args.argv, ProgressLine(sys.stderr))
     out = Path(args.out) if args.out else Path(config.results_dir) / f"results-{result.tier}.json"
     write_model(out, result)  # written first: a failure below never loses the measurements

@@ -1,0 +1,92 @@
+"""One ``perfgate run``: probe the host, open the runtime, measure, and (optionally) look again.
+
+The stage function the CLI calls; it prints nothing and decides no exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from perfgate.config import PerfgateConfig
+from perfgate.errors import UsageError
+from perfgate.host import probe_host, resolve_tier
+from perfgate.measure.harness import PeakWindow, Progress, extend_benchmark, run_benchmark
+from perfgate.measure.memory import MemorySampler, locate_runtime
+from perfgate.models import RunResult
+from perfgate.provenance import command_line, git_sha, utc_now_iso
+from perfgate.runtimes.base import RuntimeClient
+from perfgate.runtimes.registry import open_runtime
+
+
+def _validate_scenarios(config: PerfgateConfig) -> None:
+    unknown = [s for s in config.selected_scenarios if s not in config.scenarios]
+    if unknown:
+        raise UsageError(f"unknown scenario {unknown[0]!r} (configured: {', '.join(config.scenarios)})")
+
+
+def measure(config: PerfgateConfig, argv: Sequence[str], progress: Callable[[Progress], None] | None) -> RunResult:
+    """Probe the host, open the runtime, run the benchmark (no printing)."""
+    _validate_scenarios(config)
+    host = probe_host()
+    tier = (
+        "sim" if config.runtime.kind == "sim" and config.tier is None else resolve_tier(host, config.tiers, config.tier)
+    )
+    created_at = utc_now_iso()
+    samplers: list[MemorySampler] = []
+
+    def sampler_factory(pid: int | None) -> MemorySampler:
+        sampler = MemorySampler(pid, interval_s=config.memory_interval_ms / 1000)
+        sampler.start()
+        samplers.append(sampler)
+        return sampler
+
+    if config.until_conclusive:
+        # The looks use scipy in this process; load it before measuring so the
+        # harness's own RSS is the same in every sample.
+        import perfgate.decide.stats  # noqa: F401, PLC0415
+
+    with open_runtime(config) as runtime:
+        rt = config.runtime
+
+        def locate() -> int:
+            pid = runtime.managed_pid if runtime.managed_pid is not None else rt.pid
+            return locate_runtime(runtime.client.base_url, pid=pid, process_name=rt.process_name)
+
+        try:
+            result = run_benchmark(
+                client=runtime.client,
+                config=config,
+                tier=tier,
+                host=host,
+                command=command_line(argv),
+                created_at=created_at,
+                git_sha=git_sha(),
+                simulated=runtime.simulated,
+                locate_runtime_pid=locate,
+                sampler_factory=sampler_factory,
+                progress=progress,
+            )
+            if config.until_conclusive and samplers:
+                result = _until_conclusive(result, config, runtime.client, samplers[-1], progress)
+            return result
+        finally:
+            for sampler in samplers:
+                sampler.stop()
+
+
+def _until_conclusive(
+    result: RunResult,
+    config: PerfgateConfig,
+    client: RuntimeClient,
+    sampler: PeakWindow,
+    progress: Callable[[Progress], None] | None,
+) -> RunResult:
+    from perfgate.sequential_run import run_until_conclusive  # noqa: PLC0415 -- imports the gate; only for looks
+
+    def more(current: RunResult, scenarios: set[str], runs: int) -> RunResult:
+        return extend_benchmark(
+            current, client=client, config=config, scenarios=scenarios, runs=runs, sampler=sampler, progress=progress
+        )
+
+    return run_until_conclusive(result, config=config, baselines_dir=Path(config.baselines_dir), more=more)

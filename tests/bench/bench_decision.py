@@ -543,9 +543,7 @@ def main() -> None:
     print(breakdown(results))
     print()
     print("Fixed n vs sequential (--until-conclusive) over the same gates. Runs per scenario are the A/A gates';")
-    print(
-        f"target at {POWER_TARGET_NOISE}: mean ≤ {TARGET_MEAN_RUNS} (2 × {N_CURRENT}). Spending per plan, α_k for k = 1..K:"
-    )
+    print(f"target at {POWER_TARGET_NOISE}: mean ≤ {TARGET_MEAN_RUNS} (2 × {N_CURRENT}). α_k for k = 1..K per plan:")
     for plan in plans:
         levels = ", ".join(f"{alpha_at_look(ALPHA, k, SequentialPlan(*plan)):.5f}" for k in range(1, plan[0] + 1))
         print(f"  {plan_label(plan)}: {levels}")
@@ -574,7 +572,7 @@ def main() -> None:
     decide_gates = gates * n_settings
     print(
         f"decide(): {decide_total:.1f} s CPU over {decide_gates} gates "
-        f"({decide_total / decide_gates * 1e3:.2f} ms per {N_TESTS}-test gate) for the fixed-n rule; "
+        f"({decide_total / decide_gates * 1e3:.2f} ms per {N_TESTS}-test gate) for the fixed-n rule;"
     )
     seq_total = sum(r.decide_seconds for r in sequential)
     seq_calls = sum(r.decide_calls for r in sequential)

@@ -181,7 +181,9 @@ def test_ollama_stream_shape(start_sim, path, body, field):
     # Honest server: eval_duration is its own first-to-last emission (6 gaps of
     # 2 ms when nothing is late), which the client sees too, give or take transit.
     client_span = result.stamps[-2] - result.stamps[0]
-    assert done["eval_duration"] == pytest.approx(client_span, abs=1_500_000)
+    # The client may read late-arriving chunks together (a loaded machine), which
+    # shortens what it sees, never lengthens it beyond transit.
+    assert client_span <= done["eval_duration"] + 1_500_000
     assert 6_000_000 < done["eval_duration"] < 30_000_000
 
 
@@ -243,7 +245,7 @@ def test_openai_sse_shape_with_usage(start_sim):
     token_stamps = [t for line, t in zip(result.lines, result.stamps, strict=True) if '"content":" ' in line]
     assert len(token_stamps) == 4
     client_span_ms = (token_stamps[-1] - token_stamps[0]) / 1e6
-    assert timings["predicted_ms"] == pytest.approx(client_span_ms, abs=1.5)
+    assert client_span_ms <= timings["predicted_ms"] + 1.5  # coalesced reads only shorten the client's view
     assert timings["predicted_per_second"] == pytest.approx(4 / timings["predicted_ms"] * 1000)
     assert timings["prompt_n"] == usage["usage"]["prompt_tokens"]
     assert timings["prompt_ms"] > 0

@@ -104,12 +104,16 @@ def cmd_run(args: argparse.Namespace, config: PerfgateConfig) -> int:
     print(f"\nresults written to {out}")
     for failure in result.failures:
         _fail(failure.message)
+    looks = result.sequential
+    if looks is not None and looks.error is not None:
+        _fail(f"sequential run stopped after {len(looks.looks)} look(s): {looks.error}")
     if args.compare:
         from perfgate.baseline import LoadedResults  # noqa: PLC0415
 
         print()
         return _compare_and_report(args, config, [LoadedResults(out, result)])
-    return int(ExitCode.COULD_NOT_MEASURE if result.failures else ExitCode.OK)
+    stopped_early = looks is not None and looks.error is not None
+    return int(ExitCode.COULD_NOT_MEASURE if result.failures or stopped_early else ExitCode.OK)
 
 
 # ---------------------------------------------------------------- compare

@@ -234,7 +234,13 @@ class SequentialRecord(Frozen):
     rho: float = Field(description="Power-family alpha-spending exponent.")
     looks: tuple[Look, ...]
     confirmed: tuple[str, ...] = Field(default=(), description="'scenario/metric' regressions seen at two looks.")
-    stopped: str = Field(description="settled, max_looks, max_runs, max_minutes, failure or no_baseline.")
+    stopped: str = Field(
+        description=(
+            "settled, max_looks, max_runs, max_minutes, out_of_reach (what is left needs more runs than the "
+            "budget allows, or a larger baseline), failure, no_baseline or error."
+        )
+    )
+    error: str | None = Field(default=None, description="Why a look could not be decided, when stopped is 'error'.")
 
 
 class RunResult(Frozen):

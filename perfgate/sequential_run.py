@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-from perfgate.baseline import LoadedResults
 from perfgate.config import PerfgateConfig
 from perfgate.decide.sequential import SequentialPlan, alpha_at_look, newly_confirmed, unsettled_scenarios
-from perfgate.gate_models import Problem, ProblemKind, Verdict
+from perfgate.errors import PerfgateError
+from perfgate.gate_models import GateReport, Problem, ProblemKind, Verdict
 from perfgate.models import FailureKind, Look, RunResult, SequentialRecord
-from perfgate.pipeline import compare
+from perfgate.sequential_look import decide_look
 
 MoreRuns = Callable[[RunResult, set[str], int], RunResult]
 """Measure ``runs`` more requests of the named scenarios and return the extended results."""
+
+DecideLook = Callable[[RunResult, PerfgateConfig, float], GateReport]
+"""Decide the gate on the results so far at the given alpha (in-process, or in a child process)."""
 
 
 def _counts(result: RunResult) -> dict[str, int]:
@@ -31,11 +33,16 @@ def run_until_conclusive(
     first: RunResult,
     *,
     config: PerfgateConfig,
-    baselines_dir: Path,
     more: MoreRuns,
+    look: DecideLook = decide_look,
     clock: Callable[[], float] = time.monotonic,
 ) -> RunResult:
-    """Extend ``first`` look by look until every gating verdict settles or the budget is spent."""
+    """Extend ``first`` look by look until every gating verdict settles or the budget is spent.
+
+    A look that cannot be decided (say the baseline became unreadable) stops
+    the run with ``stopped = "error"`` and the reason; the runs measured so far
+    are kept.
+    """
     settings = config.sequential
     plan = SequentialPlan(settings.max_looks, settings.batch_runs, settings.rho)
     started = clock()
@@ -44,17 +51,26 @@ def run_until_conclusive(
     confirmed: set[tuple[str, str, str]] = set()
     previous: list[Verdict] = []
     stopped = "max_looks"
+    error: str | None = None
     for k in range(1, plan.max_looks + 1):
         alpha_k = alpha_at_look(config.gate.alpha, k, plan)
-        report = compare(
-            [LoadedResults(Path("(this run)"), result)], config, baselines_dir=baselines_dir, look_alpha=alpha_k
-        )
+        try:
+            report = look(result, config, alpha_k)
+        except PerfgateError as exc:
+            stopped, error = "error", exc.message
+            break
         verdicts = [v for v in report.verdicts if v.tier == result.tier]
         if previous:
             confirmed |= newly_confirmed(previous, verdicts)
-        todo = {scenario for _, scenario in unsettled_scenarios(verdicts, confirmed)}
+        room = _room(result, k, plan, settings.max_runs)
+        doubtful = {scenario for _, scenario in unsettled_scenarios(verdicts, confirmed)}
+        todo = {
+            scenario
+            for _, scenario in unsettled_scenarios(verdicts, confirmed, {(result.tier, s): n for s, n in room.items()})
+            if room.get(scenario, 0) > 0
+        }
         stop = _stop_reason(
-            report.problems, result, todo, k, plan, settings.max_runs, settings.max_minutes, started, clock
+            report.problems, result, doubtful, todo, room, k, plan, settings.max_minutes, started, clock
         )
         looks.append(
             Look(
@@ -69,7 +85,9 @@ def run_until_conclusive(
             stopped = stop
             break
         previous = verdicts
-        result = more(result, todo, plan.batch_runs)
+        # A scenario near --max-runs gets only the runs it has left.
+        for runs in sorted({min(plan.batch_runs, room[s]) for s in todo}):
+            result = more(result, {s for s in todo if min(plan.batch_runs, room[s]) == runs}, runs)
     record = SequentialRecord(
         max_looks=plan.max_looks,
         batch_runs=plan.batch_runs,
@@ -77,33 +95,50 @@ def run_until_conclusive(
         looks=tuple(looks),
         confirmed=tuple(sorted(f"{scenario}/{metric}" for _, scenario, metric in confirmed)),
         stopped=stopped,
+        error=error,
     )
     return result.model_copy(update={"sequential": record})
+
+
+def _room(result: RunResult, k: int, plan: SequentialPlan, max_runs: int | None) -> dict[str, int]:
+    """Runs each scenario may still get after look k: the looks left, capped by --max-runs."""
+    left = (plan.max_looks - k) * plan.batch_runs
+    return {
+        name: max(0, min(left, left if max_runs is None else max_runs - count))
+        for name, count in _counts(result).items()
+    }
 
 
 def _stop_reason(  # noqa: PLR0911, PLR0917 -- one return per stop reason; every budget is one argument
     problems: Sequence[Problem],
     result: RunResult,
+    doubtful: set[str],
     todo: set[str],
+    room: dict[str, int],
     k: int,
     plan: SequentialPlan,
-    max_runs: int | None,
     max_minutes: float | None,
     started: float,
     clock: Callable[[], float],
 ) -> str | None:
+    """Why the run stops after look k, or None to look again.
+
+    ``doubtful`` are the scenarios with a verdict not settled yet; ``todo`` those
+    of them that more runs, within the budget, can likely settle; ``room`` the
+    runs each scenario may still get.
+    """
     kinds = {p.kind for p in problems}
     if ProblemKind.BASELINE_MISSING in kinds or ProblemKind.INCOMPARABLE in kinds:
         return "no_baseline"
     if any(f.kind is not FailureKind.MEMORY_UNAVAILABLE for f in result.failures):
         return "failure"
-    if not todo:
+    if not doubtful:
         return "settled"
     if k == plan.max_looks:
         return "max_looks"
-    counts = _counts(result)
-    if max_runs is not None and all(counts.get(s, 0) + plan.batch_runs > max_runs for s in todo):
-        return "max_runs"
+    if not todo:
+        # Nothing more runs can settle: the per-scenario cap, or estimates beyond the budget.
+        return "max_runs" if all(room.get(s, 0) == 0 for s in doubtful) else "out_of_reach"
     if max_minutes is not None and clock() - started >= max_minutes * 60:
         return "max_minutes"
     return None

@@ -14,6 +14,11 @@ to alpha, so by the union bound the chance of any false alarm over all looks
 looks turn out. ``rho = 2`` spends little early (when samples are few and
 noisy) and most late. ``docs/statistics.md`` shows the numbers.
 
+A scenario is re-run only for a verdict more runs can settle: an inconclusive
+metric whose runs-needed estimate exceeds what the plan and budget still allow
+(or that needs a larger baseline) does not cost runs — stopping for futility,
+which the union bound covers like any other stopping rule.
+
 A regression is **confirmed** when it is seen at two consecutive looks (the
 second after a batch of fresh runs of that scenario); only confirmed
 regressions are filed as triage issues by default.
@@ -23,7 +28,7 @@ Pure functions; no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from perfgate.gate_models import Verdict, VerdictKind
@@ -55,16 +60,45 @@ def alpha_at_look(alpha: float, k: int, plan: SequentialPlan) -> float:
     return spent(alpha, k, plan) - spent(alpha, k - 1, plan)
 
 
-def unsettled_scenarios(verdicts: Iterable[Verdict], confirmed: set[tuple[str, str, str]]) -> set[tuple[str, str]]:
-    """(tier, scenario) pairs that need more runs: an inconclusive or an unconfirmed regressed gating metric."""
-    out: set[tuple[str, str]] = set()
-    for v in verdicts:
-        if v.informational:
-            continue
-        key = (v.tier, v.scenario, v.metric)
-        if v.verdict is VerdictKind.INCONCLUSIVE or (v.verdict is VerdictKind.REGRESSED and key not in confirmed):
-            out.add((v.tier, v.scenario))
-    return out
+def suspected_regression(v: Verdict) -> bool:
+    """Inconclusive, but the estimate is already past the threshold for the worse."""
+    if v.verdict is not VerdictKind.INCONCLUSIVE or v.change is None:
+        return False
+    worse = v.change if v.direction == "lower" else -v.change
+    return worse > v.threshold_worse
+
+
+def unsettled_scenarios(
+    verdicts: Iterable[Verdict],
+    confirmed: set[tuple[str, str, str]],
+    remaining: Mapping[tuple[str, str], int] | None = None,
+) -> set[tuple[str, str]]:
+    """(tier, scenario) pairs worth more runs.
+
+    A scenario is re-run for a gating metric that is ``regressed`` but not yet
+    confirmed, a suspected regression (inconclusive with the estimate past the
+    threshold), or any other ``inconclusive`` metric *within reach*. With
+    ``remaining`` (the runs each (tier, scenario) may still get under the plan
+    and the budget), an inconclusive metric is within reach only when its
+    runs-needed estimate is known and at most that many: re-running for a
+    verdict the budget cannot settle, or that only a larger baseline can,
+    spends runs and settles nothing. Suspected regressions are always chased
+    (the estimate assumes normal noise; a rank test often needs fewer runs when
+    there are outliers). Without ``remaining`` every inconclusive metric counts.
+    """
+    return {(v.tier, v.scenario) for v in verdicts if not v.informational and _worth_more_runs(v, confirmed, remaining)}
+
+
+def _worth_more_runs(
+    v: Verdict, confirmed: set[tuple[str, str, str]], remaining: Mapping[tuple[str, str], int] | None
+) -> bool:
+    if v.verdict is VerdictKind.REGRESSED:
+        return (v.tier, v.scenario, v.metric) not in confirmed
+    if v.verdict is not VerdictKind.INCONCLUSIVE:
+        return False
+    if remaining is None or suspected_regression(v):
+        return True
+    return v.runs_needed is not None and v.runs_needed <= remaining.get((v.tier, v.scenario), 0)
 
 
 def newly_confirmed(previous: Iterable[Verdict], current: Iterable[Verdict]) -> set[tuple[str, str, str]]:

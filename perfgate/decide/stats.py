@@ -199,7 +199,15 @@ def _to_change(oriented: float, direction: Direction) -> float:
 
 
 def runs_needed(
-    raw: _Raw, *, n: int, m: int, bound_worse: float, bound_better: float, alpha: float, family: int
+    raw: _Raw,
+    *,
+    n: int,
+    m: int,
+    bound_worse: float,
+    bound_better: float,
+    alpha: float,
+    family: int,
+    interval_alpha: float | None = None,
 ) -> int | None:
     """Extra current runs after which the verdict would likely settle (a rough, documented estimate).
 
@@ -208,7 +216,8 @@ def runs_needed(
     Hodges–Lehmann estimator's efficiency relative to the mean). To call a
     change it must shrink below the distance from the estimate to 0, with z at
     the Holm family's first level alpha/family; to call "unchanged", below the
-    distance to the nearer threshold, with z at alpha. None when the noise is
+    distance to the nearer threshold, with z at the interval's level
+    (``interval_alpha``, default alpha). None when the noise is
     unknown or more current runs alone cannot get there (the baseline then
     needs more runs too).
     """
@@ -220,7 +229,8 @@ def runs_needed(
     if e > bound_worse or e < -bound_better:
         margin, z = abs(e), float(sps.norm.ppf(1 - alpha / family))
     else:
-        margin, z = min(bound_worse - e, bound_better + e), float(sps.norm.ppf(1 - alpha))
+        level = alpha if interval_alpha is None else interval_alpha
+        margin, z = min(bound_worse - e, bound_better + e), float(sps.norm.ppf(1 - level))
     room = (margin / (z * 1.05)) ** 2 - sd_b**2 / m
     if margin <= 0 or room <= 0:
         return None
@@ -259,6 +269,7 @@ def decide(
             p_worse_adj=adj_worse.get(i, raw.p_worse),
             p_better_adj=adj_better.get(i, raw.p_better),
             alpha=alpha,
+            interval_alpha=tail,
             cv_warning=cv_warning,
             family=family,
         )
@@ -285,6 +296,7 @@ def _verdict(
     p_worse_adj: float,
     p_better_adj: float,
     alpha: float,
+    interval_alpha: float,
     cv_warning: float,
     family: int,
 ) -> Decision:
@@ -318,7 +330,16 @@ def _verdict(
         else:
             reasons.append("interval wider than the threshold")
     needed = (
-        runs_needed(raw, n=n, m=m, bound_worse=bound_worse, bound_better=bound_better, alpha=alpha, family=family)
+        runs_needed(
+            raw,
+            n=n,
+            m=m,
+            bound_worse=bound_worse,
+            bound_better=bound_better,
+            alpha=alpha,
+            family=family,
+            interval_alpha=interval_alpha,
+        )
         if verdict == "inconclusive"
         else None
     )

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from perfgate.config import PerfgateConfig
-from perfgate.errors import UsageError
+from perfgate.errors import BaselineMissing, UsageError
 from perfgate.host import probe_host, resolve_tier
 from perfgate.measure.harness import PeakWindow, Progress, extend_benchmark, run_benchmark
 from perfgate.measure.memory import MemorySampler, locate_runtime
@@ -42,9 +42,7 @@ def measure(config: PerfgateConfig, argv: Sequence[str], progress: Callable[[Pro
         return sampler
 
     if config.until_conclusive:
-        # The looks use scipy in this process; load it before measuring so the
-        # harness's own RSS is the same in every sample.
-        import perfgate.decide.stats  # noqa: F401, PLC0415
+        _check_baseline(config, tier)
 
     with open_runtime(config) as runtime:
         rt = config.runtime
@@ -82,11 +80,24 @@ def _until_conclusive(
     sampler: PeakWindow,
     progress: Callable[[Progress], None] | None,
 ) -> RunResult:
-    from perfgate.sequential_run import run_until_conclusive  # noqa: PLC0415 -- imports the gate; only for looks
+    from perfgate.sequential_look import decide_look_in_child  # noqa: PLC0415 -- only for sequential runs
+    from perfgate.sequential_run import run_until_conclusive  # noqa: PLC0415
 
     def more(current: RunResult, scenarios: set[str], runs: int) -> RunResult:
         return extend_benchmark(
             current, client=client, config=config, scenarios=scenarios, runs=runs, sampler=sampler, progress=progress
         )
 
-    return run_until_conclusive(result, config=config, baselines_dir=Path(config.baselines_dir), more=more)
+    # The looks are decided in a child process: the gate's numpy/scipy never
+    # enter this process, whose RSS is the harness memory being measured.
+    return run_until_conclusive(result, config=config, more=more, look=decide_look_in_child)
+
+
+def _check_baseline(config: PerfgateConfig, tier: str) -> None:
+    """A corrupt baseline fails before anything is measured (exit 2); a missing one is a stop reason later."""
+    from perfgate.baseline import find_baseline  # noqa: PLC0415
+
+    try:
+        find_baseline(Path(config.baselines_dir), tier)
+    except BaselineMissing:
+        return

@@ -8,7 +8,7 @@ from tabulate import tabulate
 
 from perfgate.gate_models import GateReport, Verdict
 from perfgate.measure.metrics import DECODE_CLOCK_BOUND, METRIC_UNITS
-from perfgate.models import MetricSummary, RunResult, ScenarioResult
+from perfgate.models import MetricSummary, RunResult, ScenarioResult, SequentialRecord
 from perfgate.render.cells import fmt_change, fmt_notes, fmt_number, fmt_value, verdict_word
 from perfgate.triage import TriageEntry
 
@@ -79,7 +79,12 @@ def run_report(result: RunResult) -> str:
     ]
     parts = ["\n".join(head)]
     for scenario in result.scenarios:
-        parts.append(f"{scenario.name}  ({len(scenario.samples)}/{result.runs} samples)\n{scenario_table(scenario)}")
+        n = len(scenario.samples)
+        more = n - result.runs
+        counted = f"{n} samples: {result.runs} + {more} more" if more > 0 else f"{n}/{result.runs} samples"
+        parts.append(f"{scenario.name}  ({counted})\n{scenario_table(scenario)}")
+    if result.sequential is not None:
+        parts.append(sequential_text(result.sequential))
     if result.failures:
         lines = [
             f"  {f.kind.value}: {f.message}" + (f" [scenario {f.scenario}]" if f.scenario else "")
@@ -87,6 +92,47 @@ def run_report(result: RunResult) -> str:
         ]
         parts.append("failures\n" + "\n".join(lines))
     return "\n\n".join(parts)
+
+
+STOP_REASONS = {
+    "settled": "every gating verdict settled",
+    "max_looks": "the last look was reached",
+    "max_runs": "--max-runs reached",
+    "max_minutes": "--max-minutes spent",
+    "out_of_reach": "what is left needs more runs than the budget allows, or a larger baseline",
+    "failure": "a measurement failed",
+    "no_baseline": "no comparable baseline to look against",
+    "error": "a look could not be decided",
+}
+
+
+def sequential_text(record: SequentialRecord) -> str:
+    """The looks of a ``--until-conclusive`` run: runs, alpha, open verdicts and re-runs per look."""
+    reason = STOP_REASONS.get(record.stopped, record.stopped)
+    if record.error:
+        reason += f": {record.error}"
+    rows = []
+    for look in record.looks:
+        open_verdicts = "; ".join(
+            f"{kind}: {', '.join(sorted(key for key, v in look.verdicts.items() if v == kind))}"
+            for kind in ("regressed", "inconclusive")
+            if kind in look.verdicts.values()
+        )
+        rows.append(
+            [
+                look.index,
+                f"{look.alpha:.4f}",
+                ", ".join(f"{name} {count}" for name, count in look.runs.items()),
+                open_verdicts or "—",
+                ", ".join(look.rerun) or "—",
+            ]
+        )
+    table = tabulate(rows, headers=["look", "α", "runs", "open verdicts", "re-run"], disable_numparse=True)
+    looks = f"{len(record.looks)} of at most {record.max_looks} looks"
+    head = f"sequential run: {looks} · stopped: {record.stopped} ({reason})"
+    if record.confirmed:
+        head += f"\nconfirmed regressions: {', '.join(record.confirmed)}"
+    return f"{head}\n{table}"
 
 
 def _verdict_row(v: Verdict) -> list[str]:

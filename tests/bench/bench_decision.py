@@ -260,12 +260,15 @@ def run_sequential(noise: int, shift_index: int, gates: int, plan_key: PlanKey) 
                     verdict=VerdictKind(d.verdict),
                     threshold_worse=thresholds[i],
                     threshold_better=thresholds[i],
+                    runs_needed=d.runs_needed,
+                    change=d.change,
                 )
                 for i, ((tier, scenario, metric), d) in enumerate(zip(names, decisions, strict=True))
             ]
             seen = seen or any(decisions[i].verdict == "regressed" for i in watched)
             confirmed |= newly_confirmed(previous, verdicts)
-            unsettled = unsettled_scenarios(verdicts, confirmed)
+            left = (plan.max_looks - k) * plan.batch_runs  # runs any scenario may still get
+            unsettled = unsettled_scenarios(verdicts, confirmed, dict.fromkeys(SCENARIO_KEYS, left))
             if not unsettled or k == plan.max_looks:
                 break
             for key in unsettled:

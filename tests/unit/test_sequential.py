@@ -13,6 +13,7 @@ from perfgate.decide.sequential import (
     alpha_at_look,
     newly_confirmed,
     spent,
+    suspected_regression,
     unsettled_scenarios,
 )
 from perfgate.decide.stats import MetricTest, decide
@@ -22,17 +23,29 @@ ALPHA = 0.05
 PLANS = [SequentialPlan(k, b, rho) for k in (1, 2, 3, 4, 5, 6) for b in (3, 5) for rho in (0.5, 1.0, 2.0, 3.0)]
 
 
-def verdict(scenario: str, metric: str, kind: VerdictKind, *, tier: str = "t", informational: bool = False) -> Verdict:
+def verdict(
+    scenario: str,
+    metric: str,
+    kind: VerdictKind,
+    *,
+    tier: str = "t",
+    informational: bool = False,
+    change: float | None = None,
+    runs_needed: int | None = None,
+    direction: str = "lower",
+) -> Verdict:
     return Verdict(
         tier=tier,
         scenario=scenario,
         metric=metric,
         unit="ms",
-        direction="lower",
+        direction=direction,
         informational=informational,
         verdict=kind,
         threshold_worse=0.1,
         threshold_better=0.1,
+        change=change,
+        runs_needed=runs_needed,
     )
 
 
@@ -118,6 +131,51 @@ def test_a_confirmed_regression_is_not_rerun():
 def test_a_confirmed_regression_does_not_hide_an_inconclusive_metric_of_its_scenario():
     verdicts = [verdict("slow", "ttft_ms", VerdictKind.REGRESSED), verdict("slow", "e2e_ms", VerdictKind.INCONCLUSIVE)]
     assert unsettled_scenarios(verdicts, {("t", "slow", "ttft_ms")}) == {("t", "slow")}
+
+
+def test_with_a_budget_only_inconclusive_verdicts_within_reach_get_more_runs():
+    verdicts = [
+        verdict("near", "ttft_ms", VerdictKind.INCONCLUSIVE, change=0.02, runs_needed=4),
+        verdict("far", "ttft_ms", VerdictKind.INCONCLUSIVE, change=0.02, runs_needed=40),
+        verdict("baseline-bound", "ttft_ms", VerdictKind.INCONCLUSIVE, change=0.02, runs_needed=None),
+        verdict("edge", "ttft_ms", VerdictKind.INCONCLUSIVE, change=-0.05, runs_needed=10),
+    ]
+    remaining = {("t", name): 10 for name in ("near", "far", "baseline-bound", "edge")}
+    assert unsettled_scenarios(verdicts, set(), remaining) == {("t", "near"), ("t", "edge")}
+    # without a budget every inconclusive verdict still asks for more runs
+    assert len(unsettled_scenarios(verdicts, set())) == 4
+    # a scenario with no room left is not within reach, whatever its estimate
+    assert unsettled_scenarios(verdicts, set(), {("t", "near"): 0}) == set()
+
+
+def test_suspected_regressions_and_unconfirmed_regressions_are_chased_whatever_the_estimate():
+    verdicts = [
+        verdict("past-threshold", "ttft_ms", VerdictKind.INCONCLUSIVE, change=0.14, runs_needed=None),
+        verdict("slower-decode", "decode_tok_s", VerdictKind.INCONCLUSIVE, change=-0.14, direction="higher"),
+        verdict("faster-decode", "decode_tok_s", VerdictKind.INCONCLUSIVE, change=0.14, direction="higher"),
+        verdict("regressed", "ttft_ms", VerdictKind.REGRESSED, change=0.3),
+    ]
+    assert unsettled_scenarios(verdicts, set(), {}) == {
+        ("t", "past-threshold"),
+        ("t", "slower-decode"),
+        ("t", "regressed"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "direction", "change", "expected"),
+    [
+        (VerdictKind.INCONCLUSIVE, "lower", 0.11, True),
+        (VerdictKind.INCONCLUSIVE, "lower", 0.09, False),  # within the 10 % threshold
+        (VerdictKind.INCONCLUSIVE, "lower", -0.2, False),  # an improvement
+        (VerdictKind.INCONCLUSIVE, "higher", -0.11, True),  # throughput down 11 %
+        (VerdictKind.INCONCLUSIVE, "higher", 0.2, False),
+        (VerdictKind.INCONCLUSIVE, "lower", None, False),
+        (VerdictKind.REGRESSED, "lower", 0.3, False),  # decided, not suspected
+    ],
+)
+def test_a_suspected_regression_is_an_inconclusive_estimate_past_the_worse_threshold(kind, direction, change, expected):
+    assert suspected_regression(verdict("s", "m", kind, change=change, direction=direction)) is expected
 
 
 def test_a_regression_is_confirmed_when_seen_at_two_consecutive_looks():

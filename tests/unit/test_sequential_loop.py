@@ -1,0 +1,204 @@
+"""``run_until_conclusive``: the look loop with an injected ``more`` (no runtime, no sockets).
+
+The gate is real (``compare`` reads a baseline written to a temporary
+directory); only the measuring is replaced by a function that appends
+seeded synthetic samples, so which scenarios are re-run, with how many runs,
+and why the loop stops can be checked exactly.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_gate import baseline_of, lognormal_columns, make_result, samples_from
+
+from perfgate.baseline import baseline_path
+from perfgate.config import PerfgateConfig, SequentialConfig
+from perfgate.errors import ExitCode
+from perfgate.files import write_model
+from perfgate.models import RunResult
+from perfgate.render.text import run_report
+from perfgate.sequential_look import LookFailed, LookRequest, decide_look, decide_look_in_child
+from perfgate.sequential_run import run_until_conclusive
+
+
+class FakeRuns:
+    """``more``: appends ``runs`` samples per named scenario, drawn around TYPICAL × ``scale``."""
+
+    def __init__(self, *, scale: dict[str, float] | None = None, cv: dict[str, float] | None = None) -> None:
+        self.scale, self.cv = scale or {}, cv or {}
+        self.calls: list[tuple[frozenset[str], int]] = []
+
+    def __call__(self, result: RunResult, scenarios: set[str], runs: int) -> RunResult:
+        self.calls.append((frozenset(scenarios), runs))
+        updated = []
+        for i, scenario in enumerate(result.scenarios):
+            if scenario.name not in scenarios:
+                updated.append(scenario)
+                continue
+            seed = 1_000 + 17 * len(self.calls) + i
+            extra = samples_from(lognormal_columns(seed, runs, scale=self.scale, cv=self.cv))
+            start = len(scenario.samples)
+            extra = tuple(s.model_copy(update={"iteration": start + j}) for j, s in enumerate(extra))
+            updated.append(scenario.model_copy(update={"samples": scenario.samples + extra}))
+        return result.model_copy(update={"scenarios": tuple(updated)})
+
+
+@pytest.fixture
+def baselines(tmp_path: Path) -> Path:
+    """A 15-run baseline of tier 'pro' at 2 % CV."""
+    directory = tmp_path / "baselines"
+    directory.mkdir()
+    write_model(baseline_path(directory, "pro"), baseline_of(make_result(seed=1, n=15)))
+    return directory
+
+
+def config(baselines: Path, **sequential: object) -> PerfgateConfig:
+    return PerfgateConfig(baselines_dir=str(baselines), sequential=SequentialConfig.model_validate(sequential))
+
+
+def test_a_clear_regression_is_confirmed_by_one_more_batch_and_then_stops(baselines):
+    first = make_result(seed=2, n=5, scale={"ttft_ms": 1.3})
+    more = FakeRuns(scale={"ttft_ms": 1.3})
+    result = run_until_conclusive(first, config=config(baselines), more=more)
+    record = result.sequential
+    assert record is not None
+    assert [look.verdicts["short-explain/ttft_ms"] for look in record.looks] == ["regressed", "regressed"]
+    assert set(record.confirmed) == {"short-explain/ttft_ms", "prefill/ttft_ms"}
+    assert record.stopped == "settled"
+    assert more.calls == [(frozenset({"short-explain", "prefill"}), 5)]
+    assert record.looks[0].rerun == ("prefill", "short-explain")
+    assert record.looks[1].runs == {"short-explain": 10, "prefill": 10}
+    assert record.looks[0].alpha < record.looks[1].alpha < 0.05
+
+
+def test_nothing_in_doubt_stops_at_the_first_look_without_more_runs(baselines):
+    first = make_result(seed=3, n=5)
+    more = FakeRuns()
+    result = run_until_conclusive(first, config=config(baselines), more=more)
+    assert result.sequential is not None
+    assert result.sequential.stopped == "settled"
+    assert len(result.sequential.looks) == 1
+    assert more.calls == []
+
+
+@pytest.fixture
+def noisy_decode_baseline(tmp_path: Path) -> Path:
+    """A baseline whose decode rate varies by 25 %: no number of current runs narrows the
+    interval below the 5 % threshold, so the estimate says "needs a larger baseline"."""
+    directory = tmp_path / "noisy"
+    directory.mkdir()
+    write_model(baseline_path(directory, "pro"), baseline_of(make_result(seed=1, n=15, cv={"decode_tok_s": 0.25})))
+    return directory
+
+
+def test_a_verdict_only_a_larger_baseline_can_settle_costs_no_runs(noisy_decode_baseline):
+    first = make_result(seed=4, n=5, scenarios=("short-explain",))
+    more = FakeRuns()
+    result = run_until_conclusive(first, config=config(noisy_decode_baseline), more=more)
+    record = result.sequential
+    assert record is not None
+    (look,) = record.looks
+    assert look.verdicts["short-explain/decode_tok_s"] == "inconclusive"
+    assert record.stopped == "out_of_reach"
+    assert look.rerun == ()
+    assert more.calls == []
+
+
+def test_a_suspected_regression_is_chased_even_when_the_estimate_says_out_of_reach(noisy_decode_baseline):
+    # Same noisy baseline, seed 4: prefill's decode estimate is -6.9 % (past the 5 % threshold,
+    # not significant) and gets every look; short-explain's -0.9 % is out of reach and gets none.
+    first = make_result(seed=4, n=5)
+    more = FakeRuns()
+    result = run_until_conclusive(first, config=config(noisy_decode_baseline), more=more)
+    record = result.sequential
+    assert record is not None
+    assert record.looks[0].verdicts["prefill/decode_tok_s"] == "inconclusive"
+    assert all(scenarios == frozenset({"prefill"}) for scenarios, _ in more.calls)
+    assert len(more.calls) == len(record.looks) - 1 >= 1
+    assert {look.runs["short-explain"] for look in record.looks} == {5}
+
+
+def test_max_runs_caps_the_last_batch_and_is_the_stop_reason(baselines):
+    # +30 % TTFT keeps the scenarios re-run until confirmed; a cap of 7 runs allows 2 more, not 5.
+    first = make_result(seed=2, n=5, scale={"ttft_ms": 1.3})
+    more = FakeRuns(scale={"ttft_ms": 1.3}, cv={"ttft_ms": 0.30})
+    result = run_until_conclusive(first, config=config(baselines, max_runs=7), more=more)
+    record = result.sequential
+    assert record is not None
+    assert more.calls[0][1] == 2
+    assert all(runs <= 7 for look in record.looks for runs in look.runs.values())
+    assert {len(s.samples) for s in result.scenarios} == {7}
+    # the 2 extra runs are 30 % CV: still not confirmed, and no room is left
+    assert record.stopped == "max_runs"
+    assert record.looks[-1].rerun == ()
+
+
+# ----------------------------------------------------------------- looks decided in a child process
+
+
+def test_a_look_decided_in_a_child_process_matches_one_decided_here(baselines):
+    first = make_result(seed=2, n=5, scale={"ttft_ms": 1.3})
+    cfg = config(baselines)
+    here = decide_look(first, cfg, 0.01)
+    there = decide_look_in_child(first, cfg, 0.01)
+    assert there.verdicts == here.verdicts
+    assert (there.status, there.exit_code, there.look_alpha) == (here.status, here.exit_code, 0.01)
+
+
+def test_a_corrupt_baseline_fails_the_child_with_exit_2_and_one_line(tmp_path):
+    (tmp_path / "pro.json").write_text('{"schema_version": 1, "tier": "pro"', encoding="utf-8")
+    with pytest.raises(LookFailed) as caught:
+        decide_look_in_child(make_result(seed=2, n=5), config(tmp_path), 0.01)
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert "pro.json" in caught.value.message
+    assert "\n" not in caught.value.message
+    assert "Traceback" not in caught.value.message
+
+
+def test_a_look_that_cannot_be_decided_stops_the_run_and_keeps_every_sample(tmp_path):
+    (tmp_path / "pro.json").write_text("not json", encoding="utf-8")
+    first = make_result(seed=2, n=5)
+    result = run_until_conclusive(first, config=config(tmp_path), more=FakeRuns())
+    record = result.sequential
+    assert record is not None
+    assert record.stopped == "error"
+    assert record.error is not None
+    assert "pro.json" in record.error
+    assert result.scenarios == first.scenarios
+
+
+def test_the_measuring_process_never_loads_the_gate_libraries(baselines):
+    # The harness's own RSS is measured; a look must not bring scipy/numpy into it.
+    request = LookRequest(config=config(baselines), result=make_result(seed=2, n=5), alpha=0.01)
+    script = (
+        "import sys\n"
+        "from perfgate.measure import session\n"
+        "from perfgate.sequential_look import LookRequest, decide_look_in_child\n"
+        "from perfgate.sequential_run import run_until_conclusive\n"
+        "r = LookRequest.model_validate_json(sys.stdin.read())\n"
+        "report = decide_look_in_child(r.result, r.config, r.alpha)\n"
+        "print(len(report.verdicts), sorted(m for m in ('scipy', 'numpy') if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], input=request.model_dump_json(), capture_output=True, text=True, check=True
+    )
+    count, loaded = proc.stdout.split(" ", 1)
+    assert int(count) > 0
+    assert loaded.strip() == "[]"
+
+
+def test_the_run_report_shows_every_look_and_why_the_run_stopped(baselines):
+    first = make_result(seed=2, n=5, scale={"ttft_ms": 1.3})
+    result = run_until_conclusive(first, config=config(baselines), more=FakeRuns(scale={"ttft_ms": 1.3}))
+    text = run_report(result)
+    assert "short-explain  (10 samples: 5 + 5 more)" in text
+    assert "sequential run: 2 of at most 4 looks · stopped: settled (every gating verdict settled)" in text
+    assert "confirmed regressions: prefill/ttft_ms, short-explain/ttft_ms" in text
+    rows = [line.split() for line in text.splitlines() if line[:2] in {"1 ", "2 "}]
+    assert [row[:2] for row in rows] == [["1", "0.0031"], ["2", "0.0094"]]
+    assert rows[0][-2:] == ["prefill,", "short-explain"]  # re-run after look 1
+    assert rows[1][-1] == "—"  # nothing after the last look

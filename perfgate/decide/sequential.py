@@ -38,8 +38,8 @@ from perfgate.gate_models import Verdict, VerdictKind
 class SequentialPlan:
     """How many looks, how many runs per extra batch, how alpha is spent."""
 
-    max_looks: int = 4
-    batch_runs: int = 5
+    max_looks: int = 5
+    batch_runs: int = 3
     rho: float = 2.0
 
     def __post_init__(self) -> None:

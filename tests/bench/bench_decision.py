@@ -32,8 +32,11 @@ decided by the **sequential** policy of ``--until-conclusive``
 (``perfgate.decide.sequential``): look 1 after 5 runs; at look k all 36 tests
 are decided with ``decide(..., alpha=alpha_at_look(0.05, k, plan),
 interval_alpha=0.05)``; every (tier, scenario) that
-``unsettled_scenarios`` names gets ``batch_runs`` fresh runs of all its
-metrics (drawn from the same distribution, injected shift included); a
+``unsettled_scenarios`` names — an unconfirmed regression, a suspected one
+(inconclusive, estimate past the threshold), or an inconclusive metric whose
+runs-needed estimate fits in the runs the plan has left — gets ``batch_runs``
+fresh runs of all its metrics (drawn from the same distribution, injected
+shift included); a
 regression seen at two consecutive looks is confirmed (``newly_confirmed``);
 the run stops when nothing is unsettled or after ``max_looks`` looks, and the
 last look's verdicts are final. The extra runs come from their own seeded
@@ -511,7 +514,7 @@ def main() -> None:
         action="append",
         metavar="K,B,RHO",
         help="a sequential plan: max looks, runs per extra batch, spending exponent; repeat to compare "
-        "(default: perfgate's SequentialPlan(), 4,5,2)",
+        "(default: perfgate's SequentialPlan(), 5,3,2)",
     )
     args = parser.parse_args()
     gates, jobs = args.gates, max(1, args.jobs)

@@ -16,6 +16,7 @@ from perfgate.decide.sequential import (
     suspected_regression,
     unsettled_scenarios,
 )
+from perfgate.config import SequentialConfig
 from perfgate.decide.stats import MetricTest, decide
 from perfgate.gate_models import Verdict, VerdictKind
 
@@ -52,11 +53,11 @@ def verdict(
 # ----------------------------------------------------------------- spending
 
 
-def test_the_default_plan_is_four_looks_of_five_runs_spending_quadratically():
-    assert SequentialPlan() == SequentialPlan(max_looks=4, batch_runs=5, rho=2.0)
-    levels = [alpha_at_look(ALPHA, k, SequentialPlan()) for k in range(1, 5)]
-    # 0.05 × (1/16, 3/16, 5/16, 7/16): the numbers docs/statistics.md shows
-    assert levels == pytest.approx([0.003125, 0.009375, 0.015625, 0.021875], rel=1e-12)
+def test_the_default_plan_is_five_looks_of_three_runs_spending_quadratically():
+    assert SequentialPlan() == SequentialPlan(max_looks=5, batch_runs=3, rho=2.0)
+    levels = [alpha_at_look(ALPHA, k, SequentialPlan()) for k in range(1, 6)]
+    # 0.05 × (1, 3, 5, 7, 9) / 25: the numbers docs/statistics.md shows
+    assert levels == pytest.approx([0.002, 0.006, 0.010, 0.014, 0.018], rel=1e-12)
     assert sum(levels) == ALPHA
 
 
@@ -82,9 +83,9 @@ def test_rho_one_spends_evenly():
     assert [alpha_at_look(ALPHA, k, plan) for k in range(1, 6)] == pytest.approx([ALPHA / 5] * 5, rel=1e-12)
 
 
-@pytest.mark.parametrize("look", [0, -1, 5, 100])
+@pytest.mark.parametrize("look", [0, -1, 6, 100])
 def test_a_look_outside_the_plan_is_refused(look):
-    with pytest.raises(ValueError, match=r"outside 1\.\.4"):
+    with pytest.raises(ValueError, match=r"outside 1\.\.5"):
         alpha_at_look(ALPHA, look, SequentialPlan())
 
 
@@ -250,3 +251,8 @@ def test_the_gate_wide_false_alarm_rate_over_all_looks_stays_at_or_below_alpha()
     rate = a_a_false_alarm_rate(gates, SequentialPlan(max_looks=4, batch_runs=5, rho=2.0), seed=20_240_601)
     standard_error = math.sqrt(ALPHA * (1 - ALPHA) / gates)
     assert rate <= ALPHA + 3 * standard_error
+
+
+def test_the_configured_default_is_the_plan_the_benchmark_measured():
+    settings = SequentialConfig()
+    assert SequentialPlan(settings.max_looks, settings.batch_runs, settings.rho) == SequentialPlan()

@@ -69,9 +69,9 @@ def test_a_clear_regression_is_confirmed_by_one_more_batch_and_then_stops(baseli
     assert [look.verdicts["short-explain/ttft_ms"] for look in record.looks] == ["regressed", "regressed"]
     assert set(record.confirmed) == {"short-explain/ttft_ms", "prefill/ttft_ms"}
     assert record.stopped == "settled"
-    assert more.calls == [(frozenset({"short-explain", "prefill"}), 5)]
+    assert more.calls == [(frozenset({"short-explain", "prefill"}), 3)]
     assert record.looks[0].rerun == ("prefill", "short-explain")
-    assert record.looks[1].runs == {"short-explain": 10, "prefill": 10}
+    assert record.looks[1].runs == {"short-explain": 8, "prefill": 8}
     assert record.looks[0].alpha < record.looks[1].alpha < 0.05
 
 
@@ -195,10 +195,10 @@ def test_the_run_report_shows_every_look_and_why_the_run_stopped(baselines):
     first = make_result(seed=2, n=5, scale={"ttft_ms": 1.3})
     result = run_until_conclusive(first, config=config(baselines), more=FakeRuns(scale={"ttft_ms": 1.3}))
     text = run_report(result)
-    assert "short-explain  (10 samples: 5 + 5 more)" in text
-    assert "sequential run: 2 of at most 4 looks · stopped: settled (every gating verdict settled)" in text
+    assert "short-explain  (8 samples: 5 + 3 more)" in text
+    assert "sequential run: 2 of at most 5 looks · stopped: settled (every gating verdict settled)" in text
     assert "confirmed regressions: prefill/ttft_ms, short-explain/ttft_ms" in text
     rows = [line.split() for line in text.splitlines() if line[:2] in {"1 ", "2 "}]
-    assert [row[:2] for row in rows] == [["1", "0.0031"], ["2", "0.0094"]]
+    assert [row[:2] for row in rows] == [["1", "0.0020"], ["2", "0.0060"]]
     assert rows[0][-2:] == ["prefill,", "short-explain"]  # re-run after look 1
     assert rows[1][-1] == "—"  # nothing after the last look

@@ -8,6 +8,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
+from perfgate.config import SequentialConfig
 from perfgate.decide.sequential import (
     SequentialPlan,
     alpha_at_look,
@@ -16,7 +17,6 @@ from perfgate.decide.sequential import (
     suspected_regression,
     unsettled_scenarios,
 )
-from perfgate.config import SequentialConfig
 from perfgate.decide.stats import MetricTest, decide
 from perfgate.gate_models import Verdict, VerdictKind
 

@@ -104,16 +104,15 @@ def cmd_run(args: argparse.Namespace, config: PerfgateConfig) -> int:
     print(f"\nresults written to {out}")
     for failure in result.failures:
         _fail(failure.message)
-    looks = result.sequential
-    if looks is not None and looks.error is not None:
-        _fail(f"sequential run stopped after {len(looks.looks)} look(s): {looks.error}")
+    look_error = result.sequential.error if result.sequential else None
+    if look_error is not None:
+        _fail(f"sequential run stopped: {look_error}")
     if args.compare:
         from perfgate.baseline import LoadedResults  # noqa: PLC0415
 
         print()
         return _compare_and_report(args, config, [LoadedResults(out, result)])
-    stopped_early = looks is not None and looks.error is not None
-    return int(ExitCode.COULD_NOT_MEASURE if result.failures or stopped_early else ExitCode.OK)
+    return int(ExitCode.COULD_NOT_MEASURE if result.failures or look_error else ExitCode.OK)
 
 
 # ---------------------------------------------------------------- compare

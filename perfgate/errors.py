@@ -132,6 +132,14 @@ class BaselineMissing(CouldNotMeasure):
     kind = "baseline_missing"
 
 
+class LookFailed(PerfgateError):
+    """A sequential run's look could not be decided (its child process failed); keeps the child's exit code."""
+
+    def __init__(self, message: str, exit_code: ExitCode) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class PublishError(PerfgateError):
     """Publishing (GitHub comment, issues) failed; the gate result is kept."""
 

@@ -17,32 +17,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
 from perfgate.config import PerfgateConfig
-from perfgate.errors import ExitCode, PerfgateError
+from perfgate.errors import ExitCode, LookFailed, PerfgateError
 from perfgate.gate_models import GateReport
-from perfgate.models import RunResult
+from perfgate.models import Frozen, RunResult
 
 LOOK_TIMEOUT_S = 300.0
 
 
-class LookRequest(BaseModel):
-    """What the child needs to decide one look."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class LookRequest(Frozen):
+    """What the child needs to decide one look (a message between processes, never a file)."""
 
     config: PerfgateConfig
     result: RunResult
     alpha: float
-
-
-class LookFailed(PerfgateError):
-    """The look's child process failed; carries the child's exit code."""
-
-    def __init__(self, message: str, exit_code: ExitCode) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def decide_look(result: RunResult, config: PerfgateConfig, alpha: float) -> GateReport:

@@ -57,7 +57,7 @@ def run_until_conclusive(
         try:
             report = look(result, config, alpha_k)
         except PerfgateError as exc:
-            stopped, error = "error", exc.message
+            stopped, error = "error", f"look {k}: {exc.message}"
             break
         verdicts = [v for v in report.verdicts if v.tier == result.tier]
         if previous:

@@ -16,12 +16,13 @@ import pytest
 from test_gate import baseline_of, lognormal_columns, make_result, samples_from
 
 from perfgate.baseline import baseline_path
+from perfgate.cli import main
 from perfgate.config import PerfgateConfig, SequentialConfig
-from perfgate.errors import ExitCode
+from perfgate.errors import ExitCode, LookFailed
 from perfgate.files import write_model
 from perfgate.models import RunResult
 from perfgate.render.text import run_report
-from perfgate.sequential_look import LookFailed, LookRequest, decide_look, decide_look_in_child
+from perfgate.sequential_look import LookRequest, decide_look, decide_look_in_child
 from perfgate.sequential_run import run_until_conclusive
 
 
@@ -202,3 +203,18 @@ def test_the_run_report_shows_every_look_and_why_the_run_stopped(baselines):
     assert [row[:2] for row in rows] == [["1", "0.0020"], ["2", "0.0060"]]
     assert rows[0][-2:] == ["prefill,", "short-explain"]  # re-run after look 1
     assert rows[1][-1] == "—"  # nothing after the last look
+
+
+def test_the_cli_keeps_the_results_and_exits_3_when_a_look_failed(tmp_path, monkeypatch, capsys):
+    (tmp_path / "pro.json").write_text("not json", encoding="utf-8")
+    stopped = run_until_conclusive(make_result(seed=2, n=5), config=config(tmp_path), more=FakeRuns())
+    monkeypatch.setattr("perfgate.measure.session.measure", lambda *_args, **_kw: stopped)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--out", "r.json"]) == ExitCode.COULD_NOT_MEASURE
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "sequential" in x]
+    assert line.startswith("perfgate: sequential run stopped: look 1: ")
+    assert "pro.json" in line
+    written = RunResult.model_validate_json((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert written.sequential is not None
+    assert written.sequential.stopped == "error"
+    assert written.scenarios == stopped.scenarios

@@ -82,7 +82,7 @@ class ChildServer:
             self._close_files()
             raise RuntimeUnavailable(f"{self.runtime_name}: cannot start {argv[0]}: {exc}") from exc
         assert self._proc.stdout is not None  # stdout=PIPE above guarantees it; this narrows the type
-        line = _read_line(self._proc.stdout.fileno(), self.startup_timeout_s)
+        line = read_line(self._proc.stdout.fileno(), self.startup_timeout_s).decode("utf-8", "replace").rstrip("\n")
         match = self.ready_pattern.match(line)
         if match is None:
             reason = self._not_ready_reason(line)
@@ -152,8 +152,12 @@ class ChildServer:
         self.stop()
 
 
-def _read_line(fd: int, timeout_s: float) -> str:
-    """The first line the child prints, or whatever arrived before the timeout/EOF."""
+def read_line(fd: int, timeout_s: float) -> bytes:
+    """The next line a child prints (with its newline), or whatever arrived before the timeout/EOF.
+
+    For a child that prints one line and then waits to be spoken to: bytes past
+    the first newline are not expected and are dropped.
+    """
     deadline = time.monotonic() + timeout_s
     data = b""
     while b"\n" not in data:
@@ -164,4 +168,5 @@ def _read_line(fd: int, timeout_s: float) -> str:
         if not chunk:
             break
         data += chunk
-    return data.split(b"\n", 1)[0].decode("utf-8", "replace")
+    head, newline, _ = data.partition(b"\n")
+    return head + newline

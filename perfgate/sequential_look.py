@@ -5,18 +5,26 @@ that measures is also the "harness" whose peak RSS perfgate reports, so if it
 decided the looks itself, every sample of a ``--until-conclusive`` run would
 carry that much more harness memory than a plain run — and the baseline,
 measured without looks, would show a harness "regression" that is only the
-gate's own imports. So each look is decided by ``python -m
-perfgate.sequential_look``: the request (config, results so far, the look's
-alpha) goes in on stdin as JSON, the gate report comes back on stdout as JSON.
-A failure comes back as one line on stderr and the error's exit code.
+gate's own imports. So the looks are decided by one ``python -m
+perfgate.sequential_look`` child per run (``LookWorker``): each request
+(config, results so far, the look's alpha) goes in on stdin as a JSON line,
+and the gate report, or the one-line reason there is none, comes back on
+stdout as a JSON line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
 
+from pydantic import ValidationError
+
+from perfgate.childproc import read_line
 from perfgate.config import PerfgateConfig
 from perfgate.errors import ExitCode, LookFailed, PerfgateError
 from perfgate.gate_models import GateReport
@@ -46,38 +54,123 @@ def decide_look(result: RunResult, config: PerfgateConfig, alpha: float) -> Gate
     )
 
 
-def decide_look_in_child(result: RunResult, config: PerfgateConfig, alpha: float) -> GateReport:
-    """Decide one look in a child Python process, so this process never loads the gate."""
-    request = LookRequest(config=config, result=result, alpha=alpha).model_dump_json()
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "perfgate.sequential_look"],
-            input=request,
-            capture_output=True,
-            text=True,
-            timeout=LOOK_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise LookFailed(f"deciding a look took over {LOOK_TIMEOUT_S:.0f} s", ExitCode.COULD_NOT_MEASURE) from exc
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
-        reason = lines[-1] if lines else f"exit status {proc.returncode}"
-        # Bad input (a corrupt baseline) keeps its exit code; a crash (Python exits 1) is not a regression.
-        code = ExitCode.USAGE if proc.returncode == ExitCode.USAGE else ExitCode.COULD_NOT_MEASURE
-        raise LookFailed(f"deciding a look failed: {reason.removeprefix('perfgate: ')}", code)
-    return GateReport.model_validate_json(proc.stdout)
+class LookReply(Frozen):
+    """The child's answer to one LookRequest: the report, or why there is none."""
+
+    report: GateReport | None = None
+    error: str | None = None
+    exit_code: int = 0
+
+
+class LookWorker:
+    """Decides every look of one run in a single child process, so the gate's imports are paid once.
+
+    One JSON line in (a LookRequest), one JSON line out (a LookReply). The
+    child's stdin is a pipe only this process holds: it exits at end of input,
+    including when this process dies. A context manager that never leaves it
+    running.
+    """
+
+    def __init__(self, *, timeout_s: float = LOOK_TIMEOUT_S) -> None:
+        self.timeout_s = timeout_s
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
+
+    def __call__(self, result: RunResult, config: PerfgateConfig, alpha: float) -> GateReport:
+        proc = self._started()
+        assert proc.stdin is not None  # stdin/stdout=PIPE in _started(); these narrow the types
+        assert proc.stdout is not None
+        request = LookRequest(config=config, result=result, alpha=alpha).model_dump_json().encode() + b"\n"
+        try:
+            proc.stdin.write(request)
+            proc.stdin.flush()
+        except BrokenPipeError:
+            raise self._failure() from None
+        line = read_line(proc.stdout.fileno(), self.timeout_s)
+        if not line.endswith(b"\n"):  # end of output (the child is exiting) or the timeout
+            raise self._failure()
+        try:
+            reply = LookReply.model_validate_json(line)
+        except ValidationError as exc:
+            raise LookFailed(f"deciding a look failed: unreadable reply ({exc.error_count()} errors)", _CRASH) from exc
+        if reply.report is None:
+            code = ExitCode.USAGE if reply.exit_code == ExitCode.USAGE else _CRASH
+            raise LookFailed(f"deciding a look failed: {reply.error or 'no report'}", code)
+        return reply.report
+
+    @property
+    def pid(self) -> int | None:
+        """The child's PID while it runs (it starts with the first look)."""
+        return self._proc.pid if self._proc is not None else None
+
+    def _started(self) -> subprocess.Popen[bytes]:
+        if self._proc is None:
+            # stderr goes to a file: nobody reads it while the child runs, and a full pipe would block it.
+            self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in close()
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "perfgate.sequential_look"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+            )
+        return self._proc
+
+    def _failure(self) -> LookFailed:
+        """Why the child gave no reply: it exited (with the last line it wrote to stderr) or it hangs."""
+        assert self._proc is not None
+        try:
+            code = self._proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            self.close()
+            return LookFailed(f"deciding a look took over {self.timeout_s:g} s", _CRASH)
+        tail = ""
+        if self._stderr is not None:
+            self._stderr.seek(0)
+            lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+            tail = f": {lines[-1]}" if lines else ""
+        self.close()
+        return LookFailed(f"the look process exited (code {code}){tail}", _CRASH)
+
+    def close(self) -> None:
+        """End of input (the child's signal to exit), then make sure it is gone."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.stdin is not None:
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.close()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+_CRASH = ExitCode.COULD_NOT_MEASURE  # a crashed or silent child: the run could not finish measuring
 
 
 def main() -> int:
-    """Child entry point: a LookRequest on stdin, a GateReport on stdout."""
-    try:
-        request = LookRequest.model_validate_json(sys.stdin.read())
-        report = decide_look(request.result, request.config, request.alpha)
-    except PerfgateError as exc:
-        print(f"perfgate: {exc.message}", file=sys.stderr)
-        return int(exc.exit_code)
-    sys.stdout.write(report.model_dump_json())
+    """Child entry point: LookRequest lines on stdin, LookReply lines on stdout, until end of input."""
+    for line in sys.stdin:
+        request = LookRequest.model_validate_json(line)
+        try:
+            reply = LookReply(report=decide_look(request.result, request.config, request.alpha))
+        except PerfgateError as exc:
+            reply = LookReply(error=exc.message, exit_code=int(exc.exit_code))
+        sys.stdout.write(reply.model_dump_json() + "\n")
+        sys.stdout.flush()
     return 0
 
 

@@ -80,7 +80,7 @@ def _until_conclusive(
     sampler: PeakWindow,
     progress: Callable[[Progress], None] | None,
 ) -> RunResult:
-    from perfgate.sequential_look import decide_look_in_child  # noqa: PLC0415 -- only for sequential runs
+    from perfgate.sequential_look import LookWorker  # noqa: PLC0415 -- only for sequential runs
     from perfgate.sequential_run import run_until_conclusive  # noqa: PLC0415
 
     def more(current: RunResult, scenarios: set[str], runs: int) -> RunResult:
@@ -90,7 +90,8 @@ def _until_conclusive(
 
     # The looks are decided in a child process: the gate's numpy/scipy never
     # enter this process, whose RSS is the harness memory being measured.
-    return run_until_conclusive(result, config=config, more=more, look=decide_look_in_child)
+    with LookWorker() as look:
+        return run_until_conclusive(result, config=config, more=more, look=look)
 
 
 def _check_baseline(config: PerfgateConfig, tier: str) -> None:

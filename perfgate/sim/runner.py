@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import select
 import subprocess
 import sys
-import time
 
+from perfgate.childproc import read_line
 from perfgate.errors import RuntimeUnavailable
 
 PAGE_BYTES = 4096
@@ -70,7 +68,7 @@ def spawn(ballast_mb: int, *, ready_timeout_s: float = 30.0) -> subprocess.Popen
     except OSError as exc:
         raise RuntimeUnavailable(f"simulated runtime: cannot start its runner process: {exc}") from exc
     assert child.stdout is not None  # stdout=PIPE above guarantees it; this narrows the type
-    line = _read_line(child.stdout.fileno(), ready_timeout_s)
+    line = read_line(child.stdout.fileno(), ready_timeout_s)
     child.stdout.close()
     if line != READY_LINE:
         code = child.poll()
@@ -90,20 +88,6 @@ def stop(child: subprocess.Popen[bytes], *, timeout_s: float = 5.0) -> None:
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
-
-
-def _read_line(fd: int, timeout_s: float) -> bytes:
-    deadline = time.monotonic() + timeout_s
-    data = b""
-    while not data.endswith(b"\n"):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-            break
-        chunk = os.read(fd, 256)
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 if __name__ == "__main__":

@@ -8,10 +8,13 @@ and why the loop stops can be checked exactly.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 from test_gate import baseline_of, lognormal_columns, make_result, samples_from
 
@@ -22,7 +25,7 @@ from perfgate.errors import ExitCode, LookFailed
 from perfgate.files import write_model
 from perfgate.models import RunResult
 from perfgate.render.text import run_report
-from perfgate.sequential_look import LookRequest, decide_look, decide_look_in_child
+from perfgate.sequential_look import LookRequest, LookWorker, decide_look
 from perfgate.sequential_run import run_until_conclusive
 
 
@@ -141,23 +144,44 @@ def test_max_runs_caps_the_last_batch_and_is_the_stop_reason(baselines):
 # ----------------------------------------------------------------- looks decided in a child process
 
 
-def test_a_look_decided_in_a_child_process_matches_one_decided_here(baselines):
+def test_looks_decided_in_one_child_process_match_looks_decided_here(baselines):
     first = make_result(seed=2, n=5, scale={"ttft_ms": 1.3})
     cfg = config(baselines)
-    here = decide_look(first, cfg, 0.01)
-    there = decide_look_in_child(first, cfg, 0.01)
-    assert there.verdicts == here.verdicts
-    assert (there.status, there.exit_code, there.look_alpha) == (here.status, here.exit_code, 0.01)
+    with LookWorker() as worker:
+        there = [worker(first, cfg, alpha) for alpha in (0.002, 0.006)]
+        pid = worker.pid
+        assert pid is not None
+    assert worker.pid is None  # closed on leaving the block
+    with pytest.raises(psutil.NoSuchProcess):
+        psutil.Process(pid).status()
+    for alpha, report in zip((0.002, 0.006), there, strict=True):
+        here = decide_look(first, cfg, alpha)
+        assert report.verdicts == here.verdicts
+        assert (report.status, report.exit_code, report.look_alpha) == (here.status, here.exit_code, alpha)
 
 
-def test_a_corrupt_baseline_fails_the_child_with_exit_2_and_one_line(tmp_path):
-    (tmp_path / "pro.json").write_text('{"schema_version": 1, "tier": "pro"', encoding="utf-8")
-    with pytest.raises(LookFailed) as caught:
-        decide_look_in_child(make_result(seed=2, n=5), config(tmp_path), 0.01)
+def test_a_corrupt_baseline_is_a_one_line_exit_2_and_the_worker_goes_on(baselines, tmp_path):
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "pro.json").write_text('{"schema_version": 1, "tier": "pro"', encoding="utf-8")
+    with LookWorker() as worker:
+        with pytest.raises(LookFailed) as caught:
+            worker(make_result(seed=2, n=5), config(corrupt), 0.01)
+        assert worker(make_result(seed=2, n=5), config(baselines), 0.01).verdicts  # same child, next look
     assert caught.value.exit_code == ExitCode.USAGE
     assert "pro.json" in caught.value.message
     assert "\n" not in caught.value.message
-    assert "Traceback" not in caught.value.message
+
+
+def test_a_worker_that_dies_is_a_could_not_measure_error_not_a_hang(baselines):
+    with LookWorker(timeout_s=30) as worker:
+        worker(make_result(seed=2, n=5), config(baselines), 0.01)
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)
+        with pytest.raises(LookFailed) as caught:
+            worker(make_result(seed=2, n=5), config(baselines), 0.01)
+    assert caught.value.exit_code == ExitCode.COULD_NOT_MEASURE
+    assert caught.value.message.startswith("the look process exited (code -9)")
 
 
 def test_a_look_that_cannot_be_decided_stops_the_run_and_keeps_every_sample(tmp_path):
@@ -178,10 +202,11 @@ def test_the_measuring_process_never_loads_the_gate_libraries(baselines):
     script = (
         "import sys\n"
         "from perfgate.measure import session\n"
-        "from perfgate.sequential_look import LookRequest, decide_look_in_child\n"
+        "from perfgate.sequential_look import LookRequest, LookWorker\n"
         "from perfgate.sequential_run import run_until_conclusive\n"
         "r = LookRequest.model_validate_json(sys.stdin.read())\n"
-        "report = decide_look_in_child(r.result, r.config, r.alpha)\n"
+        "with LookWorker() as look:\n"
+        "    report = look(r.result, r.config, r.alpha)\n"
         "print(len(report.verdicts), sorted(m for m in ('scipy', 'numpy') if m in sys.modules))\n"
     )
     proc = subprocess.run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from perfgate.gate_models import Verdict, VerdictKind
+from perfgate.gate_models import GateReport, Verdict, VerdictKind
 
 MARKS = {
     VerdictKind.REGRESSED: "🔴",
@@ -69,3 +69,10 @@ def verdict_word(verdict: Verdict) -> str:
 
 def fmt_notes(verdict: Verdict) -> str:
     return "; ".join(verdict.notes)
+
+
+def look_alpha_note(report: GateReport) -> str:
+    """How the regressions were tested when the results came from a sequential run ('' otherwise)."""
+    if report.look_alpha is None:
+        return ""
+    return f"; sequential run: regressions tested at the last look's share, α = {report.look_alpha:.4f}"

@@ -12,7 +12,7 @@ import re
 from tabulate import tabulate
 
 from perfgate.gate_models import GateReport, Verdict
-from perfgate.render.cells import MARKS, fmt_change, fmt_notes, fmt_value, verdict_word
+from perfgate.render.cells import MARKS, fmt_change, fmt_notes, fmt_value, look_alpha_note, verdict_word
 
 # Only what can start formatting, a link, HTML or a table cell inside one line of text.
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
@@ -79,6 +79,6 @@ def gate_markdown(report: GateReport) -> str:
     parts.append(
         f"<sub>Gate {report.status.value} (exit {report.exit_code}). Change = Hodges–Lehmann ratio with its "
         f"{(1 - 2 * report.alpha) * 100:.0f} % interval; p-values Holm-adjusted over the whole gate, "
-        f"α = {report.alpha:g}.</sub>"
+        f"α = {report.alpha:g}{look_alpha_note(report)}.</sub>"
     )
     return "\n\n".join(parts) + "\n"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from tabulate import tabulate
 
 from perfgate.gate_models import GateReport, GateStatus, Verdict, VerdictKind
-from perfgate.render.cells import MARKS, fmt_change, fmt_notes, fmt_value, verdict_word
+from perfgate.render.cells import MARKS, fmt_change, fmt_notes, fmt_value, look_alpha_note, verdict_word
 from perfgate.render.markdown import escape
 
 GITHUB_COMMENT_LIMIT = 65_536
@@ -197,7 +197,8 @@ def _render(report: GateReport, triage: Sequence[TriageRow], baseline_diff: str 
     parts.append(
         f"<sub>Gate {report.status.value} (exit {report.exit_code}). Change = Hodges–Lehmann ratio of current to "
         f"baseline with its {(1 - 2 * report.alpha) * 100:.0f} % interval; one-sided Mann–Whitney, Holm-adjusted "
-        f"over the whole gate, α = {report.alpha:g}. perfgate {escape(report.perfgate_version)}.</sub>"
+        f"over the whole gate, α = {report.alpha:g}{look_alpha_note(report)}. "
+        f"perfgate {escape(report.perfgate_version)}.</sub>"
     )
     return "\n\n".join(parts) + "\n"
 

@@ -9,7 +9,7 @@ from tabulate import tabulate
 from perfgate.gate_models import GateReport, Verdict
 from perfgate.measure.metrics import DECODE_CLOCK_BOUND, METRIC_UNITS
 from perfgate.models import MetricSummary, RunResult, ScenarioResult, SequentialRecord
-from perfgate.render.cells import fmt_change, fmt_notes, fmt_number, fmt_value, verdict_word
+from perfgate.render.cells import fmt_change, fmt_notes, fmt_number, fmt_value, look_alpha_note, verdict_word
 from perfgate.triage import TriageEntry
 
 # The metrics a person reads first; the rest stay in the JSON file.
@@ -172,9 +172,7 @@ def gate_text(report: GateReport) -> str:
                 for p in report.problems
             )
         )
-    level = f"α = {report.alpha:g} over the whole gate"
-    if report.look_alpha is not None:
-        level += f"; sequential run: final look tested at its share α = {report.look_alpha:.4f}"
+    level = f"α = {report.alpha:g} over the whole gate{look_alpha_note(report)}"
     parts.append(f"gate: {report.status.value} (exit {report.exit_code}), {level}")
     return "\n\n".join(parts)
 

@@ -20,7 +20,9 @@ from perfgate.decide.headline import headline
 from perfgate.gate_models import GateReport, Problem, ProblemKind, TierSummary, Verdict, VerdictKind
 from perfgate.measure.metrics import METRIC_UNITS
 from perfgate.pipeline import triage_rows
+from perfgate.render.markdown import gate_markdown
 from perfgate.render.summary import GITHUB_COMMENT_LIMIT, TriageRow, gate_summary
+from perfgate.render.text import gate_text
 from perfgate.triage import RunContext, TriageEntry, findings_from_report, reconcile
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
@@ -417,3 +419,13 @@ def test_golden_files_are_well_formed(name: str) -> None:
     assert "\r" not in text
     for table in tables(text):
         assert len({cell_count(row) for row in table}) == 1
+
+
+def test_a_sequential_runs_report_says_at_which_alpha_its_regressions_were_tested() -> None:
+    plain = regression_report()
+    sequential = plain.model_copy(update={"look_alpha": 0.018})
+    note = "sequential run: regressions tested at the last look's share, α = 0.0180"
+    assert note in gate_summary(sequential, rows_for(sequential, context(1)))
+    assert note in gate_text(sequential)
+    assert note in gate_markdown(sequential)
+    assert "sequential run" not in gate_summary(plain, rows_for(plain, context(1)))

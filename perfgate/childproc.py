@@ -160,13 +160,15 @@ def read_line(fd: int, timeout_s: float) -> bytes:
     """
     deadline = time.monotonic() + timeout_s
     data = b""
-    while b"\n" not in data:
+    while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
             break
-        chunk = os.read(fd, 4096)
+        chunk = os.read(fd, 65536)
         if not chunk:
             break
         data += chunk
+        if b"\n" in chunk:
+            break
     head, newline, _ = data.partition(b"\n")
     return head + newline

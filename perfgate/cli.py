@@ -111,11 +111,16 @@ def cmd_run(args: argparse.Namespace, config: PerfgateConfig) -> int:
         from perfgate.baseline import LoadedResults  # noqa: PLC0415
 
         print()
-        return _compare_and_report(args, config, [LoadedResults(out, result)])
+        code = _compare_and_report(args, config, [LoadedResults(out, result)])
+        # A look that failed means the run could not finish; only a regression outranks that.
+        return ExitCode.COULD_NOT_MEASURE if look_error is not None and code in _PASSING else code
     return int(ExitCode.COULD_NOT_MEASURE if result.failures or look_error else ExitCode.OK)
 
 
 # ---------------------------------------------------------------- compare
+
+
+_PASSING = (ExitCode.OK, ExitCode.INCONCLUSIVE)
 
 
 def _compare_and_report(args: argparse.Namespace, config: PerfgateConfig, loaded: list[Any]) -> int:

@@ -133,11 +133,9 @@ class BaselineMissing(CouldNotMeasure):
 
 
 class LookFailed(PerfgateError):
-    """A sequential run's look could not be decided (its child process failed); keeps the child's exit code."""
+    """A sequential run's look could not be decided (its child process failed or refused the baseline)."""
 
-    def __init__(self, message: str, exit_code: ExitCode) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = ExitCode.COULD_NOT_MEASURE
 
 
 class PublishError(PerfgateError):

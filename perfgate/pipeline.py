@@ -107,17 +107,22 @@ def sequential_alpha(loaded: Sequence[LoadedResults], alpha: float) -> tuple[flo
     """The level the gate must test at, and the confirmed regressions, from sequential runs' records.
 
     A results file that took k looks was already tested k - 1 times; the gate is
-    its k-th look and spends that look's share of alpha. With several files the
-    smallest share is used (conservative). Fixed-n results leave alpha as it is.
+    its k-th look and spends that look's share of alpha. A run whose look k
+    could not be decided (``stopped = "error"``) holds runs no look has seen
+    yet; the gate is that look k. With several files the smallest share is
+    used (conservative). Fixed-n results leave alpha as it is.
     """
     level = alpha
     confirmed: set[tuple[str, str, str]] = set()
     for item in loaded:
         record = item.result.sequential
-        if record is None or not record.looks:
+        if record is None:
             continue
         plan = SequentialPlan(record.max_looks, record.batch_runs, record.rho)
-        level = min(level, alpha_at_look(alpha, len(record.looks), plan))
+        look = len(record.looks) + (1 if record.stopped == "error" else 0)
+        if look == 0:
+            continue
+        level = min(level, alpha_at_look(alpha, min(look, plan.max_looks), plan))
         for key in record.confirmed:
             scenario, _, metric = key.partition("/")
             confirmed.add((item.result.tier, scenario, metric))

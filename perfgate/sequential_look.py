@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from perfgate.childproc import read_line
 from perfgate.config import PerfgateConfig
-from perfgate.errors import ExitCode, LookFailed, PerfgateError
+from perfgate.errors import LookFailed, PerfgateError
 from perfgate.gate_models import GateReport
 from perfgate.models import Frozen, RunResult
 
@@ -59,7 +59,6 @@ class LookReply(Frozen):
 
     report: GateReport | None = None
     error: str | None = None
-    exit_code: int = 0
 
 
 class LookWorker:
@@ -92,10 +91,9 @@ class LookWorker:
         try:
             reply = LookReply.model_validate_json(line)
         except ValidationError as exc:
-            raise LookFailed(f"deciding a look failed: unreadable reply ({exc.error_count()} errors)", _CRASH) from exc
+            raise LookFailed(f"deciding a look failed: unreadable reply ({exc.error_count()} errors)") from exc
         if reply.report is None:
-            code = ExitCode.USAGE if reply.exit_code == ExitCode.USAGE else _CRASH
-            raise LookFailed(f"deciding a look failed: {reply.error or 'no report'}", code)
+            raise LookFailed(f"deciding a look failed: {reply.error or 'no report'}")
         return reply.report
 
     @property
@@ -122,14 +120,14 @@ class LookWorker:
             code = self._proc.wait(timeout=1)
         except subprocess.TimeoutExpired:
             self.close()
-            return LookFailed(f"deciding a look took over {self.timeout_s:g} s", _CRASH)
+            return LookFailed(f"deciding a look took over {self.timeout_s:g} s")
         tail = ""
         if self._stderr is not None:
             self._stderr.seek(0)
             lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
             tail = f": {lines[-1]}" if lines else ""
         self.close()
-        return LookFailed(f"the look process exited (code {code}){tail}", _CRASH)
+        return LookFailed(f"the look process exited (code {code}){tail}")
 
     def close(self) -> None:
         """End of input (the child's signal to exit), then make sure it is gone."""
@@ -158,19 +156,17 @@ class LookWorker:
         self.close()
 
 
-_CRASH = ExitCode.COULD_NOT_MEASURE  # a crashed or silent child: the run could not finish measuring
-
-
 def main() -> int:
     """Child entry point: LookRequest lines on stdin, LookReply lines on stdout, until end of input."""
+    replies, sys.stdout = sys.stdout, sys.stderr  # a stray print must never desync the replies
     for line in sys.stdin:
         request = LookRequest.model_validate_json(line)
         try:
             reply = LookReply(report=decide_look(request.result, request.config, request.alpha))
         except PerfgateError as exc:
-            reply = LookReply(error=exc.message, exit_code=int(exc.exit_code))
-        sys.stdout.write(reply.model_dump_json() + "\n")
-        sys.stdout.flush()
+            reply = LookReply(error=exc.message)
+        replies.write(reply.model_dump_json() + "\n")
+        replies.flush()
     return 0
 
 

@@ -16,7 +16,6 @@ from perfgate.decide.sequential import SequentialPlan, alpha_at_look, newly_conf
 from perfgate.errors import PerfgateError
 from perfgate.gate_models import GateReport, Problem, ProblemKind, Verdict
 from perfgate.models import FailureKind, Look, RunResult, SequentialRecord
-from perfgate.sequential_look import decide_look
 
 MoreRuns = Callable[[RunResult, set[str], int], RunResult]
 """Measure ``runs`` more requests of the named scenarios and return the extended results."""
@@ -34,7 +33,7 @@ def run_until_conclusive(
     *,
     config: PerfgateConfig,
     more: MoreRuns,
-    look: DecideLook = decide_look,
+    look: DecideLook,
     clock: Callable[[], float] = time.monotonic,
 ) -> RunResult:
     """Extend ``first`` look by look until every gating verdict settles or the budget is spent.
@@ -50,6 +49,7 @@ def run_until_conclusive(
     looks: list[Look] = []
     confirmed: set[tuple[str, str, str]] = set()
     previous: list[Verdict] = []
+    fresh: set[str] = set()  # scenarios given new runs since the previous look
     stopped = "max_looks"
     error: str | None = None
     for k in range(1, plan.max_looks + 1):
@@ -60,8 +60,8 @@ def run_until_conclusive(
             stopped, error = "error", f"look {k}: {exc.message}"
             break
         verdicts = [v for v in report.verdicts if v.tier == result.tier]
-        if previous:
-            confirmed |= newly_confirmed(previous, verdicts)
+        # Confirmation needs fresh runs: a scenario left alone (say at --max-runs) only repeats its verdict.
+        confirmed |= {key for key in newly_confirmed(previous, verdicts) if key[1] in fresh}
         room = _room(result, k, plan, settings.max_runs)
         doubtful = {scenario for _, scenario in unsettled_scenarios(verdicts, confirmed)}
         todo = {
@@ -84,10 +84,13 @@ def run_until_conclusive(
         if stop:
             stopped = stop
             break
-        previous = verdicts
+        previous, fresh = verdicts, todo
         # A scenario near --max-runs gets only the runs it has left.
         for runs in sorted({min(plan.batch_runs, room[s]) for s in todo}):
+            failures = len(result.failures)
             result = more(result, {s for s in todo if min(plan.batch_runs, room[s]) == runs}, runs)
+            if len(result.failures) > failures:
+                break  # the runtime failed: the next look stops with "failure"
     record = SequentialRecord(
         max_looks=plan.max_looks,
         batch_runs=plan.batch_runs,
@@ -104,7 +107,7 @@ def _room(result: RunResult, k: int, plan: SequentialPlan, max_runs: int | None)
     """Runs each scenario may still get after look k: the looks left, capped by --max-runs."""
     left = (plan.max_looks - k) * plan.batch_runs
     return {
-        name: max(0, min(left, left if max_runs is None else max_runs - count))
+        name: left if max_runs is None else max(0, min(left, max_runs - count))
         for name, count in _counts(result).items()
     }
 

@@ -18,12 +18,14 @@ import psutil
 import pytest
 from test_gate import baseline_of, lognormal_columns, make_result, samples_from
 
-from perfgate.baseline import baseline_path
+from perfgate.baseline import LoadedResults, baseline_path
 from perfgate.cli import main
 from perfgate.config import PerfgateConfig, SequentialConfig
 from perfgate.errors import ExitCode, LookFailed
 from perfgate.files import write_model
+from perfgate.gate_models import GateReport, GateStatus, Verdict, VerdictKind
 from perfgate.models import RunResult
+from perfgate.pipeline import sequential_alpha
 from perfgate.render.text import run_report
 from perfgate.sequential_look import LookRequest, LookWorker, decide_look
 from perfgate.sequential_run import run_until_conclusive
@@ -67,7 +69,7 @@ def config(baselines: Path, **sequential: object) -> PerfgateConfig:
 def test_a_clear_regression_is_confirmed_by_one_more_batch_and_then_stops(baselines):
     first = make_result(seed=2, n=5, scale={"ttft_ms": 1.3})
     more = FakeRuns(scale={"ttft_ms": 1.3})
-    result = run_until_conclusive(first, config=config(baselines), more=more)
+    result = run_until_conclusive(first, config=config(baselines), more=more, look=decide_look)
     record = result.sequential
     assert record is not None
     assert [look.verdicts["short-explain/ttft_ms"] for look in record.looks] == ["regressed", "regressed"]
@@ -82,7 +84,7 @@ def test_a_clear_regression_is_confirmed_by_one_more_batch_and_then_stops(baseli
 def test_nothing_in_doubt_stops_at_the_first_look_without_more_runs(baselines):
     first = make_result(seed=3, n=5)
     more = FakeRuns()
-    result = run_until_conclusive(first, config=config(baselines), more=more)
+    result = run_until_conclusive(first, config=config(baselines), more=more, look=decide_look)
     assert result.sequential is not None
     assert result.sequential.stopped == "settled"
     assert len(result.sequential.looks) == 1
@@ -102,7 +104,7 @@ def noisy_decode_baseline(tmp_path: Path) -> Path:
 def test_a_verdict_only_a_larger_baseline_can_settle_costs_no_runs(noisy_decode_baseline):
     first = make_result(seed=4, n=5, scenarios=("short-explain",))
     more = FakeRuns()
-    result = run_until_conclusive(first, config=config(noisy_decode_baseline), more=more)
+    result = run_until_conclusive(first, config=config(noisy_decode_baseline), more=more, look=decide_look)
     record = result.sequential
     assert record is not None
     (look,) = record.looks
@@ -117,7 +119,7 @@ def test_a_suspected_regression_is_chased_even_when_the_estimate_says_out_of_rea
     # not significant) and gets every look; short-explain's -0.9 % is out of reach and gets none.
     first = make_result(seed=4, n=5)
     more = FakeRuns()
-    result = run_until_conclusive(first, config=config(noisy_decode_baseline), more=more)
+    result = run_until_conclusive(first, config=config(noisy_decode_baseline), more=more, look=decide_look)
     record = result.sequential
     assert record is not None
     assert record.looks[0].verdicts["prefill/decode_tok_s"] == "inconclusive"
@@ -127,10 +129,10 @@ def test_a_suspected_regression_is_chased_even_when_the_estimate_says_out_of_rea
 
 
 def test_max_runs_caps_the_last_batch_and_is_the_stop_reason(baselines):
-    # +30 % TTFT keeps the scenarios re-run until confirmed; a cap of 7 runs allows 2 more, not 5.
+    # +30 % TTFT keeps the scenarios re-run until confirmed; a cap of 7 runs allows 2 more, not 3.
     first = make_result(seed=2, n=5, scale={"ttft_ms": 1.3})
     more = FakeRuns(scale={"ttft_ms": 1.3}, cv={"ttft_ms": 0.30})
-    result = run_until_conclusive(first, config=config(baselines, max_runs=7), more=more)
+    result = run_until_conclusive(first, config=config(baselines, max_runs=7), more=more, look=decide_look)
     record = result.sequential
     assert record is not None
     assert more.calls[0][1] == 2
@@ -160,7 +162,7 @@ def test_looks_decided_in_one_child_process_match_looks_decided_here(baselines):
         assert (report.status, report.exit_code, report.look_alpha) == (here.status, here.exit_code, alpha)
 
 
-def test_a_corrupt_baseline_is_a_one_line_exit_2_and_the_worker_goes_on(baselines, tmp_path):
+def test_a_corrupt_baseline_is_a_one_line_error_and_the_worker_goes_on(baselines, tmp_path):
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
     (corrupt / "pro.json").write_text('{"schema_version": 1, "tier": "pro"', encoding="utf-8")
@@ -168,7 +170,8 @@ def test_a_corrupt_baseline_is_a_one_line_exit_2_and_the_worker_goes_on(baseline
         with pytest.raises(LookFailed) as caught:
             worker(make_result(seed=2, n=5), config(corrupt), 0.01)
         assert worker(make_result(seed=2, n=5), config(baselines), 0.01).verdicts  # same child, next look
-    assert caught.value.exit_code == ExitCode.USAGE
+    assert caught.value.exit_code == ExitCode.COULD_NOT_MEASURE
+    assert caught.value.message.startswith("deciding a look failed: ")
     assert "pro.json" in caught.value.message
     assert "\n" not in caught.value.message
 
@@ -184,16 +187,86 @@ def test_a_worker_that_dies_is_a_could_not_measure_error_not_a_hang(baselines):
     assert caught.value.message.startswith("the look process exited (code -9)")
 
 
-def test_a_look_that_cannot_be_decided_stops_the_run_and_keeps_every_sample(tmp_path):
-    (tmp_path / "pro.json").write_text("not json", encoding="utf-8")
-    first = make_result(seed=2, n=5)
-    result = run_until_conclusive(first, config=config(tmp_path), more=FakeRuns())
+def test_a_look_that_cannot_be_decided_stops_the_run_and_keeps_every_sample(baselines):
+    calls = 0
+
+    def failing_second_look(result: RunResult, cfg: PerfgateConfig, alpha: float) -> GateReport:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise LookFailed("deciding a look failed: baselines/pro.json: baseline file is not valid JSON")
+        return decide_look(result, cfg, alpha)
+
+    first = make_result(seed=2, n=5, scale={"ttft_ms": 1.3})
+    result = run_until_conclusive(
+        first, config=config(baselines), more=FakeRuns(scale={"ttft_ms": 1.3}), look=failing_second_look
+    )
     record = result.sequential
     assert record is not None
     assert record.stopped == "error"
-    assert record.error is not None
-    assert "pro.json" in record.error
-    assert result.scenarios == first.scenarios
+    assert record.error == "look 2: deciding a look failed: baselines/pro.json: baseline file is not valid JSON"
+    assert len(record.looks) == 1
+    assert {len(s.samples) for s in result.scenarios} == {8}  # the 3 runs after look 1 are kept
+    assert record.confirmed == ()  # seen once, never confirmed
+    # The gate on this file is look 2 (its last 3 runs were never looked at), not look 1 again.
+    level, _ = sequential_alpha([LoadedResults(Path("r.json"), result)], 0.05)
+    assert level == pytest.approx(0.006)
+
+
+def report_of(verdicts: list[tuple[str, VerdictKind, int | None]]) -> GateReport:
+    """A gate report with one ttft_ms verdict per (scenario, verdict, runs_needed)."""
+    return GateReport(
+        perfgate_version="0.1.0",
+        created_at="2026-11-28T12:00:00Z",
+        alpha=0.05,
+        status=GateStatus.PASS,
+        exit_code=0,
+        headline="",
+        tiers=(),
+        problems=(),
+        verdicts=tuple(
+            Verdict(
+                tier="pro",
+                scenario=scenario,
+                metric="ttft_ms",
+                unit="ms",
+                direction="lower",
+                informational=False,
+                verdict=kind,
+                threshold_worse=0.1,
+                threshold_better=0.1,
+                change=0.3 if kind is VerdictKind.REGRESSED else 0.02,
+                runs_needed=needed,
+            )
+            for scenario, kind, needed in verdicts
+        ),
+    )
+
+
+def test_a_regression_is_confirmed_only_after_fresh_runs_of_its_scenario(baselines):
+    # short-explain: inconclusive, re-run to the cap of 8; then regressed with no room left while
+    # prefill keeps the run going. At look 3 it is still regressed on the same 8 samples: that
+    # repeats a verdict, it does not confirm it.
+    looks = iter(
+        [
+            [("short-explain", VerdictKind.INCONCLUSIVE, 2), ("prefill", VerdictKind.UNCHANGED, None)],
+            [("short-explain", VerdictKind.REGRESSED, None), ("prefill", VerdictKind.INCONCLUSIVE, 2)],
+            [("short-explain", VerdictKind.REGRESSED, None), ("prefill", VerdictKind.UNCHANGED, None)],
+        ]
+    )
+    more = FakeRuns()
+    result = run_until_conclusive(
+        make_result(seed=2, n=5),
+        config=config(baselines, max_runs=8),
+        more=more,
+        look=lambda *_: report_of(next(looks)),
+    )
+    record = result.sequential
+    assert record is not None
+    assert [look.rerun for look in record.looks] == [("short-explain",), ("prefill",), ()]
+    assert record.looks[2].runs == {"short-explain": 8, "prefill": 8}
+    assert record.confirmed == ()
+    assert record.stopped == "max_runs"
 
 
 def test_the_measuring_process_never_loads_the_gate_libraries(baselines):
@@ -219,7 +292,9 @@ def test_the_measuring_process_never_loads_the_gate_libraries(baselines):
 
 def test_the_run_report_shows_every_look_and_why_the_run_stopped(baselines):
     first = make_result(seed=2, n=5, scale={"ttft_ms": 1.3})
-    result = run_until_conclusive(first, config=config(baselines), more=FakeRuns(scale={"ttft_ms": 1.3}))
+    result = run_until_conclusive(
+        first, config=config(baselines), more=FakeRuns(scale={"ttft_ms": 1.3}), look=decide_look
+    )
     text = run_report(result)
     assert "short-explain  (8 samples: 5 + 3 more)" in text
     assert "sequential run: 2 of at most 5 looks · stopped: settled (every gating verdict settled)" in text
@@ -232,7 +307,7 @@ def test_the_run_report_shows_every_look_and_why_the_run_stopped(baselines):
 
 def test_the_cli_keeps_the_results_and_exits_3_when_a_look_failed(tmp_path, monkeypatch, capsys):
     (tmp_path / "pro.json").write_text("not json", encoding="utf-8")
-    stopped = run_until_conclusive(make_result(seed=2, n=5), config=config(tmp_path), more=FakeRuns())
+    stopped = run_until_conclusive(make_result(seed=2, n=5), config=config(tmp_path), more=FakeRuns(), look=decide_look)
     monkeypatch.setattr("perfgate.measure.session.measure", lambda *_args, **_kw: stopped)
     monkeypatch.chdir(tmp_path)
     assert main(["run", "--out", "r.json"]) == ExitCode.COULD_NOT_MEASURE
@@ -243,3 +318,23 @@ def test_the_cli_keeps_the_results_and_exits_3_when_a_look_failed(tmp_path, monk
     assert written.sequential is not None
     assert written.sequential.stopped == "error"
     assert written.scenarios == stopped.scenarios
+
+
+def test_with_compare_a_failed_look_still_fails_the_run_unless_a_regression_says_more(
+    baselines, tmp_path, monkeypatch, capsys
+):
+    def broken(*_args: object) -> GateReport:
+        raise LookFailed("the look process exited (code -9)")
+
+    stopped = run_until_conclusive(make_result(seed=3, n=5), config=config(baselines), more=FakeRuns(), look=broken)
+    monkeypatch.setattr("perfgate.measure.session.measure", lambda *_args, **_kw: stopped)
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--out", "r.json", "--compare", "--baselines-dir", str(baselines)]
+    assert main(argv) == ExitCode.COULD_NOT_MEASURE  # the gate itself passes on these 5 runs
+    out, err = capsys.readouterr()
+    assert "gate: pass (exit 0)" in out
+    assert "perfgate: sequential run stopped: look 1: the look process exited (code -9)" in err.splitlines()
+    slower = make_result(seed=3, n=5, scale={"ttft_ms": 1.3})
+    stopped_slower = run_until_conclusive(slower, config=config(baselines), more=FakeRuns(), look=broken)
+    monkeypatch.setattr("perfgate.measure.session.measure", lambda *_args, **_kw: stopped_slower)
+    assert main(argv) == ExitCode.REGRESSION

@@ -8,6 +8,7 @@ then nothing is measured, and anything else it prints is a start-up failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
@@ -172,3 +173,15 @@ def read_line(fd: int, timeout_s: float) -> bytes:
             break
     head, newline, _ = data.partition(b"\n")
     return head + newline
+
+
+def end_child(child: subprocess.Popen[bytes], *, timeout_s: float = 5.0) -> None:
+    """Close the child's stdin (its signal to exit), then make sure it is gone."""
+    if child.stdin is not None and not child.stdin.closed:
+        with contextlib.suppress(BrokenPipeError):  # already gone
+            child.stdin.close()
+    try:
+        child.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()

@@ -14,7 +14,6 @@ stdout as a JSON line.
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from typing import IO, Self
 
 from pydantic import ValidationError
 
-from perfgate.childproc import read_line
+from perfgate.childproc import end_child, read_line
 from perfgate.config import PerfgateConfig
 from perfgate.errors import LookFailed, PerfgateError
 from perfgate.gate_models import GateReport
@@ -133,14 +132,7 @@ class LookWorker:
         """End of input (the child's signal to exit), then make sure it is gone."""
         proc, self._proc = self._proc, None
         if proc is not None:
-            if proc.stdin is not None:
-                with contextlib.suppress(BrokenPipeError):
-                    proc.stdin.close()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            end_child(proc)
             if proc.stdout is not None:
                 proc.stdout.close()
         if self._stderr is not None:

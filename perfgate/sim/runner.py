@@ -12,11 +12,10 @@ Run as ``python -m perfgate.sim.runner --ballast-mb M``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import subprocess
 import sys
 
-from perfgate.childproc import read_line
+from perfgate.childproc import end_child, read_line
 from perfgate.errors import RuntimeUnavailable
 
 PAGE_BYTES = 4096
@@ -72,22 +71,10 @@ def spawn(ballast_mb: int, *, ready_timeout_s: float = 30.0) -> subprocess.Popen
     child.stdout.close()
     if line != READY_LINE:
         code = child.poll()
-        stop(child)
+        end_child(child)
         reason = f"exited with code {code}" if code is not None else f"not ready after {ready_timeout_s:g} s"
         raise RuntimeUnavailable(f"simulated runtime: runner process holding {ballast_mb} MiB {reason}")
     return child
-
-
-def stop(child: subprocess.Popen[bytes], *, timeout_s: float = 5.0) -> None:
-    """Close the child's stdin (its signal to exit), then make sure it is gone."""
-    if child.stdin is not None and not child.stdin.closed:
-        with contextlib.suppress(BrokenPipeError):  # already gone
-            child.stdin.close()
-    try:
-        child.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
 
 
 if __name__ == "__main__":

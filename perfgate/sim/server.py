@@ -26,6 +26,7 @@ from types import FrameType, TracebackType
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from perfgate.childproc import end_child
 from perfgate.errors import UsageError
 from perfgate.sim import generate, runner, wire
 from perfgate.sim.engine import SimEngine
@@ -251,7 +252,7 @@ class SimServer:
         try:
             httpd = _HTTPServer((self._host, self._port), _Handler)
         except OSError as exc:
-            runner.stop(self._runner)
+            end_child(self._runner)
             raise UsageError(
                 f"perfgate sim: cannot listen on {self._host}:{self._port}: {exc.strerror or exc}"
             ) from exc
@@ -280,7 +281,7 @@ class SimServer:
         if self._thread is not None:
             self._thread.join(5.0)
         if self._runner is not None:
-            runner.stop(self._runner)
+            end_child(self._runner)
         self._httpd = self._thread = self._runner = None
 
     def __enter__(self) -> SimServer:

@@ -142,7 +142,7 @@ def docs(session: nox.Session) -> None:
     session.run(
         "python",
         "-c",
-        "from pathlib import Path; from perfgate.schemas import write_schemas; "
+        "from pathlib import Path; from perfgate.contracts.schemas import write_schemas; "
         "from perfgate.configdoc import render_configuration_md; "
         "Path('docs/configuration.md').write_text(render_configuration_md(), encoding='utf-8'); "
         "print('docs/configuration.md', *write_schemas(Path('docs/schema')), sep='\\n')",

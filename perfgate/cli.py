@@ -14,10 +14,10 @@ from typing import Any, TextIO
 
 from perfgate import __version__
 from perfgate.config import PerfgateConfig, load_config
+from perfgate.contracts.results import HostInfo
 from perfgate.errors import ExitCode, PerfgateError, UsageError
 from perfgate.files import write_model
 from perfgate.measure.harness import Progress
-from perfgate.models import HostInfo
 
 Handler = Callable[[argparse.Namespace, PerfgateConfig], int]
 
@@ -95,7 +95,7 @@ def cmd_run(args: argparse.Namespace, config: PerfgateConfig) -> int:
 
     if args.for_baseline and args.runs is None:
         config = config.model_copy(update={"runs": config.gate.baseline_runs})
-    from perfgate.measure.session import measure  # noqa: PLC0415 -- keep `perfgate --help` fast
+    from perfgate.commands.run import measure  # noqa: PLC0415 -- keep `perfgate --help` fast
 
     result = measure(config, args.argv, ProgressLine(sys.stderr))
     out = Path(args.out) if args.out else Path(config.results_dir) / f"results-{result.tier}.json"
@@ -108,7 +108,7 @@ def cmd_run(args: argparse.Namespace, config: PerfgateConfig) -> int:
     if look_error is not None:
         _fail(f"sequential run stopped: {look_error}")
     if args.compare:
-        from perfgate.baseline import LoadedResults  # noqa: PLC0415
+        from perfgate.contracts.results import LoadedResults  # noqa: PLC0415
 
         print()
         code = _compare_and_report(args, config, [LoadedResults(out, result)])
@@ -124,8 +124,8 @@ _PASSING = (ExitCode.OK, ExitCode.INCONCLUSIVE)
 
 
 def _compare_and_report(args: argparse.Namespace, config: PerfgateConfig, loaded: list[Any]) -> int:
+    from perfgate.commands.compare import compare  # noqa: PLC0415
     from perfgate.files import write_model as write  # noqa: PLC0415
-    from perfgate.pipeline import compare  # noqa: PLC0415
     from perfgate.render.markdown import gate_markdown  # noqa: PLC0415
     from perfgate.render.text import gate_text  # noqa: PLC0415
 
@@ -152,7 +152,7 @@ def _split(value: str | None) -> list[str]:
 
 
 def cmd_compare(args: argparse.Namespace, config: PerfgateConfig) -> int:
-    from perfgate.pipeline import collect_results  # noqa: PLC0415
+    from perfgate.contracts.results import collect_results  # noqa: PLC0415
 
     loaded = collect_results([Path(p) for p in args.results])
     return _compare_and_report(args, config, loaded)
@@ -162,8 +162,9 @@ def cmd_compare(args: argparse.Namespace, config: PerfgateConfig) -> int:
 
 
 def cmd_baseline_update(args: argparse.Namespace, config: PerfgateConfig) -> int:
-    from perfgate.baseline import baseline_path, build_baseline, diff_baselines, load_baseline  # noqa: PLC0415
-    from perfgate.pipeline import collect_results  # noqa: PLC0415
+    from perfgate.contracts.baseline import baseline_path, load_baseline  # noqa: PLC0415
+    from perfgate.contracts.results import collect_results  # noqa: PLC0415
+    from perfgate.decide.baseline import build_baseline, diff_baselines  # noqa: PLC0415
     from perfgate.provenance import utc_now_iso  # noqa: PLC0415
     from perfgate.render.baseline_diff import diff_text  # noqa: PLC0415
 
@@ -179,7 +180,7 @@ def cmd_baseline_update(args: argparse.Namespace, config: PerfgateConfig) -> int
 
 
 def cmd_baseline_diff(args: argparse.Namespace, config: PerfgateConfig) -> int:
-    from perfgate.baseline import changed_baselines  # noqa: PLC0415
+    from perfgate.commands.baseline import changed_baselines  # noqa: PLC0415
     from perfgate.render.baseline_diff import diff_markdown, diff_text  # noqa: PLC0415
 
     diffs = changed_baselines(Path(args.baselines_dir or config.baselines_dir), args.base_ref)
@@ -198,7 +199,7 @@ def cmd_gate(args: argparse.Namespace, config: PerfgateConfig) -> int:
 
     import httpx  # noqa: PLC0415
 
-    from perfgate.ci_gate import GateOptions, run_ci_gate  # noqa: PLC0415
+    from perfgate.commands.gate import GateOptions, run_ci_gate  # noqa: PLC0415
 
     options = GateOptions(
         results_dir=Path(args.results_dir),
@@ -237,9 +238,9 @@ def cmd_triage_list(args: argparse.Namespace, config: PerfgateConfig) -> int:
 
     import httpx  # noqa: PLC0415
 
-    from perfgate.github import GitHubClient  # noqa: PLC0415
+    from perfgate.publish.github import GitHubClient  # noqa: PLC0415
     from perfgate.render.text import triage_text  # noqa: PLC0415
-    from perfgate.triage_sinks import GitHubIssueSink, LedgerSink, TriageSink  # noqa: PLC0415
+    from perfgate.triage.sinks import GitHubIssueSink, LedgerSink, TriageSink  # noqa: PLC0415
 
     with httpx.Client() as http:
         github = (
@@ -262,8 +263,9 @@ def cmd_triage_list(args: argparse.Namespace, config: PerfgateConfig) -> int:
 def cmd_report(args: argparse.Namespace, config: PerfgateConfig) -> int:
     from datetime import UTC, datetime  # noqa: PLC0415
 
+    from perfgate.commands.report import build_report, copy_raw  # noqa: PLC0415
+    from perfgate.contracts.results import collect_results  # noqa: PLC0415
     from perfgate.files import write_text_atomic  # noqa: PLC0415
-    from perfgate.pipeline import build_report, collect_results, copy_raw  # noqa: PLC0415
 
     loaded = collect_results([Path(p) for p in args.results])
     out = Path(args.out) if args.out else None
@@ -304,7 +306,7 @@ def _cores(host: HostInfo) -> str | None:
 
 
 def cmd_host(args: argparse.Namespace, config: PerfgateConfig) -> int:
-    from perfgate.host import os_major, probe_host, resolve_tier  # noqa: PLC0415
+    from perfgate.measure.host import os_major, probe_host, resolve_tier  # noqa: PLC0415
 
     host = probe_host()
     try:

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from perfgate import __version__
 from perfgate.config import GateConfig
-from perfgate.gate_models import Baseline
-from perfgate.models import Fingerprint, RunResult
+from perfgate.contracts.baseline import Baseline
+from perfgate.contracts.results import Fingerprint, RunResult
 
 SCENARIO_FIELDS = {"prompt": "prompt_sha256", "scenario_options": "options_sha256"}
 

@@ -16,22 +16,15 @@ from typing import Literal
 
 from perfgate import __version__
 from perfgate.config import GateConfig, TierConfig
+from perfgate.contracts.baseline import Baseline
+from perfgate.contracts.gate import GateReport, GateStatus, Problem, ProblemKind, TierSummary, Verdict, VerdictKind
+from perfgate.contracts.results import LoadedResults, RunResult
 from perfgate.decide.fingerprint import compare_fingerprints, staleness_warnings
 from perfgate.decide.headline import headline
 from perfgate.decide.stats import MetricTest, decide
 from perfgate.errors import ExitCode
-from perfgate.gate_models import (
-    Baseline,
-    GateReport,
-    GateStatus,
-    Problem,
-    ProblemKind,
-    TierSummary,
-    Verdict,
-    VerdictKind,
-)
-from perfgate.measure.metrics import METRIC_UNITS, metric_values
-from perfgate.models import RunResult
+from perfgate.measure.samples import metric_values
+from perfgate.metrics import METRIC_UNITS
 
 
 def direction_of(metric: str) -> Literal["lower", "higher"]:
@@ -360,3 +353,19 @@ def group_by_tier(
         else:
             out.append(TierInput(tier, items, found, None, must_match, informational))
     return out
+
+
+def problems_from_results(loaded: Sequence[LoadedResults], expect_tiers: Sequence[str]) -> list[Problem]:
+    """Could-not-measure problems visible in the results alone (no baselines needed)."""
+    problems = [
+        Problem(kind=ProblemKind(f.kind.value), tier=item.result.tier, scenario=f.scenario, message=f.message)
+        for item in loaded
+        for f in item.result.failures
+    ]
+    seen = {item.result.tier for item in loaded}
+    problems += [
+        Problem(kind=ProblemKind.TIER_MISSING, tier=t, message=f"no results for expected tier {t!r}")
+        for t in expect_tiers
+        if t not in seen
+    ]
+    return problems

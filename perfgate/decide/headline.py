@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from perfgate.gate_models import GateStatus, Problem, Verdict, VerdictKind
+from perfgate.contracts.gate import GateStatus, Problem, Verdict, VerdictKind
 
 LABELS = {
     "ttft_ms": "TTFT",

@@ -28,10 +28,11 @@ Pure functions; no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from perfgate.gate_models import Verdict, VerdictKind
+from perfgate.contracts.gate import Verdict, VerdictKind
+from perfgate.contracts.results import LoadedResults
 
 
 @dataclass(frozen=True)
@@ -109,3 +110,29 @@ def newly_confirmed(previous: Iterable[Verdict], current: Iterable[Verdict]) -> 
         for v in current
         if v.verdict is VerdictKind.REGRESSED and (v.tier, v.scenario, v.metric) in before
     }
+
+
+def sequential_alpha(loaded: Sequence[LoadedResults], alpha: float) -> tuple[float, frozenset[tuple[str, str, str]]]:
+    """The level the gate must test at, and the confirmed regressions, from sequential runs' records.
+
+    A results file that took k looks was already tested k - 1 times; the gate is
+    its k-th look and spends that look's share of alpha. A run whose look k
+    could not be decided (``stopped = "error"``) holds runs no look has seen
+    yet; the gate is that look k. With several files the smallest share is
+    used (conservative). Fixed-n results leave alpha as it is.
+    """
+    level = alpha
+    confirmed: set[tuple[str, str, str]] = set()
+    for item in loaded:
+        record = item.result.sequential
+        if record is None:
+            continue
+        plan = SequentialPlan(record.max_looks, record.batch_runs, record.rho)
+        look = len(record.looks) + (1 if record.stopped == "error" else 0)
+        if look == 0:
+            continue
+        level = min(level, alpha_at_look(alpha, min(look, plan.max_looks), plan))
+        for key in record.confirmed:
+            scenario, _, metric = key.partition("/")
+            confirmed.add((item.result.tier, scenario, metric))
+    return level, frozenset(confirmed)

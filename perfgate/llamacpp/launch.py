@@ -18,10 +18,10 @@ import psutil
 
 from perfgate.childproc import ChildServer
 from perfgate.config import PerfgateConfig
+from perfgate.contracts.results import RuntimeInfo
 from perfgate.errors import MissingExtraError, UsageError
 from perfgate.llamacpp.model import MISSING_EXTRA, ModelFile, default_cache_dir, ensure_model, file_sha256
 from perfgate.llamacpp.server import READY_PREFIX
-from perfgate.models import RuntimeInfo
 from perfgate.runtimes.openai import OpenAIClient
 
 READY_PATTERN = re.compile(rf"^{re.escape(READY_PREFIX)}(http://\S+)\s*$")

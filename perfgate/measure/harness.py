@@ -15,10 +15,7 @@ from typing import Protocol
 
 from perfgate import __version__
 from perfgate.config import PerfgateConfig, ScenarioConfig
-from perfgate.errors import CouldNotMeasure, MemoryUnavailable
-from perfgate.host import os_major
-from perfgate.measure.metrics import build_sample, summarise_samples
-from perfgate.models import (
+from perfgate.contracts.results import (
     Failure,
     FailureKind,
     Fingerprint,
@@ -31,6 +28,9 @@ from perfgate.models import (
     ScenarioOptions,
     ScenarioResult,
 )
+from perfgate.errors import CouldNotMeasure, MemoryUnavailable
+from perfgate.measure.host import os_major
+from perfgate.measure.samples import build_sample, summarise_samples
 from perfgate.runtimes.base import RuntimeClient
 
 SIM_VERSION_SUFFIX = "perfgate-sim"

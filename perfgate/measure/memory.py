@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from perfgate.contracts.results import MemoryPeaks
 from perfgate.errors import MemoryUnavailable
 from perfgate.measure.footprint import FootprintReader, default_footprint_reader
-from perfgate.models import MemoryPeaks
 
 MIB = 2**20
 

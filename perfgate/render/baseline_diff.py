@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
-from perfgate.baseline import BaselineDiff, MetricDiff
-from perfgate.gate_models import Baseline
-from perfgate.measure.metrics import METRIC_UNITS
+from perfgate.contracts.baseline import Baseline
+from perfgate.decide.baseline import BaselineDiff, MetricDiff
+from perfgate.metrics import METRIC_UNITS
 from perfgate.render.cells import fmt_number
 from perfgate.render.markdown import escape
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from perfgate.gate_models import GateReport, Verdict, VerdictKind
+from perfgate.contracts.gate import GateReport, Verdict, VerdictKind
 
 MARKS = {
     VerdictKind.REGRESSED: "🔴",

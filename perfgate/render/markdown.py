@@ -11,7 +11,7 @@ import re
 
 from tabulate import tabulate
 
-from perfgate.gate_models import GateReport, Verdict
+from perfgate.contracts.gate import GateReport, Verdict
 from perfgate.render.cells import MARKS, fmt_change, fmt_notes, fmt_value, look_alpha_note, verdict_word
 
 # Only what can start formatting, a link, HTML or a table cell inside one line of text.

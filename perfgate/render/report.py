@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 from tabulate import tabulate
 
-from perfgate.baseline import LoadedResults
-from perfgate.gate_models import GateReport
-from perfgate.models import MetricSummary, RunResult, ScenarioResult
+from perfgate.contracts.gate import GateReport
+from perfgate.contracts.results import LoadedResults, MetricSummary, RunResult, ScenarioResult
 from perfgate.render.cells import fmt_number
 from perfgate.render.markdown import escape
 from perfgate.render.summary import TriageRow

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from tabulate import tabulate
 
-from perfgate.gate_models import GateReport, GateStatus, Verdict, VerdictKind
+from perfgate.contracts.gate import GateReport, GateStatus, Verdict, VerdictKind
 from perfgate.render.cells import MARKS, fmt_change, fmt_notes, fmt_value, look_alpha_note, verdict_word
 from perfgate.render.markdown import escape
 

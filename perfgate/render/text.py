@@ -6,11 +6,12 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
-from perfgate.gate_models import GateReport, Verdict
-from perfgate.measure.metrics import DECODE_CLOCK_BOUND, METRIC_UNITS
-from perfgate.models import MetricSummary, RunResult, ScenarioResult, SequentialRecord
+from perfgate.contracts.gate import GateReport, Verdict
+from perfgate.contracts.results import MetricSummary, RunResult, ScenarioResult, SequentialRecord
+from perfgate.contracts.triage import TriageEntry
+from perfgate.measure.samples import DECODE_CLOCK_BOUND
+from perfgate.metrics import METRIC_UNITS
 from perfgate.render.cells import fmt_change, fmt_notes, fmt_number, fmt_value, look_alpha_note, verdict_word
-from perfgate.triage import TriageEntry
 
 # The metrics a person reads first; the rest stay in the JSON file.
 TERMINAL_METRICS = (

@@ -14,8 +14,8 @@ from typing import Protocol
 
 import httpx
 
+from perfgate.contracts.results import RuntimeInfo, ScenarioOptions, StreamObservation
 from perfgate.errors import ModelMissing, RuntimeFailure, RuntimeTimeout, RuntimeUnavailable
-from perfgate.models import RuntimeInfo, ScenarioOptions, StreamObservation
 
 Clock = Callable[[], int]
 """A monotonic nanosecond clock; ``time.perf_counter_ns`` unless a test injects one."""

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 import httpx
 
+from perfgate.contracts.results import RuntimeInfo, ScenarioOptions, StreamObservation
 from perfgate.errors import CouldNotMeasure, ModelMissing, ProtocolError, RuntimeFailure, StreamTruncated
-from perfgate.models import RuntimeInfo, ScenarioOptions, StreamObservation
 from perfgate.runtimes.base import DEFAULT_CLOCK, Clock, error_detail, timeouts, translate_transport_error
 from perfgate.runtimes.streaming import (
     NO_REUSE_HEADERS,

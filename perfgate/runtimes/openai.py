@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from perfgate.contracts.results import RuntimeInfo, ScenarioOptions, StreamObservation
 from perfgate.errors import (
     CouldNotMeasure,
     ModelMissing,
@@ -18,7 +19,6 @@ from perfgate.errors import (
     RuntimeUnavailable,
     StreamTruncated,
 )
-from perfgate.models import RuntimeInfo, ScenarioOptions, StreamObservation
 from perfgate.runtimes.base import DEFAULT_CLOCK, Clock, timeouts, translate_transport_error
 from perfgate.runtimes.streaming import (
     NO_REUSE_HEADERS,

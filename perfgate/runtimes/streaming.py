@@ -15,8 +15,8 @@ from typing import Any, Literal, TypedDict, Unpack
 
 import httpx
 
+from perfgate.contracts.results import StreamObservation
 from perfgate.errors import ModelMissing, ProtocolError, RuntimeFailure, RuntimeTimeout, StreamTruncated
-from perfgate.models import StreamObservation
 from perfgate.runtimes.base import Clock, raise_for_status, translate_transport_error
 
 MAX_RETRIES_BEFORE_FIRST_BYTE = 2

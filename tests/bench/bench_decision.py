@@ -67,9 +67,9 @@ import numpy as np
 from scipy import stats as sps
 from tabulate import tabulate
 
+from perfgate.contracts.gate import Verdict, VerdictKind
 from perfgate.decide.sequential import SequentialPlan, alpha_at_look, newly_confirmed, unsettled_scenarios
 from perfgate.decide.stats import Direction, MetricTest, decide
-from perfgate.gate_models import Verdict, VerdictKind
 
 SEED = 20_240_601
 ALPHA = 0.05

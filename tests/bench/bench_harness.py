@@ -15,7 +15,7 @@ import time
 
 import httpx
 
-from perfgate.models import ScenarioOptions
+from perfgate.contracts.results import ScenarioOptions
 from perfgate.runtimes.ollama import OllamaClient
 from perfgate.sim.launch import SimProcess
 from perfgate.sim.profile import SimProfile

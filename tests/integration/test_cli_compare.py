@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
+from perfgate.contracts.gate import GATE_SCHEMA_VERSION, GateReport
 from perfgate.files import read_model
-from perfgate.gate_models import GATE_SCHEMA_VERSION, GateReport
 
 # Fast simulator runs: 16 tokens at 400 tok/s after the first token, a small runner child.
 SIM = ("--runtime", "sim", "--sim-tok-s", "400", "--sim-ballast-mb", "8")

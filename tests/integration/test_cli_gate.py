@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from fake_github import FakeGitHub
 
+from perfgate.contracts.gate import GATE_SCHEMA_VERSION, GateReport, ProblemKind
+from perfgate.contracts.triage import LEDGER_SCHEMA_VERSION, TriageLedger
 from perfgate.files import read_model
-from perfgate.gate_models import GATE_SCHEMA_VERSION, GateReport, ProblemKind
-from perfgate.publish import STICKY_MARKER
-from perfgate.triage import LEDGER_SCHEMA_VERSION, TriageLedger
+from perfgate.publish.comment import STICKY_MARKER
 
 # Fast simulator runs: 16 tokens at 400 tok/s after the first token, a small runner child.
 SIM = ("--runtime", "sim", "--sim-tok-s", "400", "--sim-ballast-mb", "8")

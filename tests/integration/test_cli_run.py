@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
+from perfgate.contracts.results import RESULTS_SCHEMA_VERSION, RunResult
 from perfgate.files import read_model
-from perfgate.models import RESULTS_SCHEMA_VERSION, RunResult
 from perfgate.sim.launch import SimProcess
 from perfgate.sim.profile import SimProfile
 

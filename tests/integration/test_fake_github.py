@@ -10,8 +10,8 @@ import pytest
 from fake_github import FakeGitHub
 
 from perfgate.errors import PublishError
-from perfgate.github import GitHubClient
-from perfgate.publish import STICKY_MARKER, upsert_sticky_comment
+from perfgate.publish.comment import STICKY_MARKER, upsert_sticky_comment
+from perfgate.publish.github import GitHubClient
 
 TOKEN = "t0ken-secret"
 PR = 7

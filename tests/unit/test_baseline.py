@@ -11,23 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perfgate.baseline import (
-    LoadedResults,
-    build_baseline,
-    changed_baselines,
-    diff_baselines,
-    find_baseline,
-    load_baseline,
-)
+from perfgate.commands.baseline import changed_baselines
 from perfgate.config import PerfgateConfig
-from perfgate.errors import BadFileError, BaselineMissing, BaselineRefused, ExitCode, NewerSchemaError, UsageError
-from perfgate.files import dumps_model, write_model
-from perfgate.gate_models import Baseline
-from perfgate.models import (
+from perfgate.contracts.baseline import Baseline, find_baseline, load_baseline
+from perfgate.contracts.results import (
     Failure,
     FailureKind,
     Fingerprint,
     HostInfo,
+    LoadedResults,
     RunResult,
     RuntimeInfo,
     Sample,
@@ -35,6 +27,9 @@ from perfgate.models import (
     ScenarioOptions,
     ScenarioResult,
 )
+from perfgate.decide.baseline import build_baseline, diff_baselines
+from perfgate.errors import BadFileError, BaselineMissing, BaselineRefused, ExitCode, NewerSchemaError, UsageError
+from perfgate.files import dumps_model, write_model
 
 CONFIG = PerfgateConfig()  # gate.min_baseline_samples = 10
 CREATED = "2026-11-28T12:00:00Z"

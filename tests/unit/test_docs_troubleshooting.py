@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from perfgate.baseline import load_baseline
 from perfgate.cli import main
+from perfgate.contracts.baseline import load_baseline
 from perfgate.errors import BadFileError, MemoryUnavailable, ModelMissing, NewerSchemaError, PublishError
-from perfgate.github import GitHubClient
 from perfgate.measure.memory import locate_runtime
-from perfgate.publish import upsert_sticky_comment
+from perfgate.publish.comment import upsert_sticky_comment
+from perfgate.publish.github import GitHubClient
 from perfgate.runtimes.ollama import OllamaClient
 from perfgate.sim.launch import SimProcess
 from perfgate.sim.profile import SimProfile

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from perfgate.contracts.results import Failure, FailureKind, MetricSummary
 from perfgate.errors import BadFileError, NewerSchemaError
 from perfgate.files import dumps_model, read_model, write_model
-from perfgate.models import Failure, FailureKind, MetricSummary
 
 
 class Versioned(MetricSummary):

@@ -8,20 +8,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from perfgate.baseline import scenario_samples
 from perfgate.config import GateConfig, MetricPolicy, PerfgateConfig
-from perfgate.decide.gate import TierInput, evaluate, gate_status, group_by_tier
-from perfgate.gate_models import (
-    Baseline,
-    GateReport,
-    GateStatus,
-    Problem,
-    ProblemKind,
-    Provenance,
-    Verdict,
-    VerdictKind,
-)
-from perfgate.models import (
+from perfgate.contracts.baseline import Baseline, Provenance
+from perfgate.contracts.gate import GateReport, GateStatus, Problem, ProblemKind, Verdict, VerdictKind
+from perfgate.contracts.results import (
     Failure,
     FailureKind,
     Fingerprint,
@@ -33,6 +23,8 @@ from perfgate.models import (
     ScenarioOptions,
     ScenarioResult,
 )
+from perfgate.decide.baseline import scenario_samples
+from perfgate.decide.gate import TierInput, evaluate, gate_status, group_by_tier
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 TIERS = PerfgateConfig().tiers

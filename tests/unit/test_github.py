@@ -11,8 +11,8 @@ import pytest
 
 from perfgate import __version__
 from perfgate.errors import BadFileError, ConfigError, ExitCode, PublishError
-from perfgate.github import GitHubClient
-from perfgate.publish import default_branch_from_event, is_default_branch_push, load_event, pr_number_from_event
+from perfgate.publish.actions import default_branch_from_event, is_default_branch_push, load_event, pr_number_from_event
+from perfgate.publish.github import GitHubClient
 
 TOKEN = "ghs_T0pSecretTokenValue123"
 API = "https://api.github.com"

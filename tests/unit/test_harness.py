@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from perfgate.config import PerfgateConfig
+from perfgate.contracts.results import FailureKind, HostInfo, MemoryPeaks, RuntimeInfo, StreamObservation
 from perfgate.errors import MemoryUnavailable, RuntimeFailure, RuntimeUnavailable
 from perfgate.measure.harness import run_benchmark
-from perfgate.models import FailureKind, HostInfo, MemoryPeaks, RuntimeInfo, StreamObservation
 
 MS = 1_000_000
 HOST = HostInfo(label="Ross’s Mac mini", os="darwin", os_version="14.5", chip="Apple M3 Pro", memory_bytes=36 * 2**30)

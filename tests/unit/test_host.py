@@ -14,16 +14,9 @@ import psutil
 import pytest
 
 from perfgate.config import PerfgateConfig, TierConfig
+from perfgate.contracts.results import HostInfo
 from perfgate.errors import ConfigError
-from perfgate.host import (
-    CommandRunner,
-    linux_power_source,
-    os_major,
-    probe_host,
-    resolve_tier,
-    run_command,
-)
-from perfgate.models import HostInfo
+from perfgate.measure.host import CommandRunner, linux_power_source, os_major, probe_host, resolve_tier, run_command
 
 DEFAULT_TIERS = PerfgateConfig().tiers
 # The Apple Silicon tiers and the simulator, without the catch-all `local` tier.

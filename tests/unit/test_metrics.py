@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from perfgate.measure.metrics import build_sample, metric_values, summarise, summarise_samples
-from perfgate.models import MemoryPeaks, MetricSummary, ScenarioOptions, ScenarioResult, StreamObservation
+from perfgate.contracts.results import MemoryPeaks, MetricSummary, ScenarioOptions, ScenarioResult, StreamObservation
+from perfgate.measure.samples import build_sample, metric_values, summarise, summarise_samples
 from perfgate.render.text import scenario_table
 
 MS = 1_000_000

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from perfgate.contracts.results import ScenarioOptions
 from perfgate.errors import (
     ModelMissing,
     ProtocolError,
@@ -18,7 +19,6 @@ from perfgate.errors import (
     RuntimeUnavailable,
     StreamTruncated,
 )
-from perfgate.models import ScenarioOptions
 from perfgate.runtimes.base import RuntimeClient
 from perfgate.runtimes.ollama import OllamaClient
 

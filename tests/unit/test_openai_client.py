@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 import httpx
 import pytest
 
+from perfgate.contracts.results import ScenarioOptions
 from perfgate.errors import (
     ModelMissing,
     ProtocolError,
@@ -16,7 +17,6 @@ from perfgate.errors import (
     RuntimeUnavailable,
     StreamTruncated,
 )
-from perfgate.models import ScenarioOptions
 from perfgate.runtimes.base import RuntimeClient
 from perfgate.runtimes.openai import OpenAIClient
 

@@ -6,10 +6,10 @@ import json
 import os
 from pathlib import Path
 
-from perfgate.baseline import LoadedResults, load_results
 from perfgate.cli import main
+from perfgate.commands.report import build_report
 from perfgate.config import PerfgateConfig
-from perfgate.pipeline import build_report
+from perfgate.contracts.results import LoadedResults, load_results
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW = sorted((ROOT / "docs" / "reports" / "raw").glob("*.json"))

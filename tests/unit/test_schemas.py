@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from perfgate.schemas import render_schemas
+from perfgate.contracts.schemas import render_schemas
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "schema"
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from perfgate.config import SequentialConfig
+from perfgate.contracts.gate import Verdict, VerdictKind
 from perfgate.decide.sequential import (
     SequentialPlan,
     alpha_at_look,
@@ -18,7 +19,6 @@ from perfgate.decide.sequential import (
     unsettled_scenarios,
 )
 from perfgate.decide.stats import MetricTest, decide
-from perfgate.gate_models import Verdict, VerdictKind
 
 ALPHA = 0.05
 PLANS = [SequentialPlan(k, b, rho) for k in (1, 2, 3, 4, 5, 6) for b in (3, 5) for rho in (0.5, 1.0, 2.0, 3.0)]

@@ -18,17 +18,17 @@ import psutil
 import pytest
 from test_gate import baseline_of, lognormal_columns, make_result, samples_from
 
-from perfgate.baseline import LoadedResults, baseline_path
 from perfgate.cli import main
 from perfgate.config import PerfgateConfig, SequentialConfig
+from perfgate.contracts.baseline import baseline_path
+from perfgate.contracts.gate import GateReport, GateStatus, Verdict, VerdictKind
+from perfgate.contracts.results import LoadedResults, RunResult
+from perfgate.decide.sequential import sequential_alpha
 from perfgate.errors import ExitCode, LookFailed
 from perfgate.files import write_model
-from perfgate.gate_models import GateReport, GateStatus, Verdict, VerdictKind
-from perfgate.models import RunResult
-from perfgate.pipeline import sequential_alpha
+from perfgate.measure.look_worker import LookRequest, LookWorker, decide_look
+from perfgate.measure.sequential import run_until_conclusive
 from perfgate.render.text import run_report
-from perfgate.sequential_look import LookRequest, LookWorker, decide_look
-from perfgate.sequential_run import run_until_conclusive
 
 
 class FakeRuns:
@@ -274,9 +274,9 @@ def test_the_measuring_process_never_loads_the_gate_libraries(baselines):
     request = LookRequest(config=config(baselines), result=make_result(seed=2, n=5), alpha=0.01)
     script = (
         "import sys\n"
-        "from perfgate.measure import session\n"
-        "from perfgate.sequential_look import LookRequest, LookWorker\n"
-        "from perfgate.sequential_run import run_until_conclusive\n"
+        "from perfgate.commands import run\n"
+        "from perfgate.measure.look_worker import LookRequest, LookWorker\n"
+        "from perfgate.measure.sequential import run_until_conclusive\n"
         "r = LookRequest.model_validate_json(sys.stdin.read())\n"
         "with LookWorker() as look:\n"
         "    report = look(r.result, r.config, r.alpha)\n"
@@ -308,7 +308,7 @@ def test_the_run_report_shows_every_look_and_why_the_run_stopped(baselines):
 def test_the_cli_keeps_the_results_and_exits_3_when_a_look_failed(tmp_path, monkeypatch, capsys):
     (tmp_path / "pro.json").write_text("not json", encoding="utf-8")
     stopped = run_until_conclusive(make_result(seed=2, n=5), config=config(tmp_path), more=FakeRuns(), look=decide_look)
-    monkeypatch.setattr("perfgate.measure.session.measure", lambda *_args, **_kw: stopped)
+    monkeypatch.setattr("perfgate.commands.run.measure", lambda *_args, **_kw: stopped)
     monkeypatch.chdir(tmp_path)
     assert main(["run", "--out", "r.json"]) == ExitCode.COULD_NOT_MEASURE
     (line,) = [x for x in capsys.readouterr().err.splitlines() if "sequential" in x]
@@ -327,7 +327,7 @@ def test_with_compare_a_failed_look_still_fails_the_run_unless_a_regression_says
         raise LookFailed("the look process exited (code -9)")
 
     stopped = run_until_conclusive(make_result(seed=3, n=5), config=config(baselines), more=FakeRuns(), look=broken)
-    monkeypatch.setattr("perfgate.measure.session.measure", lambda *_args, **_kw: stopped)
+    monkeypatch.setattr("perfgate.commands.run.measure", lambda *_args, **_kw: stopped)
     monkeypatch.chdir(tmp_path)
     argv = ["run", "--out", "r.json", "--compare", "--baselines-dir", str(baselines)]
     assert main(argv) == ExitCode.COULD_NOT_MEASURE  # the gate itself passes on these 5 runs
@@ -336,5 +336,5 @@ def test_with_compare_a_failed_look_still_fails_the_run_unless_a_regression_says
     assert "perfgate: sequential run stopped: look 1: the look process exited (code -9)" in err.splitlines()
     slower = make_result(seed=3, n=5, scale={"ttft_ms": 1.3})
     stopped_slower = run_until_conclusive(slower, config=config(baselines), more=FakeRuns(), look=broken)
-    monkeypatch.setattr("perfgate.measure.session.measure", lambda *_args, **_kw: stopped_slower)
+    monkeypatch.setattr("perfgate.commands.run.measure", lambda *_args, **_kw: stopped_slower)
     assert main(argv) == ExitCode.REGRESSION

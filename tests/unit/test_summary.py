@@ -15,15 +15,16 @@ from pathlib import Path
 import pytest
 
 from perfgate.config import GateConfig, TriageConfig
+from perfgate.contracts.gate import GateReport, Problem, ProblemKind, TierSummary, Verdict, VerdictKind
+from perfgate.contracts.triage import TriageEntry
 from perfgate.decide.gate import gate_status
 from perfgate.decide.headline import headline
-from perfgate.gate_models import GateReport, Problem, ProblemKind, TierSummary, Verdict, VerdictKind
-from perfgate.measure.metrics import METRIC_UNITS
-from perfgate.pipeline import triage_rows
+from perfgate.metrics import METRIC_UNITS
 from perfgate.render.markdown import gate_markdown
 from perfgate.render.summary import GITHUB_COMMENT_LIMIT, TriageRow, gate_summary
 from perfgate.render.text import gate_text
-from perfgate.triage import RunContext, TriageEntry, findings_from_report, reconcile
+from perfgate.render.triage_table import triage_rows
+from perfgate.triage.policy import RunContext, findings_from_report, reconcile
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"

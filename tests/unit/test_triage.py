@@ -12,28 +12,12 @@ import pytest
 from fake_github import FakeGitHub
 
 from perfgate.config import TriageConfig
+from perfgate.contracts.gate import GateReport, GateStatus, Problem, ProblemKind, TierSummary, Verdict, VerdictKind
+from perfgate.contracts.triage import LEDGER_SCHEMA_VERSION, TriageEntry, TriageKind
 from perfgate.errors import BadFileError, NewerSchemaError
-from perfgate.gate_models import (
-    GateReport,
-    GateStatus,
-    Problem,
-    ProblemKind,
-    TierSummary,
-    Verdict,
-    VerdictKind,
-)
-from perfgate.github import GitHubClient
-from perfgate.triage import (
-    LEDGER_SCHEMA_VERSION,
-    Finding,
-    RunContext,
-    TriageEntry,
-    TriageKind,
-    findings_from_report,
-    fingerprint_of,
-    reconcile,
-)
-from perfgate.triage_sinks import FINGERPRINT_MARKER, GitHubIssueSink, LedgerSink, issue_body
+from perfgate.publish.github import GitHubClient
+from perfgate.triage.policy import Finding, RunContext, findings_from_report, fingerprint_of, reconcile
+from perfgate.triage.sinks import FINGERPRINT_MARKER, GitHubIssueSink, LedgerSink, issue_body
 
 TOKEN = "t0ken-secret"
 CONFIG = TriageConfig(confirm_regressions=False)  # lifecycle tests file fixed-n regressions directly

@@ -19,10 +19,11 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from perfgate.contracts.triage import LEDGER_SCHEMA_VERSION, Evidence, TriageEntry, TriageLedger
 from perfgate.files import read_model, write_model
-from perfgate.github import GitHubClient
+from perfgate.publish.github import GitHubClient
 from perfgate.render.markdown import escape
-from perfgate.triage import LEDGER_SCHEMA_VERSION, Evidence, TriageAction, TriageEntry, TriageLedger
+from perfgate.triage.policy import TriageAction
 
 FINGERPRINT_MARKER = "<!-- perfgate-triage: {} -->"
 _STATE_RE = re.compile(r"<!-- perfgate-triage-state: ([A-Za-z0-9+/=]+) -->")

@@ -20,8 +20,8 @@ from pathlib import Path
 import psutil
 
 from perfgate.config import TierConfig, TierMatch
+from perfgate.contracts.results import HostInfo
 from perfgate.errors import ConfigError
-from perfgate.models import HostInfo
 
 CommandRunner = Callable[[Sequence[str]], str | None]
 """Runs argv (no shell) and returns its stdout, or None when it could not run or failed."""

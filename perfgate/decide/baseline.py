@@ -1,59 +1,19 @@
-"""Baselines: build one from results, load and validate it, diff two versions.
-
-A baseline keeps the **raw samples** (a verdict needs distributions, not
-means) and its provenance, written deterministically so that the pull request
-that moves it reads as a clean diff.
-"""
+"""Build a baseline from results and diff two baselines (pure)."""
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from perfgate import __version__
 from perfgate.config import PerfgateConfig
-from perfgate.errors import BadFileError, BaselineMissing, BaselineRefused, UsageError
-from perfgate.files import parse_model, read_model
-from perfgate.gate_models import BASELINE_SCHEMA_VERSION, Baseline, Provenance
-from perfgate.measure.metrics import METRIC_UNITS, metric_values
-from perfgate.models import RESULTS_SCHEMA_VERSION, RunResult
-
-
-@dataclass(frozen=True)
-class LoadedResults:
-    """A results file and where it was read from."""
-
-    path: Path
-    result: RunResult
-
-
-def load_results(path: Path) -> LoadedResults:
-    return LoadedResults(path, read_model(path, RunResult, what="results", current_version=RESULTS_SCHEMA_VERSION))
-
-
-def baseline_path(baselines_dir: Path, tier: str) -> Path:
-    return baselines_dir / f"{tier}.json"
-
-
-def load_baseline(path: Path) -> Baseline:
-    baseline = read_model(path, Baseline, what="baseline", current_version=BASELINE_SCHEMA_VERSION)
-    if path.stem != baseline.tier:
-        raise BadFileError(f"{path}: invalid baseline file at field 'tier': {baseline.tier!r} is not {path.stem!r}")
-    return baseline
-
-
-def find_baseline(baselines_dir: Path, tier: str) -> tuple[Path, Baseline]:
-    """The tier's baseline; BaselineMissing (exit 3) when there is none."""
-    path = baseline_path(baselines_dir, tier)
-    if not path.is_file():
-        raise BaselineMissing(
-            f"{path}: no baseline for tier {tier!r}; make one with `nox -s baseline -- --tier {tier}` and commit it"
-        )
-    return path, load_baseline(path)
+from perfgate.contracts.baseline import Baseline, Provenance
+from perfgate.contracts.results import LoadedResults, RunResult
+from perfgate.errors import BaselineRefused
+from perfgate.measure.samples import metric_values
+from perfgate.metrics import METRIC_UNITS
 
 
 def scenario_samples(result: RunResult) -> dict[str, dict[str, tuple[float, ...]]]:
@@ -121,9 +81,6 @@ def build_baseline(sources: Sequence[LoadedResults], *, tier: str, config: Perfg
     )
 
 
-# ----------------------------------------------------------------- diff
-
-
 @dataclass(frozen=True)
 class MetricDiff:
     scenario: str
@@ -174,65 +131,3 @@ def diff_baselines(path: str, old: Baseline | None, new: Baseline | None) -> Bas
     source = new or old
     tier = source.tier if source else Path(path).stem
     return BaselineDiff(tier=tier, path=path, old=old, new=new, metrics=tuple(rows))
-
-
-def git_show(ref: str, path: str, cwd: Path | None = None) -> str | None:
-    """The file's text at ``ref``, or None when it did not exist there."""
-    # "REF:./rel" resolves from the working directory, as `git ls-tree` and the file system do;
-    # "REF:path" would resolve from the repository root (wrong for absolute paths and subdirectories).
-    rel = Path(os.path.relpath(path, cwd or Path.cwd())).as_posix()
-    try:
-        proc = subprocess.run(
-            ["git", "show", f"{ref}:./{rel}"],  # noqa: S607 -- the user's git, as they would run it
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise BadFileError(f"cannot run git to read {path} at {ref}: {exc}") from exc
-    if proc.returncode != 0:
-        if "does not exist" in proc.stderr or "exists on disk, but not in" in proc.stderr:
-            return None
-        raise BadFileError(f"git cannot read {path} at {ref}: {proc.stderr.strip().splitlines()[-1:]}")
-    return proc.stdout
-
-
-def changed_baselines(baselines_dir: Path, base_ref: str) -> list[BaselineDiff]:
-    """Every baseline file that differs from ``base_ref`` (added, changed or deleted)."""
-    current = {p.name: p for p in sorted(baselines_dir.glob("*.json"))}
-    listed = _git_ls(base_ref, baselines_dir)
-    diffs: list[BaselineDiff] = []
-    for name in sorted(set(current) | listed):
-        rel = (baselines_dir / name).as_posix()
-        old_text = git_show(base_ref, rel) if name in listed else None
-        new_text = current[name].read_text(encoding="utf-8") if name in current else None
-        if old_text == new_text:
-            continue
-        old = _parse_baseline(old_text, f"{base_ref}:{rel}")
-        new = load_baseline(current[name]) if name in current else None
-        diffs.append(diff_baselines(rel, old, new))
-    return diffs
-
-
-def _parse_baseline(text: str | None, where: str) -> Baseline | None:
-    if text is None:
-        return None
-    return parse_model(text, where, Baseline, what="baseline", current_version=BASELINE_SCHEMA_VERSION)
-
-
-def _git_ls(ref: str, directory: Path) -> set[str]:
-    try:
-        proc = subprocess.run(
-            ["git", "ls-tree", "--name-only", ref, f"{directory.as_posix()}/"],  # noqa: S607 -- the user's git
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise BadFileError(f"cannot run git to list {directory} at {ref}: {exc}") from exc
-    if proc.returncode != 0:
-        raise UsageError(f"git cannot list {directory} at {ref!r}: {' '.join(proc.stderr.split())[:200]}")
-    return {Path(line).name for line in proc.stdout.splitlines() if line.endswith(".json")}

@@ -10,7 +10,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Literal
 
-from perfgate.models import MemoryPeaks, MetricSummary, Sample, StreamObservation
+from perfgate.contracts.results import MemoryPeaks, MetricSummary, Sample, StreamObservation
 
 # Server and client decode rates legitimately differ a little (Ollama's clock starts at
 # the first token; chunks coalesce in TCP). Beyond this the runtime's timings are suspect.

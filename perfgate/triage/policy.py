@@ -1,40 +1,16 @@
-"""Triage entries: what the seed's "Defect Triage" table kept by hand, kept by the gate.
-
-``findings_from_report`` turns a gate report into findings (pure);
-``reconcile`` applies them to the known entries (pure): open once, update on
-recurrence (never a duplicate), resolve when a later default-branch gate is
-clean for it, reopen if it comes back. Sinks (``perfgate.triage_sinks``) store
-the entries as a local JSON ledger or as GitHub issues.
-"""
+"""Triage policy: which findings become entries, and their lifecycle."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field
-
 from perfgate.config import TriageConfig
-from perfgate.decide.headline import label
-from perfgate.gate_models import GateReport, Problem, ProblemKind, Verdict, VerdictKind
-from perfgate.models import Frozen
+from perfgate.contracts.gate import GateReport, Problem, ProblemKind, Verdict, VerdictKind
+from perfgate.contracts.triage import Evidence, TriageEntry, TriageKind
+from perfgate.metrics import label
 from perfgate.render.cells import fmt_change
-
-LEDGER_SCHEMA_VERSION = 1
-
-
-class TriageKind(StrEnum):
-    REGRESSION = "regression"
-    RUNTIME_UNAVAILABLE = "runtime_unavailable"
-    MODEL_MISSING = "model_missing"
-    RUNTIME_ERROR = "runtime_error"
-    TIER_MISSING = "tier_missing"
-    BASELINE_MISSING = "baseline_missing"
-    INCOMPARABLE = "incomparable"
-    MEMORY_UNAVAILABLE = "memory_unavailable"
-
 
 # Stream-level failures are one kind of defect for triage: "the runtime broke".
 _PROBLEM_KIND = {
@@ -50,6 +26,7 @@ _PROBLEM_KIND = {
     ProblemKind.INCOMPARABLE: TriageKind.INCOMPARABLE,
 }
 
+
 IMPACT = {
     TriageKind.REGRESSION: "Users see slower responses or higher memory on this tier.",
     TriageKind.RUNTIME_UNAVAILABLE: "Blocks performance capture on this tier.",
@@ -60,45 +37,6 @@ IMPACT = {
     TriageKind.INCOMPARABLE: "Results cannot be compared until the baseline is updated.",
     TriageKind.MEMORY_UNAVAILABLE: "Runtime memory is not measured on this tier.",
 }
-
-
-class Evidence(Frozen):
-    """One sighting of a defect."""
-
-    run_id: str | None = Field(default=None, description="CI run id, when known.")
-    commit: str | None = None
-    date: str
-    url: str | None = Field(default=None, description="Link to the CI run.")
-    summary: str = Field(description="What was seen, one line.")
-
-
-class TriageEntry(Frozen):
-    """One defect and its lifecycle."""
-
-    fingerprint: str = Field(description="Stable identity: kind:tier:scenario:metric.")
-    kind: TriageKind
-    tier: str
-    scenario: str | None = None
-    metric: str | None = None
-    severity: str
-    owner: str
-    title: str
-    impact: str
-    status: Literal["open", "resolved"]
-    first_seen: Evidence
-    last_seen: Evidence
-    occurrences: int
-    evidence: tuple[Evidence, ...] = Field(description="Most recent sightings, newest last.")
-    issue_number: int | None = Field(default=None, description="GitHub issue, when the sink is GitHub.")
-    resolved_at: Evidence | None = None
-
-
-class TriageLedger(Frozen):
-    """The local triage ledger file (``--triage-ledger``)."""
-
-    schema_version: int = LEDGER_SCHEMA_VERSION
-    kind: Literal["perfgate-triage-ledger"] = "perfgate-triage-ledger"
-    entries: tuple[TriageEntry, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,4 @@
-"""Data contracts of the decision stage: baselines and the gate report.
-
-The run-stage contracts (results files) are in ``perfgate.models``.
-"""
+"""The gate's output: verdicts, problems and the GateReport written as gate.json."""
 
 from __future__ import annotations
 
@@ -10,39 +7,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from perfgate.models import Fingerprint, Frozen, HostInfo
+from perfgate.contracts.results import Frozen
 
-BASELINE_SCHEMA_VERSION = 1
 GATE_SCHEMA_VERSION = 1
-
-
-class Provenance(Frozen):
-    """Where a baseline's numbers came from."""
-
-    created_at: str = Field(description="When the baseline file was written (ISO 8601 UTC).")
-    measured_at: str = Field(description="When the newest results it holds were measured.")
-    git_sha: str | None = Field(description="Commit the measurement ran on.")
-    perfgate_version: str
-    host: HostInfo
-    runtime_version: str | None
-    model_digest: str | None
-    command: str = Field(description="The command that produced the measurements.")
-    runs: int = Field(description="Measured runs per scenario.")
-    source_files: tuple[str, ...] = Field(description="Results files the samples were taken from.")
-
-
-class Baseline(Frozen):
-    """``baselines/<tier>.json``: raw samples per scenario and metric, committed and reviewed."""
-
-    schema_version: int = BASELINE_SCHEMA_VERSION
-    kind: Literal["perfgate-baseline"] = "perfgate-baseline"
-    tier: str
-    simulated: bool
-    fingerprint: Fingerprint
-    provenance: Provenance
-    samples: dict[str, dict[str, tuple[float, ...]]] = Field(
-        description="scenario -> metric -> raw per-request values (None values dropped)."
-    )
 
 
 class VerdictKind(StrEnum):

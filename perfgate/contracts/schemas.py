@@ -10,9 +10,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from perfgate.gate_models import Baseline, GateReport
-from perfgate.models import RunResult
-from perfgate.triage import TriageLedger
+from perfgate.contracts.baseline import Baseline
+from perfgate.contracts.gate import GateReport
+from perfgate.contracts.results import RunResult
+from perfgate.contracts.triage import TriageLedger
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "results.schema.json": RunResult,

@@ -1,33 +1,29 @@
-"""``perfgate gate``: the CI gate as one stage function.
-
-Order matters: the report, ``gate.json``, the Markdown summary and the job
-summary are written **before** anything talks to GitHub, so a GitHub outage
-never loses the gate's result; a publishing failure is returned as a one-line
-message and never changes the exit code, which reflects performance only.
-"""
+"""perfgate gate"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from perfgate.baseline import changed_baselines
+from perfgate.commands.baseline import changed_baselines
+from perfgate.commands.compare import compare
 from perfgate.config import PerfgateConfig
+from perfgate.contracts.gate import GateReport
+from perfgate.contracts.results import collect_results_dir
+from perfgate.contracts.triage import TriageEntry
 from perfgate.errors import ConfigError, PerfgateError, PublishError
 from perfgate.files import write_model, write_text_atomic
-from perfgate.gate_models import GateReport
-from perfgate.github import GitHubClient
-from perfgate.pipeline import collect_results_dir, compare, triage_rows
-from perfgate.provenance import utc_now_iso
-from perfgate.publish import is_default_branch_push, load_event, pr_number, upsert_sticky_comment
+from perfgate.publish.actions import load_event, pr_number, run_context
+from perfgate.publish.comment import upsert_sticky_comment
+from perfgate.publish.github import GitHubClient
 from perfgate.render.baseline_diff import diff_markdown
 from perfgate.render.summary import gate_summary
-from perfgate.triage import RunContext, TriageAction, TriageEntry, findings_from_report, reconcile
-from perfgate.triage_sinks import GitHubIssueSink, LedgerSink, TriageSink
+from perfgate.render.triage_table import triage_rows
+from perfgate.triage.policy import TriageAction, findings_from_report, reconcile
+from perfgate.triage.sinks import GitHubIssueSink, LedgerSink, TriageSink
 
 
 @dataclass(frozen=True)
@@ -50,21 +46,6 @@ class GateOutcome:
     summary: str
     summary_path: Path
     publish_errors: list[str] = field(default_factory=list)
-
-
-def run_context(environ: Mapping[str, str], event: Mapping[str, Any]) -> RunContext:
-    """Where this gate runs, from the GitHub Actions environment (empty locally)."""
-    run_id = environ.get("GITHUB_RUN_ID")
-    server, repo = environ.get("GITHUB_SERVER_URL"), environ.get("GITHUB_REPOSITORY")
-    return RunContext(
-        date=utc_now_iso(),
-        commit=environ.get("GITHUB_SHA"),
-        run_id=run_id,
-        url=f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None,
-        # Outside GitHub Actions there is no pull request: a local gate with a ledger
-        # files and resolves like the default branch does.
-        is_default_branch=is_default_branch_push(environ, event) or not environ.get("GITHUB_ACTIONS"),
-    )
 
 
 def _sink(options: GateOptions, github: GitHubClient | None, config: PerfgateConfig) -> TriageSink | None:

@@ -6,7 +6,7 @@ decided the looks itself, every sample of a ``--until-conclusive`` run would
 carry that much more harness memory than a plain run — and the baseline,
 measured without looks, would show a harness "regression" that is only the
 gate's own imports. So the looks are decided by one ``python -m
-perfgate.sequential_look`` child per run (``LookWorker``): each request
+perfgate.measure.look_worker`` child per run (``LookWorker``): each request
 (config, results so far, the look's alpha) goes in on stdin as a JSON line,
 and the gate report, or the one-line reason there is none, comes back on
 stdout as a JSON line.
@@ -25,9 +25,9 @@ from pydantic import ValidationError
 
 from perfgate.childproc import end_child, read_line
 from perfgate.config import PerfgateConfig
+from perfgate.contracts.gate import GateReport
+from perfgate.contracts.results import Frozen, RunResult
 from perfgate.errors import LookFailed, PerfgateError
-from perfgate.gate_models import GateReport
-from perfgate.models import Frozen, RunResult
 
 LOOK_TIMEOUT_S = 300.0
 
@@ -42,8 +42,8 @@ class LookRequest(Frozen):
 
 def decide_look(result: RunResult, config: PerfgateConfig, alpha: float) -> GateReport:
     """Decide one look in this process (used by the child, and by tests with no child)."""
-    from perfgate.baseline import LoadedResults  # noqa: PLC0415 -- the gate's imports stay out of the parent
-    from perfgate.pipeline import compare  # noqa: PLC0415
+    from perfgate.commands.compare import compare  # noqa: PLC0415
+    from perfgate.contracts.results import LoadedResults  # noqa: PLC0415 -- the gate's imports stay out of the parent
 
     return compare(
         [LoadedResults(Path("(this run)"), result)],
@@ -105,7 +105,7 @@ class LookWorker:
             # stderr goes to a file: nobody reads it while the child runs, and a full pipe would block it.
             self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in close()
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "perfgate.sequential_look"],
+                [sys.executable, "-m", "perfgate.measure.look_worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,

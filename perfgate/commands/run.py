@@ -9,12 +9,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from perfgate.config import PerfgateConfig
+from perfgate.contracts.results import RunResult
 from perfgate.errors import BaselineMissing, UsageError
-from perfgate.host import probe_host, resolve_tier
+from perfgate.gitutil import git_sha
 from perfgate.measure.harness import PeakWindow, Progress, extend_benchmark, run_benchmark
+from perfgate.measure.host import probe_host, resolve_tier
 from perfgate.measure.memory import MemorySampler, locate_runtime
-from perfgate.models import RunResult
-from perfgate.provenance import command_line, git_sha, utc_now_iso
+from perfgate.provenance import command_line, utc_now_iso
 from perfgate.runtimes.base import RuntimeClient
 from perfgate.runtimes.registry import open_runtime
 
@@ -80,8 +81,8 @@ def _until_conclusive(
     sampler: PeakWindow,
     progress: Callable[[Progress], None] | None,
 ) -> RunResult:
-    from perfgate.sequential_look import LookWorker  # noqa: PLC0415 -- only for sequential runs
-    from perfgate.sequential_run import run_until_conclusive  # noqa: PLC0415
+    from perfgate.measure.look_worker import LookWorker  # noqa: PLC0415 -- only for sequential runs
+    from perfgate.measure.sequential import run_until_conclusive  # noqa: PLC0415
 
     def more(current: RunResult, scenarios: set[str], runs: int) -> RunResult:
         return extend_benchmark(
@@ -96,7 +97,7 @@ def _until_conclusive(
 
 def _check_baseline(config: PerfgateConfig, tier: str) -> None:
     """A corrupt baseline fails before anything is measured (exit 2); a missing one is a stop reason later."""
-    from perfgate.baseline import find_baseline  # noqa: PLC0415
+    from perfgate.contracts.baseline import find_baseline  # noqa: PLC0415
 
     try:
         find_baseline(Path(config.baselines_dir), tier)

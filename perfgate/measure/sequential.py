@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable, Sequence
 
 from perfgate.config import PerfgateConfig
+from perfgate.contracts.gate import GateReport, Problem, ProblemKind, Verdict
+from perfgate.contracts.results import FailureKind, Look, RunResult, SequentialRecord
 from perfgate.decide.sequential import SequentialPlan, alpha_at_look, newly_confirmed, unsettled_scenarios
 from perfgate.errors import PerfgateError
-from perfgate.gate_models import GateReport, Problem, ProblemKind, Verdict
-from perfgate.models import FailureKind, Look, RunResult, SequentialRecord
 
 MoreRuns = Callable[[RunResult, set[str], int], RunResult]
 """Measure ``runs`` more requests of the named scenarios and return the extended results."""

@@ -1,0 +1,89 @@
+"""The baseline file: a tier's committed raw samples with their provenance; finding and loading it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from perfgate.contracts.gate import Problem, ProblemKind
+from perfgate.contracts.results import (
+    Fingerprint,
+    Frozen,
+    HostInfo,
+)
+from perfgate.errors import BadFileError, BaselineMissing
+from perfgate.files import parse_model, read_model
+
+BASELINE_SCHEMA_VERSION = 1
+
+
+class Provenance(Frozen):
+    """Where a baseline's numbers came from."""
+
+    created_at: str = Field(description="When the baseline file was written (ISO 8601 UTC).")
+    measured_at: str = Field(description="When the newest results it holds were measured.")
+    git_sha: str | None = Field(description="Commit the measurement ran on.")
+    perfgate_version: str
+    host: HostInfo
+    runtime_version: str | None
+    model_digest: str | None
+    command: str = Field(description="The command that produced the measurements.")
+    runs: int = Field(description="Measured runs per scenario.")
+    source_files: tuple[str, ...] = Field(description="Results files the samples were taken from.")
+
+
+class Baseline(Frozen):
+    """``baselines/<tier>.json``: raw samples per scenario and metric, committed and reviewed."""
+
+    schema_version: int = BASELINE_SCHEMA_VERSION
+    kind: Literal["perfgate-baseline"] = "perfgate-baseline"
+    tier: str
+    simulated: bool
+    fingerprint: Fingerprint
+    provenance: Provenance
+    samples: dict[str, dict[str, tuple[float, ...]]] = Field(
+        description="scenario -> metric -> raw per-request values (None values dropped)."
+    )
+
+
+def baseline_path(baselines_dir: Path, tier: str) -> Path:
+    return baselines_dir / f"{tier}.json"
+
+
+def load_baseline(path: Path) -> Baseline:
+    baseline = read_model(path, Baseline, what="baseline", current_version=BASELINE_SCHEMA_VERSION)
+    if path.stem != baseline.tier:
+        raise BadFileError(f"{path}: invalid baseline file at field 'tier': {baseline.tier!r} is not {path.stem!r}")
+    return baseline
+
+
+def find_baseline(baselines_dir: Path, tier: str) -> tuple[Path, Baseline]:
+    """The tier's baseline; BaselineMissing (exit 3) when there is none."""
+    path = baseline_path(baselines_dir, tier)
+    if not path.is_file():
+        raise BaselineMissing(
+            f"{path}: no baseline for tier {tier!r}; make one with `nox -s baseline -- --tier {tier}` and commit it"
+        )
+    return path, load_baseline(path)
+
+
+def parse_baseline(text: str | None, where: str) -> Baseline | None:
+    if text is None:
+        return None
+    return parse_model(text, where, Baseline, what="baseline", current_version=BASELINE_SCHEMA_VERSION)
+
+
+def load_baselines(tiers: Sequence[str], baselines_dir: Path) -> dict[str, tuple[str, Baseline] | Problem]:
+    """Each tier's baseline, or the problem that it is missing. A corrupt baseline raises (exit 2)."""
+    out: dict[str, tuple[str, Baseline] | Problem] = {}
+    for tier in tiers:
+        try:
+            path, baseline = find_baseline(baselines_dir, tier)
+        except BaselineMissing as exc:
+            out[tier] = Problem(kind=ProblemKind.BASELINE_MISSING, tier=tier, message=exc.message)
+            continue
+        out[tier] = (str(path), baseline)
+    return out

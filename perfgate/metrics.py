@@ -1,0 +1,74 @@
+"""The one registry of metrics: name, unit, label, direction, default threshold, role.
+
+Everything that lists metrics (the samples' summaries, the gate's defaults,
+the terminal table, the headline, docs) reads this table, so a new metric is
+one line here plus its field on ``Sample``. ``tests/unit/test_metrics_registry.py``
+checks that the two agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Direction = Literal["lower", "higher"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric as every stage sees it."""
+
+    name: str
+    unit: str
+    label: str
+    direction: Direction
+    threshold: float | None = None  # default relative threshold; None = not compared by default
+    informational: bool = False  # compared and shown, never failing, outside the Holm family
+    terminal: bool = True  # shown in the terminal run table
+
+
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("ttft_ms", "ms", "TTFT", "lower", 0.10),
+    MetricSpec("e2e_ms", "ms", "end-to-end latency", "lower", 0.10),
+    MetricSpec("decode_tok_s", "tok/s", "decode tok/s", "higher", 0.05),
+    MetricSpec("client_decode_tok_s", "tok/s", "client decode tok/s", "higher", 0.05, informational=True),
+    MetricSpec("prefill_tok_s", "tok/s", "prefill tok/s", "higher", 0.10),
+    MetricSpec("load_ms", "ms", "load time", "lower"),
+    MetricSpec("itl_ms_p50", "ms", "inter-chunk p50", "lower", 0.10, informational=True),
+    MetricSpec("itl_ms_p90", "ms", "inter-chunk p90", "lower", terminal=False),
+    MetricSpec("itl_ms_p99", "ms", "inter-chunk p99", "lower", terminal=False),
+    MetricSpec("output_tokens", "tok", "output tokens", "lower", terminal=False),
+    MetricSpec("peak_runtime_rss_mb", "MB", "runtime RSS", "lower", 0.05),
+    MetricSpec("peak_runtime_footprint_mb", "MB", "runtime footprint", "lower", 0.05),
+    MetricSpec("peak_harness_rss_mb", "MB", "harness RSS", "lower", 0.05, informational=True),
+    MetricSpec("peak_combined_rss_mb", "MB", "combined RSS", "lower", 0.05, informational=True),
+)
+
+BY_NAME: dict[str, MetricSpec] = {m.name: m for m in METRICS}
+
+# Metrics summarised per scenario, in display order, with their unit.
+METRIC_UNITS: dict[str, str] = {m.name: m.unit for m in METRICS}
+
+# The metrics a person reads first in the terminal; the rest stay in the JSON file.
+TERMINAL_METRICS: tuple[str, ...] = tuple(m.name for m in METRICS if m.terminal)
+
+MEMORY_METRICS: tuple[str, ...] = tuple(m.name for m in METRICS if m.unit == "MB")
+
+
+def label(metric: str) -> str:
+    """A metric's name as a person reads it (the name itself when unknown)."""
+    spec = BY_NAME.get(metric)
+    return spec.label if spec else metric
+
+
+def direction_of(metric: str) -> Direction:
+    """Throughputs are higher-is-better; latencies and memory lower-is-better."""
+    spec = BY_NAME.get(metric)
+    if spec is not None:
+        return spec.direction
+    return "higher" if metric.endswith("_tok_s") else "lower"
+
+
+def unit_of(metric: str) -> str:
+    spec = BY_NAME.get(metric)
+    return spec.unit if spec else ""

@@ -13,10 +13,11 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from perfgate.config import PerfgateConfig
+from perfgate.metrics import BY_NAME
 
 HEADER = """# Configuration
 
-<!-- Generated from perfgate/config.py by `nox -s docs`; do not edit by hand. -->
+<!-- Generated from perfgate/config/model.py by `nox -s docs`; do not edit by hand. -->
 
 perfgate reads its settings in layers, each overriding the one before:
 
@@ -28,9 +29,18 @@ perfgate reads its settings in layers, each overriding the one before:
    (`PERFGATE_RUNS=7`, `PERFGATE_RUNTIME__BASE_URL=http://127.0.0.1:8080`);
 4. command-line flags.
 
-Unknown keys are errors (exit 2), naming the key. Tables of named entries
-(`scenarios`, `tiers`, `gate.metrics`) replace the defaults as a whole when
-set in a file.
+Each layer is merged key by key onto the one before, tables of named entries
+included (`scenarios`, `tiers`, `gate.metrics`, `triage.owners`,
+`triage.severities`): setting one key of a built-in entry changes that key
+and keeps the rest of it (`PERFGATE_TIERS__SIM__DESCRIPTION=x` leaves `sim`
+simulated), a new name adds an entry, and `enabled = false` switches a
+built-in scenario, tier or metric off. The built-in entries are listed at the
+end of this page.
+
+Unknown keys are errors (exit 2), naming the key, and so are names that do
+not exist: a metric under `gate.metrics` or in a tier's
+`informational_metrics`, a fingerprint field in `must_match`, a forced `tier`
+that is not configured.
 
 A small example:
 
@@ -43,13 +53,23 @@ model = "qwen2.5:7b-instruct-q4_K_M"
 
 [tool.perfgate.gate]
 fail_on_inconclusive = true
+
+[tool.perfgate.gate.metrics]
+itl_ms_p50.enabled = false  # stop comparing one built-in metric
+
+[tool.perfgate.gate.metrics.ttft_ms]  # TTFT's thresholds; every other metric keeps its own
+threshold_worse = 0.15
+threshold_better = 0.15
+
+[tool.perfgate.scenarios]
+prefill.enabled = false  # run only the built-in short-explain scenario
 ```
 """
 
 
 def _type_name(field: FieldInfo) -> str:
     text = str(field.annotation).replace("typing.", "")
-    for noise in ("perfgate.config.", "<class '", "'>"):
+    for noise in ("perfgate.config.model.", "<class '", "'>"):
         text = text.replace(noise, "")
     return text.replace(" | ", " or ")  # a pipe would split the table cell
 
@@ -64,7 +84,7 @@ def _default(field: FieldInfo) -> str:
     if isinstance(value, BaseModel):
         return "(table below)"
     if isinstance(value, dict) and value and all(isinstance(v, BaseModel) for v in value.values()):
-        return "(table below)"
+        return "(built-in entries at the end)"
     text = json.dumps(value, ensure_ascii=False, default=str)
     return f"`{text}`" if len(text) <= 60 else f"`{text[:57]}…`"
 
@@ -113,4 +133,40 @@ def render_configuration_md() -> str:
                 is_map = "dict" in str(field.annotation)
                 parent = f"{path}.<name>" if env.endswith("<NAME>__") else path
                 queue.append((f"{parent}.{name}", nested, f"{env}{name.upper()}__" + ("<NAME>__" if is_map else "")))
+    lines += _built_in_entries(PerfgateConfig())
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _row(*cells: object) -> str:
+    return "| " + " | ".join(" ".join(str(c).split()).replace("|", "\\|") for c in cells) + " |"
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _built_in_entries(config: PerfgateConfig) -> list[str]:
+    """What the named tables hold before a file, the environment or flags are merged onto them."""
+    lines = ["## Built-in entries", "", "Set a key of one to change it; `enabled = false` switches it off.", ""]
+    lines += ["### `gate.metrics`", "", "Defaults from perfgate's metric registry (`perfgate/metrics.py`).", ""]
+    lines += [_row("metric", "unit", "threshold_worse", "threshold_better", "informational"), _row(*["---"] * 5)]
+    for name, p in config.gate.metrics.items():
+        lines.append(
+            _row(
+                f"`{name}`",
+                BY_NAME[name].unit,
+                f"{p.threshold_worse:g}",
+                f"{p.threshold_better:g}",
+                _yes(p.informational),
+            )
+        )
+    others = ", ".join(f"`{name}`" for name in BY_NAME if name not in config.gate.metrics)
+    lines += ["", f"Metrics that can be added (give both thresholds): {others}.", ""]
+    lines += ["### `tiers`", "", _row("tier", "description", "auto-detected", "simulated"), _row(*["---"] * 4)]
+    for name, tier in config.tiers.items():
+        lines.append(_row(f"`{name}`", tier.description, _yes(tier.auto_detect), _yes(tier.simulated)))
+    lines += ["", "### `scenarios`", "", _row("scenario", "num_predict", "prompt"), _row(*["---"] * 3)]
+    for name, scenario in config.scenarios.items():
+        prompt = scenario.prompt if len(scenario.prompt) <= 60 else f"{scenario.prompt[:57]}…"
+        lines.append(_row(f"`{name}`", scenario.num_predict, prompt))
+    return [*lines, ""]

@@ -9,7 +9,7 @@
     │   │   └── NewerSchemaError       2  file written by a newer perfgate ("upgrade perfgate")
     │   ├── BaselineRefused            2  a baseline update that must not happen
     │   └── MissingExtraError          2  an optional dependency is not installed
-    ├── CouldNotMeasure                3  no trustworthy number could be produced
+    ├── CouldNotMeasure                3  no trustworthy number could be produced (``kind`` says why)
     │   ├── RuntimeUnavailable         3  nothing listening on the base URL
     │   ├── ModelMissing               3  runtime answered 404 for the model
     │   ├── RuntimeFailure             3  5xx or an {"error"} line inside a stream
@@ -18,15 +18,26 @@
     │   ├── ProtocolError              3  a line/event that is not the documented format
     │   ├── MemoryUnavailable          3  no runtime process found to sample
     │   └── BaselineMissing            3  no baseline for the tier
+    ├── LookFailed                     3  a sequential run's look could not be decided
     └── PublishError                   5  GitHub (or another sink) refused or failed
 
 A measurement error is never turned into a verdict: the harness records it as a
 ``Failure`` in the results file and the CLI exits with its code.
+
+"What went wrong" has one vocabulary, ``Kind``: an error's ``kind``, a
+``Failure`` in a results file, a ``Problem`` in ``gate.json`` and a triage
+entry all use its values. Each file format allows the subset named below
+(``FailureKind``, ``ProblemKind``, ``TriageKind``); ``docs/schema/`` lists them.
 """
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
+from typing import Annotated, ClassVar, Literal, get_args
+
+from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic_core import PydanticCustomError
+from typing_extensions import TypeAliasType
 
 
 class ExitCode(IntEnum):
@@ -38,6 +49,90 @@ class ExitCode(IntEnum):
     COULD_NOT_MEASURE = 3
     INCONCLUSIVE = 4
     PUBLISH_FAILED = 5
+    INTERNAL = 70  # EX_SOFTWARE: a bug in perfgate, never a verdict
+
+
+class Kind(StrEnum):
+    """What went wrong: the one vocabulary of errors, failures, gate problems and triage entries."""
+
+    REGRESSION = "regression"  # a gating metric got worse (triage only)
+    RUNTIME_UNAVAILABLE = "runtime_unavailable"
+    MODEL_MISSING = "model_missing"
+    RUNTIME_ERROR = "runtime_error"
+    STREAM_TRUNCATED = "stream_truncated"
+    TIMEOUT = "timeout"
+    PROTOCOL_ERROR = "protocol_error"
+    MEMORY_UNAVAILABLE = "memory_unavailable"
+    TIER_MISSING = "tier_missing"
+    BASELINE_MISSING = "baseline_missing"
+    INCOMPARABLE = "incomparable"
+
+
+# The subsets each file format allows. Literal types, so mypy checks them; named
+# aliases, so each is one definition in docs/schema. The order is the schemas' order.
+_MeasurementKind = Literal[
+    Kind.RUNTIME_UNAVAILABLE,
+    Kind.MODEL_MISSING,
+    Kind.RUNTIME_ERROR,
+    Kind.STREAM_TRUNCATED,
+    Kind.TIMEOUT,
+    Kind.PROTOCOL_ERROR,
+    Kind.MEMORY_UNAVAILABLE,
+]
+_ProblemKind = Literal[_MeasurementKind, Kind.TIER_MISSING, Kind.BASELINE_MISSING, Kind.INCOMPARABLE]
+_TriageKind = Literal[
+    Kind.REGRESSION,
+    Kind.RUNTIME_UNAVAILABLE,
+    Kind.MODEL_MISSING,
+    Kind.RUNTIME_ERROR,
+    Kind.TIER_MISSING,
+    Kind.BASELINE_MISSING,
+    Kind.INCOMPARABLE,
+    Kind.MEMORY_UNAVAILABLE,
+]
+
+
+def _spelled_as_in_files(allowed: object) -> WrapValidator:
+    """A bad kind in a file is reported with the allowed values as the file spells them, not as Python reprs."""
+    values = [repr(kind.value) for kind in get_args(allowed)]
+    expected = f"{', '.join(values[:-1])} or {values[-1]}"
+
+    def check(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected}) from None
+
+    return WrapValidator(check)
+
+
+FailureKind = TypeAliasType(
+    "FailureKind",
+    Annotated[
+        _MeasurementKind,
+        _spelled_as_in_files(_MeasurementKind),
+        Field(title="FailureKind", description="Why a measurement could not be made."),
+    ],
+)
+"""A ``Failure`` in a results file: why a measurement could not be made."""
+
+ProblemKind = TypeAliasType(
+    "ProblemKind",
+    Annotated[
+        _ProblemKind,
+        _spelled_as_in_files(_ProblemKind),
+        Field(title="ProblemKind", description="Why (part of) a gate could not be decided."),
+    ],
+)
+"""A ``Problem`` in ``gate.json``: a failure, or a tier, baseline or comparison that is missing."""
+
+TRIAGE_KINDS: tuple[str, ...] = tuple(kind.value for kind in get_args(_TriageKind))
+"""The kinds a triage entry can have, as the config spells them (``triage.owners`` keys)."""
+
+TriageKind = TypeAliasType(
+    "TriageKind", Annotated[_TriageKind, _spelled_as_in_files(_TriageKind), Field(title="TriageKind")]
+)
+"""A triage entry: a regression or a problem (stream-level failures are filed as ``runtime_error``)."""
 
 
 class PerfgateError(Exception):
@@ -78,58 +173,58 @@ class MissingExtraError(UsageError):
 
 
 class CouldNotMeasure(PerfgateError):
-    """No trustworthy number could be produced. ``kind`` is the failure kind."""
+    """No trustworthy number could be produced. ``kind`` says why."""
 
     exit_code = ExitCode.COULD_NOT_MEASURE
-    kind = "runtime_error"
+    kind: ClassVar[Kind] = Kind.RUNTIME_ERROR
 
 
 class RuntimeUnavailable(CouldNotMeasure):
     """Nothing is listening on the runtime's base URL."""
 
-    kind = "runtime_unavailable"
+    kind = Kind.RUNTIME_UNAVAILABLE
 
 
 class ModelMissing(CouldNotMeasure):
     """The runtime does not have the model (HTTP 404)."""
 
-    kind = "model_missing"
+    kind = Kind.MODEL_MISSING
 
 
 class RuntimeFailure(CouldNotMeasure):
     """The runtime reported an error (5xx, or an error line inside a stream)."""
 
-    kind = "runtime_error"
+    kind = Kind.RUNTIME_ERROR
 
 
 class StreamTruncated(CouldNotMeasure):
     """The stream ended before its documented end marker."""
 
-    kind = "stream_truncated"
+    kind = Kind.STREAM_TRUNCATED
 
 
 class RuntimeTimeout(CouldNotMeasure):
     """Connect or read timed out."""
 
-    kind = "timeout"
+    kind = Kind.TIMEOUT
 
 
 class ProtocolError(CouldNotMeasure):
     """The runtime sent something that is not its documented wire format."""
 
-    kind = "protocol_error"
+    kind = Kind.PROTOCOL_ERROR
 
 
 class MemoryUnavailable(CouldNotMeasure):
     """No runtime process could be found to sample."""
 
-    kind = "memory_unavailable"
+    kind = Kind.MEMORY_UNAVAILABLE
 
 
 class BaselineMissing(CouldNotMeasure):
     """No baseline exists for the tier."""
 
-    kind = "baseline_missing"
+    kind = Kind.BASELINE_MISSING
 
 
 class LookFailed(PerfgateError):

@@ -1,1 +1,39 @@
+"""One module per ``perfgate X``, each reading top to bottom in stage order.
 
+Every command has the same shape: ``execute(args, config, console) -> Outcome``.
+It writes what a person reads through the injected ``Console`` (the CLI passes
+stdout/stderr; tests pass buffers) and returns the facts the exit code depends
+on. The exit code itself is decided in one place, ``perfgate.cli.exit_code``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from perfgate.contracts.gate import GateReport
+
+
+@dataclass
+class Console:
+    """Where a command's human-readable output goes."""
+
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+
+    def say(self, text: str = "", *, end: str = "\n") -> None:
+        self.out.write(text + end)
+
+    def fail(self, message: str) -> None:
+        """One line on stderr, prefixed so it reads as perfgate's in a CI log."""
+        self.err.write(f"perfgate: {message}\n")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command found, as far as the exit code is concerned."""
+
+    report: GateReport | None = None  # the gate, when the command decided one
+    could_not_measure: bool = False  # a run recorded failures, or a sequential look failed

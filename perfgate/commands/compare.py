@@ -1,17 +1,21 @@
-"""perfgate compare: results against their tiers' baselines, decided as one gate."""
+"""``perfgate compare``: results against their tiers' baselines, decided as one gate.
+
+Stages: collect results files → load each tier's baseline → decide (pure,
+``perfgate.decide``) → write ``--gate-out`` → print text, Markdown or JSON.
+"""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from perfgate.commands import Console, Outcome
 from perfgate.config import PerfgateConfig
 from perfgate.contracts.baseline import load_baselines
 from perfgate.contracts.gate import GateReport
 from perfgate.contracts.results import LoadedResults
-from perfgate.decide.gate import evaluate, group_by_tier
-from perfgate.decide.sequential import sequential_alpha
 from perfgate.provenance import utc_now_iso
 
 
@@ -24,22 +28,53 @@ def compare(
     now: datetime | None = None,
     look_alpha: float | None = None,
 ) -> GateReport:
-    """Every results file against its tier's baseline, decided as one gate.
+    """Every results file against its tier's baseline (read from ``baselines_dir``), decided as one gate."""
+    # The gate's numpy/scipy stay out of `perfgate run`'s process until it compares: its RSS is measured.
+    from perfgate.decide.gate import compare_results  # noqa: PLC0415
 
-    ``look_alpha`` is used by a sequential run's own looks; otherwise the level
-    comes from the results' sequential records (``sequential_alpha``).
-    """
-    results = [(str(item.path), item.result) for item in loaded]
-    tiers = sorted({result.tier for _, result in results})
-    baselines = load_baselines(tiers, baselines_dir)
-    inputs = group_by_tier(results, baselines, config.tiers)
-    alpha, confirmed = sequential_alpha(loaded, config.gate.alpha)
-    return evaluate(
-        inputs,
-        config.gate,
-        expect_tiers=expect_tiers,
+    baselines = load_baselines(sorted({item.result.tier for item in loaded}), baselines_dir)
+    return compare_results(
+        loaded,
+        baselines,
+        config,
         created_at=utc_now_iso(),
         now=now or datetime.now(UTC),
-        alpha=alpha if look_alpha is None else look_alpha,
-        confirmed=confirmed,
+        expect_tiers=expect_tiers,
+        look_alpha=look_alpha,
     )
+
+
+def split_list(value: str | None) -> list[str]:
+    """``"a, b"`` -> ``["a", "b"]`` (a comma-separated flag such as ``--expect-tiers``)."""
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def compare_and_print(
+    args: argparse.Namespace, config: PerfgateConfig, loaded: Sequence[LoadedResults], console: Console
+) -> GateReport:
+    """Compare, write ``--gate-out``, print the report in ``--format``, and each problem on stderr."""
+    from perfgate.files import dumps_model, write_model  # noqa: PLC0415
+    from perfgate.render.markdown import gate_markdown  # noqa: PLC0415
+    from perfgate.render.text import gate_text  # noqa: PLC0415
+
+    baselines_dir = Path(args.baselines_dir or config.baselines_dir)
+    report = compare(loaded, config, baselines_dir=baselines_dir, expect_tiers=split_list(args.expect_tiers))
+    if args.gate_out:
+        write_model(Path(args.gate_out), report)
+    fmt = getattr(args, "format", "text")
+    if fmt == "json":
+        console.say(dumps_model(report), end="")
+    elif fmt == "md":
+        console.say(gate_markdown(report), end="")
+    else:
+        console.say(gate_text(report))
+    for problem in report.problems:
+        console.fail(problem.message)
+    return report
+
+
+def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) -> Outcome:
+    from perfgate.contracts.results import collect_results  # noqa: PLC0415
+
+    loaded = collect_results([Path(p) for p in args.results])
+    return Outcome(report=compare_and_print(args, config, loaded, console))

@@ -1,15 +1,29 @@
-"""perfgate gate"""
+"""``perfgate gate``: the CI gate over every tier's results, then the PR comment and triage.
+
+Stages: collect every results file under ``--results-dir`` → compare with each
+tier's baseline → write ``gate.json`` → triage findings (reconcile with the
+store) → Markdown summary → job summary → apply triage → sticky PR comment.
+
+Order matters: the report, ``gate.json``, the Markdown summary and the job
+summary are written **before** anything talks to GitHub, so a GitHub outage
+never loses the gate's result; a publishing failure is returned as a one-line
+message and never changes the exit code, which reflects performance only.
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from perfgate.commands import Console, Outcome
 from perfgate.commands.baseline import changed_baselines
-from perfgate.commands.compare import compare
+from perfgate.commands.compare import compare, split_list
+from perfgate.commands.triage import open_store
 from perfgate.config import PerfgateConfig
 from perfgate.contracts.gate import GateReport
 from perfgate.contracts.results import collect_results_dir
@@ -23,7 +37,6 @@ from perfgate.render.baseline_diff import diff_markdown
 from perfgate.render.summary import gate_summary
 from perfgate.render.triage_table import triage_rows
 from perfgate.triage.policy import TriageAction, findings_from_report, reconcile
-from perfgate.triage.sinks import GitHubIssueSink, LedgerSink, TriageSink
 
 
 @dataclass(frozen=True)
@@ -46,14 +59,6 @@ class GateOutcome:
     summary: str
     summary_path: Path
     publish_errors: list[str] = field(default_factory=list)
-
-
-def _sink(options: GateOptions, github: GitHubClient | None, config: PerfgateConfig) -> TriageSink | None:
-    if not options.triage:
-        return None
-    if options.triage_ledger is not None or github is None:
-        return LedgerSink(options.triage_ledger or options.results_dir / "triage-ledger.json")
-    return GitHubIssueSink(github, config.triage.label)
 
 
 def _github(
@@ -103,7 +108,7 @@ def run_ci_gate(
     findings = findings_from_report(report, config.triage)
     errors: list[str] = []
     github = _github(options, environ, http, errors)
-    sink = _sink(options, github, config)
+    sink = open_store(config, github, options.triage_ledger) if options.triage else None
     entries: list[TriageEntry] = []
     actions: list[TriageAction] = []
     if sink is not None:
@@ -143,3 +148,29 @@ def run_ci_gate(
             except PublishError as exc:
                 errors.append(f"PR comment not posted: {exc}")
     return GateOutcome(report, summary, summary_path, errors)
+
+
+def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) -> Outcome:
+    from perfgate.render.text import gate_text  # noqa: PLC0415
+
+    options = GateOptions(
+        results_dir=Path(args.results_dir),
+        baselines_dir=Path(args.baselines_dir or config.baselines_dir),
+        expect_tiers=tuple(split_list(args.expect_tiers)),
+        summary_out=Path(args.summary_out) if args.summary_out else None,
+        comment=args.comment,
+        triage=args.triage,
+        triage_ledger=Path(args.triage_ledger) if args.triage_ledger else None,
+        pr=args.pr,
+        repository=args.repository,
+        base_ref=args.base_ref,
+    )
+    with httpx.Client() as http:
+        outcome = run_ci_gate(options, config, environ=dict(os.environ), http=http)
+    console.say(gate_text(outcome.report))
+    console.say(f"\ngate.json and {outcome.summary_path.name} written to {outcome.summary_path.parent}")
+    for problem in outcome.report.problems:
+        console.fail(problem.message)
+    for message in outcome.publish_errors:
+        console.fail(message)
+    return Outcome(report=outcome.report)

@@ -1,16 +1,26 @@
-"""perfgate report: the performance report document from results files."""
+"""``perfgate report``: the performance report document (the seed's sections) from results files.
+
+Stages: collect results files → copy them beside the report (``--copy-raw``)
+→ compare with baselines when given, else triage from what the results show →
+render the Markdown → write it (or print it).
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
 import shutil
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
-from perfgate.commands.compare import compare
+from perfgate.commands import Console, Outcome
+from perfgate.commands.compare import compare, split_list
 from perfgate.config import PerfgateConfig
-from perfgate.contracts.results import LoadedResults
+from perfgate.contracts.results import LoadedResults, collect_results
 from perfgate.decide.gate import problems_from_results
 from perfgate.errors import UsageError
+from perfgate.files import write_text_atomic
 from perfgate.render.report import ReportInput, report_markdown
 from perfgate.render.triage_table import triage_rows
 from perfgate.triage.policy import (
@@ -66,3 +76,31 @@ def build_report(
             memory_interval_ms=config.memory_interval_ms,
         )
     )
+
+
+def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) -> Outcome:
+    loaded = collect_results([Path(p) for p in args.results])
+    out = Path(args.out) if args.out else None
+    raw = [str(p) for p in copy_raw(loaded, Path(args.copy_raw))] if args.copy_raw else [str(i.path) for i in loaded]
+    if out is not None:
+        # Paths in the report are relative to it, so the report and its raw files move together.
+        raw = [_relative_to(Path(p), out.parent) for p in raw]
+    text = build_report(
+        loaded,
+        config,
+        title=args.title,
+        baselines_dir=Path(args.baselines_dir) if args.baselines_dir else None,
+        expect_tiers=split_list(args.expect_tiers),
+        raw_paths=raw,
+        generated=args.date or datetime.now(UTC).date().isoformat(),
+    )
+    if out is None:
+        console.say(text, end="")
+    else:
+        write_text_atomic(out, text)
+        console.say(f"report written to {out}")
+    return Outcome()
+
+
+def _relative_to(path: Path, base: Path) -> str:
+    return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()

@@ -1,16 +1,23 @@
-"""One ``perfgate run``: probe the host, open the runtime, measure, and (optionally) look again.
+"""``perfgate run``: probe the host, open the runtime, measure, look again if asked, write, compare if asked.
 
-The stage function the CLI calls; it prints nothing and decides no exit code.
+Stages, in order: validate → probe host and tier → open the runtime → measure
+(``measure``) → sequential looks (``--until-conclusive``) → write the results
+file (before anything that can fail) → print the run report → ``--compare``.
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from perfgate.commands import Console, Outcome
+from perfgate.commands.compare import compare_and_print
+from perfgate.commands.progress import ProgressLine
 from perfgate.config import PerfgateConfig
-from perfgate.contracts.results import RunResult
+from perfgate.contracts.results import LoadedResults, RunResult
 from perfgate.errors import BaselineMissing, UsageError
+from perfgate.files import write_model
 from perfgate.gitutil import git_sha
 from perfgate.measure.harness import PeakWindow, Progress, extend_benchmark, run_benchmark
 from perfgate.measure.host import probe_host, resolve_tier
@@ -103,3 +110,26 @@ def _check_baseline(config: PerfgateConfig, tier: str) -> None:
         find_baseline(Path(config.baselines_dir), tier)
     except BaselineMissing:
         return
+
+
+def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) -> Outcome:
+    from perfgate.render.text import run_report  # noqa: PLC0415 -- keep `perfgate --help` fast
+
+    if args.for_baseline and args.runs is None:
+        config = config.model_copy(update={"runs": config.gate.baseline_runs})
+    result = measure(config, args.argv, ProgressLine(console.err))
+    out = Path(args.out) if args.out else Path(config.results_dir) / f"results-{result.tier}.json"
+    write_model(out, result)  # written first: a failure below never loses the measurements
+    console.say(run_report(result))
+    console.say(f"\nresults written to {out}")
+    for failure in result.failures:
+        console.fail(failure.message)
+    look_error = result.sequential.error if result.sequential else None
+    if look_error is not None:
+        console.fail(f"sequential run stopped: {look_error}")
+    failed = bool(result.failures) or look_error is not None
+    if not args.compare:
+        return Outcome(could_not_measure=failed)
+    console.say()
+    report = compare_and_print(args, config, [LoadedResults(out, result)], console)
+    return Outcome(report=report, could_not_measure=failed)

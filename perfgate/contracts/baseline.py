@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from perfgate.contracts.gate import Problem, ProblemKind
+from perfgate.contracts.gate import Problem
 from perfgate.contracts.results import (
     Fingerprint,
     Frozen,
@@ -83,7 +83,7 @@ def load_baselines(tiers: Sequence[str], baselines_dir: Path) -> dict[str, tuple
         try:
             path, baseline = find_baseline(baselines_dir, tier)
         except BaselineMissing as exc:
-            out[tier] = Problem(kind=ProblemKind.BASELINE_MISSING, tier=tier, message=exc.message)
+            out[tier] = Problem(kind=exc.kind, tier=tier, message=exc.message)
             continue
         out[tier] = (str(path), baseline)
     return out

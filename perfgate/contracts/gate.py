@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from perfgate.contracts.results import Frozen
+from perfgate.errors import ProblemKind
 
 GATE_SCHEMA_VERSION = 1
 
@@ -50,21 +51,6 @@ class Verdict(Frozen):
         default=False, description="A regression seen at two consecutive looks of a sequential run."
     )
     notes: tuple[str, ...] = Field(default=(), description="Noise warnings and reasons, short phrases.")
-
-
-class ProblemKind(StrEnum):
-    """Why (part of) a gate could not be decided."""
-
-    RUNTIME_UNAVAILABLE = "runtime_unavailable"
-    MODEL_MISSING = "model_missing"
-    RUNTIME_ERROR = "runtime_error"
-    STREAM_TRUNCATED = "stream_truncated"
-    TIMEOUT = "timeout"
-    PROTOCOL_ERROR = "protocol_error"
-    MEMORY_UNAVAILABLE = "memory_unavailable"
-    TIER_MISSING = "tier_missing"
-    BASELINE_MISSING = "baseline_missing"
-    INCOMPARABLE = "incomparable"
 
 
 class Problem(Frozen):

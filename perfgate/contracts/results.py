@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from perfgate.errors import UsageError
+from perfgate.errors import FailureKind, UsageError
 from perfgate.files import read_model
 
 RESULTS_SCHEMA_VERSION = 1
@@ -24,18 +23,6 @@ class Frozen(BaseModel):
     """Base for every contract: immutable, strict about unknown fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class FailureKind(StrEnum):
-    """Why a measurement could not be made."""
-
-    RUNTIME_UNAVAILABLE = "runtime_unavailable"
-    MODEL_MISSING = "model_missing"
-    RUNTIME_ERROR = "runtime_error"
-    STREAM_TRUNCATED = "stream_truncated"
-    TIMEOUT = "timeout"
-    PROTOCOL_ERROR = "protocol_error"
-    MEMORY_UNAVAILABLE = "memory_unavailable"
 
 
 class Failure(Frozen):
@@ -126,6 +113,16 @@ class Sample(Frozen):
     peak_runtime_footprint_mb: float | None = None
     peak_harness_rss_mb: float | None = None
     peak_combined_rss_mb: float | None = None
+
+
+def metric_values(samples: Sequence[Sample], metric: str) -> list[float]:
+    """The non-null values of one metric; absent values are skipped, never zeroed."""
+    out: list[float] = []
+    for sample in samples:
+        value = getattr(sample, metric)
+        if value is not None:
+            out.append(float(value))
+    return out
 
 
 class MetricSummary(Frozen):
@@ -222,6 +219,23 @@ class Fingerprint(Frozen):
     scenarios: dict[str, ScenarioFingerprint]
 
 
+class ScenarioMetric(NamedTuple):
+    """One metric of one scenario. A sequential record names it ``"scenario/metric"`` (``key``)."""
+
+    scenario: str
+    metric: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.scenario}/{self.metric}"
+
+    @classmethod
+    def parse(cls, key: str) -> ScenarioMetric:
+        # Split at the last "/": metric names never hold one, a scenario name might.
+        scenario, _, metric = key.rpartition("/")
+        return cls(scenario, metric)
+
+
 class Look(Frozen):
     """One look of a sequential run: what the gate said after this many runs."""
 
@@ -247,6 +261,11 @@ class SequentialRecord(Frozen):
         )
     )
     error: str | None = Field(default=None, description="Why a look could not be decided, when stopped is 'error'.")
+
+    @property
+    def confirmed_metrics(self) -> tuple[ScenarioMetric, ...]:
+        """``confirmed``, each key split into its scenario and metric."""
+        return tuple(ScenarioMetric.parse(key) for key in self.confirmed)
 
 
 class RunResult(Frozen):

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field
 
 from perfgate.contracts.results import Frozen
+from perfgate.errors import TriageKind
 
 LEDGER_SCHEMA_VERSION = 1
-
-
-class TriageKind(StrEnum):
-    REGRESSION = "regression"
-    RUNTIME_UNAVAILABLE = "runtime_unavailable"
-    MODEL_MISSING = "model_missing"
-    RUNTIME_ERROR = "runtime_error"
-    TIER_MISSING = "tier_missing"
-    BASELINE_MISSING = "baseline_missing"
-    INCOMPARABLE = "incomparable"
-    MEMORY_UNAVAILABLE = "memory_unavailable"
 
 
 class Evidence(Frozen):

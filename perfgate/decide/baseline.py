@@ -10,9 +10,8 @@ from pathlib import Path
 from perfgate import __version__
 from perfgate.config import PerfgateConfig
 from perfgate.contracts.baseline import Baseline, Provenance
-from perfgate.contracts.results import LoadedResults, RunResult
+from perfgate.contracts.results import LoadedResults, RunResult, metric_values
 from perfgate.errors import BaselineRefused
-from perfgate.measure.samples import metric_values
 from perfgate.metrics import METRIC_UNITS
 
 

@@ -12,24 +12,18 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from perfgate import __version__
-from perfgate.config import GateConfig, TierConfig
+from perfgate.config import GateConfig, PerfgateConfig, TierConfig
 from perfgate.contracts.baseline import Baseline
-from perfgate.contracts.gate import GateReport, GateStatus, Problem, ProblemKind, TierSummary, Verdict, VerdictKind
-from perfgate.contracts.results import LoadedResults, RunResult
+from perfgate.contracts.gate import GateReport, GateStatus, Problem, TierSummary, Verdict, VerdictKind
+from perfgate.contracts.results import LoadedResults, RunResult, metric_values
 from perfgate.decide.fingerprint import compare_fingerprints, staleness_warnings
 from perfgate.decide.headline import headline
+from perfgate.decide.sequential import sequential_alpha
 from perfgate.decide.stats import MetricTest, decide
-from perfgate.errors import ExitCode
-from perfgate.measure.samples import metric_values
-from perfgate.metrics import METRIC_UNITS
-
-
-def direction_of(metric: str) -> Literal["lower", "higher"]:
-    """Throughputs are higher-is-better; latencies and memory lower-is-better."""
-    return "higher" if metric.endswith("_tok_s") else "lower"
+from perfgate.errors import ExitCode, Kind
+from perfgate.metrics import METRIC_UNITS, direction_of, unit_of
 
 
 @dataclass(frozen=True)
@@ -60,7 +54,7 @@ def _base_verdict(
             "tier": tier,
             "scenario": scenario,
             "metric": metric,
-            "unit": METRIC_UNITS.get(metric, ""),
+            "unit": unit_of(metric),
             "direction": direction_of(metric),
             "informational": policy.informational or forced,
             "verdict": kind,
@@ -92,15 +86,11 @@ def _tier_pending(
     failed_scenarios: dict[str, str] = {}
     for _, result in tier_input.results:
         for failure in result.failures:
-            problems.append(
-                Problem(
-                    kind=ProblemKind(failure.kind.value), tier=tier, scenario=failure.scenario, message=failure.message
-                )
-            )
+            problems.append(Problem(kind=failure.kind, tier=tier, scenario=failure.scenario, message=failure.message))
             if failure.scenario is not None:
                 failed_scenarios[failure.scenario] = failure.message
     memory_reason = next(
-        (f.message for _, r in tier_input.results for f in r.failures if f.kind.value == "memory_unavailable"), None
+        (f.message for _, r in tier_input.results for f in r.failures if f.kind is Kind.MEMORY_UNAVAILABLE), None
     )
     if tier_input.baseline_problem is not None:
         problems.append(tier_input.baseline_problem)
@@ -127,7 +117,7 @@ def _tier_pending(
         if mismatch_run:
             problems.append(
                 Problem(
-                    kind=ProblemKind.INCOMPARABLE,
+                    kind=Kind.INCOMPARABLE,
                     tier=tier,
                     message=f"baseline and results differ in {', '.join(mismatch_run)}; update the baseline",
                 )
@@ -135,7 +125,7 @@ def _tier_pending(
         for scenario, fields in mismatch_scenarios.items():
             problems.append(
                 Problem(
-                    kind=ProblemKind.INCOMPARABLE,
+                    kind=Kind.INCOMPARABLE,
                     tier=tier,
                     scenario=scenario,
                     message=f"scenario {scenario!r} changed ({', '.join(fields)}) since the baseline",
@@ -259,7 +249,7 @@ def evaluate(
         if tier not in seen:
             problems.append(
                 Problem(
-                    kind=ProblemKind.TIER_MISSING,
+                    kind=Kind.TIER_MISSING,
                     tier=tier,
                     message=f"no results for expected tier {tier!r} (runner offline or job failed)",
                 )
@@ -314,6 +304,34 @@ def evaluate(
     )
 
 
+def compare_results(
+    loaded: Sequence[LoadedResults],
+    baselines: Mapping[str, tuple[str, Baseline] | Problem],
+    config: PerfgateConfig,
+    *,
+    created_at: str,
+    now: datetime,
+    expect_tiers: Sequence[str] = (),
+    look_alpha: float | None = None,
+) -> GateReport:
+    """Results against their tiers' baselines (as ``load_baselines`` gives them), decided as one gate.
+
+    ``look_alpha`` is used by a sequential run's own looks; otherwise the level
+    comes from the results' sequential records (``sequential_alpha``).
+    """
+    results = [(str(item.path), item.result) for item in loaded]
+    alpha, confirmed = sequential_alpha(loaded, config.gate.alpha)
+    return evaluate(
+        group_by_tier(results, baselines, config.tiers),
+        config.gate,
+        expect_tiers=expect_tiers,
+        created_at=created_at,
+        now=now,
+        alpha=alpha if look_alpha is None else look_alpha,
+        confirmed=confirmed,
+    )
+
+
 def gate_status(
     verdicts: Sequence[Verdict], problems: Sequence[Problem], config: GateConfig
 ) -> tuple[GateStatus, ExitCode]:
@@ -347,7 +365,7 @@ def group_by_tier(
             problem = (
                 found
                 if isinstance(found, Problem)
-                else Problem(kind=ProblemKind.BASELINE_MISSING, tier=tier, message=f"no baseline for tier {tier!r}")
+                else Problem(kind=Kind.BASELINE_MISSING, tier=tier, message=f"no baseline for tier {tier!r}")
             )
             out.append(TierInput(tier, items, None, problem, must_match, informational))
         else:
@@ -358,13 +376,13 @@ def group_by_tier(
 def problems_from_results(loaded: Sequence[LoadedResults], expect_tiers: Sequence[str]) -> list[Problem]:
     """Could-not-measure problems visible in the results alone (no baselines needed)."""
     problems = [
-        Problem(kind=ProblemKind(f.kind.value), tier=item.result.tier, scenario=f.scenario, message=f.message)
+        Problem(kind=f.kind, tier=item.result.tier, scenario=f.scenario, message=f.message)
         for item in loaded
         for f in item.result.failures
     ]
     seen = {item.result.tier for item in loaded}
     problems += [
-        Problem(kind=ProblemKind.TIER_MISSING, tier=t, message=f"no results for expected tier {t!r}")
+        Problem(kind=Kind.TIER_MISSING, tier=t, message=f"no results for expected tier {t!r}")
         for t in expect_tiers
         if t not in seen
     ]

@@ -1,32 +1,42 @@
-"""The one line a reviewer reads first."""
+"""The one line a reviewer reads first, and how a verdict's change is written.
+
+Every stage that words a verdict for people (the headline, triage titles, the
+renderers' tables) takes the change's wording from here, so they agree.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from perfgate.contracts.gate import GateStatus, Problem, Verdict, VerdictKind
-
-LABELS = {
-    "ttft_ms": "TTFT",
-    "e2e_ms": "end-to-end latency",
-    "decode_tok_s": "decode tok/s",
-    "client_decode_tok_s": "client decode tok/s",
-    "prefill_tok_s": "prefill tok/s",
-    "peak_runtime_rss_mb": "runtime RSS",
-    "peak_runtime_footprint_mb": "runtime footprint",
-    "peak_harness_rss_mb": "harness RSS",
-    "peak_combined_rss_mb": "combined RSS",
-    "itl_ms_p50": "inter-chunk p50",
-    "load_ms": "load time",
-}
-
-
-def label(metric: str) -> str:
-    return LABELS.get(metric, metric)
+from perfgate.metrics import label
 
 
 def signed_percent(change: float) -> str:
     return f"{change * 100:+.0f} %"
+
+
+def _pct(value: float) -> str:
+    if math.isinf(value):
+        return "+∞" if value > 0 else "−∞"
+    text = f"{value * 100:+.1f}"
+    if text in ("+0.0", "-0.0"):
+        return "±0.0"
+    return text.replace("-", "−")
+
+
+def fmt_change(verdict: Verdict) -> str:
+    """``+23.4 % [+18.0, +29.1]``: the estimate and its interval, in percent."""
+    if verdict.change is None:
+        return "—"
+    text = f"{_pct(verdict.change)} %"
+    if verdict.change_low is not None and verdict.change_high is not None:
+        if math.isinf(verdict.change_high) or verdict.change_low <= -1:
+            text += " [unbounded]"
+        else:
+            text += f" [{_pct(verdict.change_low)}, {_pct(verdict.change_high)}]"
+    return text
 
 
 def _plural(n: int, word: str) -> str:

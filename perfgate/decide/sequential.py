@@ -132,7 +132,5 @@ def sequential_alpha(loaded: Sequence[LoadedResults], alpha: float) -> tuple[flo
         if look == 0:
             continue
         level = min(level, alpha_at_look(alpha, min(look, plan.max_looks), plan))
-        for key in record.confirmed:
-            scenario, _, metric = key.partition("/")
-            confirmed.add((item.result.tier, scenario, metric))
+        confirmed.update((item.result.tier, scenario, metric) for scenario, metric in record.confirmed_metrics)
     return level, frozenset(confirmed)

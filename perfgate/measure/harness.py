@@ -17,7 +17,6 @@ from perfgate import __version__
 from perfgate.config import PerfgateConfig, ScenarioConfig
 from perfgate.contracts.results import (
     Failure,
-    FailureKind,
     Fingerprint,
     HostInfo,
     MemoryPeaks,
@@ -99,7 +98,7 @@ def build_fingerprint(
 
 
 def _failure(exc: CouldNotMeasure, scenario: str | None = None, iteration: int | None = None) -> Failure:
-    return Failure(kind=FailureKind(exc.kind), message=exc.message, scenario=scenario, iteration=iteration)
+    return Failure(kind=exc.kind, message=exc.message, scenario=scenario, iteration=iteration)
 
 
 @dataclass

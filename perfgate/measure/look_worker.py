@@ -17,6 +17,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -25,9 +26,11 @@ from pydantic import ValidationError
 
 from perfgate.childproc import end_child, read_line
 from perfgate.config import PerfgateConfig
+from perfgate.contracts.baseline import load_baselines
 from perfgate.contracts.gate import GateReport
-from perfgate.contracts.results import Frozen, RunResult
+from perfgate.contracts.results import Frozen, LoadedResults, RunResult
 from perfgate.errors import LookFailed, PerfgateError
+from perfgate.provenance import utc_now_iso
 
 LOOK_TIMEOUT_S = 300.0
 
@@ -42,13 +45,15 @@ class LookRequest(Frozen):
 
 def decide_look(result: RunResult, config: PerfgateConfig, alpha: float) -> GateReport:
     """Decide one look in this process (used by the child, and by tests with no child)."""
-    from perfgate.commands.compare import compare  # noqa: PLC0415
-    from perfgate.contracts.results import LoadedResults  # noqa: PLC0415 -- the gate's imports stay out of the parent
+    # The gate's imports (numpy, scipy) stay out of the parent, whose RSS is the harness memory measured.
+    from perfgate.decide.gate import compare_results  # noqa: PLC0415
 
-    return compare(
+    return compare_results(
         [LoadedResults(Path("(this run)"), result)],
+        load_baselines([result.tier], Path(config.baselines_dir)),
         config,
-        baselines_dir=Path(config.baselines_dir),
+        created_at=utc_now_iso(),
+        now=datetime.now(UTC),
         look_alpha=alpha,
     )
 

@@ -10,32 +10,11 @@ import statistics
 from collections.abc import Sequence
 from typing import Literal
 
-from perfgate.contracts.results import MemoryPeaks, MetricSummary, Sample, StreamObservation
-
-# Server and client decode rates legitimately differ a little (Ollama's clock starts at
-# the first token; chunks coalesce in TCP). Beyond this the runtime's timings are suspect.
-DECODE_CLOCK_BOUND = 0.25
+from perfgate.contracts.results import MemoryPeaks, MetricSummary, Sample, StreamObservation, metric_values
+from perfgate.metrics import METRIC_UNITS
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
-
-# Metrics summarised per scenario, in display order, with their unit.
-METRIC_UNITS: dict[str, str] = {
-    "ttft_ms": "ms",
-    "e2e_ms": "ms",
-    "decode_tok_s": "tok/s",
-    "client_decode_tok_s": "tok/s",
-    "prefill_tok_s": "tok/s",
-    "load_ms": "ms",
-    "itl_ms_p50": "ms",
-    "itl_ms_p90": "ms",
-    "itl_ms_p99": "ms",
-    "output_tokens": "tok",
-    "peak_runtime_rss_mb": "MB",
-    "peak_runtime_footprint_mb": "MB",
-    "peak_harness_rss_mb": "MB",
-    "peak_combined_rss_mb": "MB",
-}
 
 
 def _percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -112,16 +91,6 @@ def summarise(values: Sequence[float]) -> MetricSummary:
         min=min(values),
         max=max(values),
     )
-
-
-def metric_values(samples: Sequence[Sample], metric: str) -> list[float]:
-    """The non-null values of one metric; absent values are skipped, never zeroed."""
-    out: list[float] = []
-    for sample in samples:
-        value = getattr(sample, metric)
-        if value is not None:
-            out.append(float(value))
-    return out
 
 
 def summarise_samples(samples: Sequence[Sample]) -> dict[str, MetricSummary]:

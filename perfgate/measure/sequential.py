@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable, Sequence
 
 from perfgate.config import PerfgateConfig
-from perfgate.contracts.gate import GateReport, Problem, ProblemKind, Verdict
-from perfgate.contracts.results import FailureKind, Look, RunResult, SequentialRecord
+from perfgate.contracts.gate import GateReport, Problem, Verdict
+from perfgate.contracts.results import Look, RunResult, ScenarioMetric, SequentialRecord
 from perfgate.decide.sequential import SequentialPlan, alpha_at_look, newly_confirmed, unsettled_scenarios
-from perfgate.errors import PerfgateError
+from perfgate.errors import Kind, PerfgateError
 
 MoreRuns = Callable[[RunResult, set[str], int], RunResult]
 """Measure ``runs`` more requests of the named scenarios and return the extended results."""
@@ -77,7 +77,9 @@ def run_until_conclusive(
                 index=k,
                 alpha=alpha_k,
                 runs=_counts(result),
-                verdicts={f"{v.scenario}/{v.metric}": v.verdict.value for v in verdicts if not v.informational},
+                verdicts={
+                    ScenarioMetric(v.scenario, v.metric).key: v.verdict.value for v in verdicts if not v.informational
+                },
                 rerun=() if stop else tuple(sorted(todo)),
             )
         )
@@ -96,7 +98,7 @@ def run_until_conclusive(
         batch_runs=plan.batch_runs,
         rho=plan.rho,
         looks=tuple(looks),
-        confirmed=tuple(sorted(f"{scenario}/{metric}" for _, scenario, metric in confirmed)),
+        confirmed=tuple(sorted(ScenarioMetric(scenario, metric).key for _, scenario, metric in confirmed)),
         stopped=stopped,
         error=error,
     )
@@ -131,9 +133,9 @@ def _stop_reason(  # noqa: PLR0911, PLR0917 -- one return per stop reason; every
     runs each scenario may still get.
     """
     kinds = {p.kind for p in problems}
-    if ProblemKind.BASELINE_MISSING in kinds or ProblemKind.INCOMPARABLE in kinds:
+    if Kind.BASELINE_MISSING in kinds or Kind.INCOMPARABLE in kinds:
         return "no_baseline"
-    if any(f.kind is not FailureKind.MEMORY_UNAVAILABLE for f in result.failures):
+    if any(f.kind is not Kind.MEMORY_UNAVAILABLE for f in result.failures):
         return "failure"
     if not doubtful:
         return "settled"

@@ -9,8 +9,7 @@ from tabulate import tabulate
 from perfgate.contracts.baseline import Baseline
 from perfgate.decide.baseline import BaselineDiff, MetricDiff
 from perfgate.metrics import METRIC_UNITS
-from perfgate.render.cells import fmt_number
-from perfgate.render.markdown import escape
+from perfgate.render.cells import escape, fmt_number
 
 HEADERS = ["scenario", "metric", "old median", "new median", "change", "old cv", "new cv", "n old/new"]
 

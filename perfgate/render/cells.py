@@ -1,10 +1,15 @@
-"""Formatting of single cells shared by the terminal and Markdown renderers."""
+"""Formatting of single cells shared by the terminal and Markdown renderers.
+
+Every string that came from outside perfgate's own code (model names, error
+messages, host labels, branch names) goes through ``escape`` before it is put
+into Markdown, so it cannot break a table, open a link, or mention a user or team.
+"""
 
 from __future__ import annotations
 
-import math
-
 from perfgate.contracts.gate import GateReport, Verdict, VerdictKind
+from perfgate.decide.headline import fmt_change as fmt_change  # noqa: PLC0414 -- re-export; triage uses it too
+from perfgate.markdown_escape import escape as escape  # noqa: PLC0414 -- re-export; triage uses it too
 
 MARKS = {
     VerdictKind.REGRESSED: "🔴",
@@ -31,28 +36,6 @@ def fmt_value(value: float | None, unit: str) -> str:
     return "—" if value is None else f"{fmt_number(value)} {unit}".rstrip()
 
 
-def _pct(value: float) -> str:
-    if math.isinf(value):
-        return "+∞" if value > 0 else "−∞"
-    text = f"{value * 100:+.1f}"
-    if text in ("+0.0", "-0.0"):
-        return "±0.0"
-    return text.replace("-", "−")
-
-
-def fmt_change(verdict: Verdict) -> str:
-    """``+23.4 % [+18.0, +29.1]``: the estimate and its interval, in percent."""
-    if verdict.change is None:
-        return "—"
-    text = f"{_pct(verdict.change)} %"
-    if verdict.change_low is not None and verdict.change_high is not None:
-        if math.isinf(verdict.change_high) or verdict.change_low <= -1:
-            text += " [unbounded]"
-        else:
-            text += f" [{_pct(verdict.change_low)}, {_pct(verdict.change_high)}]"
-    return text
-
-
 def verdict_word(verdict: Verdict) -> str:
     word = verdict.verdict.value
     if verdict.verdict is VerdictKind.REGRESSED and not verdict.informational:
@@ -69,6 +52,13 @@ def verdict_word(verdict: Verdict) -> str:
 
 def fmt_notes(verdict: Verdict) -> str:
     return "; ".join(verdict.notes)
+
+
+def interval_level(alpha: float) -> str:
+    """``90 %``: the level of the change interval, two-sided at 1 - 2 alpha (``decide.stats.decide``)."""
+    level = (1 - 2 * alpha) * 100
+    # Whole percent where that is exact enough (90 %), one decimal at small alphas (99.8 %, not 100 %).
+    return f"{level:.0f} %" if abs(level - round(level)) < 0.05 else f"{level:.1f} %"
 
 
 def look_alpha_note(report: GateReport) -> str:

@@ -15,8 +15,7 @@ from tabulate import tabulate
 
 from perfgate.contracts.gate import GateReport
 from perfgate.contracts.results import LoadedResults, MetricSummary, RunResult, ScenarioResult
-from perfgate.render.cells import fmt_number
-from perfgate.render.markdown import escape
+from perfgate.render.cells import escape, fmt_number
 from perfgate.render.summary import TriageRow
 
 RESULT_HEADERS = [

@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from tabulate import tabulate
 
 from perfgate.contracts.gate import GateReport, GateStatus, Verdict, VerdictKind
-from perfgate.render.cells import MARKS, fmt_change, fmt_notes, fmt_value, look_alpha_note, verdict_word
-from perfgate.render.markdown import escape
+from perfgate.render.cells import escape, interval_level, look_alpha_note
+from perfgate.render.verdicts import MARKDOWN, by_scenario, scenario_heading, table_of_rows, verdict_row
 
 GITHUB_COMMENT_LIMIT = 65_536
 SAFETY_MARGIN = 1_536  # room for the sticky marker and a trimming note
@@ -49,50 +49,6 @@ class _Options:
     provenance: bool = True
     chart: bool = True
     max_tables: int | None = None  # last resort: show only the first N tier/scenario tables
-
-
-def _verdict_row(v: Verdict) -> list[str]:
-    return [
-        v.metric,
-        fmt_value(v.baseline_median, v.unit),
-        fmt_value(v.current_median, v.unit),
-        fmt_change(v),
-        f"{v.n_baseline}/{v.n_current}",
-        f"{MARKS[v.verdict]} {verdict_word(v)}",
-        escape(fmt_notes(v)),
-    ]
-
-
-def _tables(report: GateReport, opts: _Options) -> list[str]:
-    groups: dict[tuple[str, str], list[Verdict]] = {}
-    for verdict in report.verdicts:
-        groups.setdefault((verdict.tier, verdict.scenario), []).append(verdict)
-    parts = []
-    for (tier, scenario), verdicts in groups.items():
-        shown = [
-            v
-            for v in verdicts
-            if (opts.informational or not v.informational)
-            and (opts.unchanged or v.verdict is not VerdictKind.UNCHANGED)
-        ]
-        hidden = len(verdicts) - len(shown)
-        if not shown:
-            parts.append(f"#### {escape(tier)} / {escape(scenario)}\n\n_{hidden} metrics unchanged (rows trimmed)._")
-            continue
-        table = tabulate(
-            [_verdict_row(v) for v in shown],
-            headers=["metric", "baseline", "current", "change [90 % interval]", "n b/c", "verdict", "notes"],
-            tablefmt="github",
-            colalign=("left", "right", "right", "right", "right", "left", "left"),
-            disable_numparse=True,
-        )
-        plural = "s" if hidden != 1 else ""
-        more = f"\n\n_{hidden} more row{plural} trimmed._" if hidden else ""
-        parts.append(f"#### {escape(tier)} / {escape(scenario)}\n\n{table}{more}")
-    if opts.max_tables is not None and len(parts) > opts.max_tables:
-        left_out = len(parts) - opts.max_tables
-        parts = [*parts[: opts.max_tables], f"_{left_out} more tier/scenario tables left out (in gate.json)._"]
-    return parts
 
 
 def _overview(report: GateReport) -> str:
@@ -180,27 +136,71 @@ def _chart(report: GateReport) -> str | None:
     )
 
 
-def _render(report: GateReport, triage: Sequence[TriageRow], baseline_diff: str | None, opts: _Options) -> str:
-    parts = [f"### {STATUS_ICON[report.status]} perfgate: {escape(report.headline)}", _overview(report)]
-    warnings = [f"- ⚠️ {escape(t.tier)}: {escape(w)}" for t in report.tiers for w in t.warnings]
-    if warnings:
-        parts.append("\n".join(warnings))
-    parts.extend(_tables(report, opts))
-    parts.append(_triage(triage))
-    if baseline_diff:
-        parts.append(baseline_diff.strip())
-    if opts.provenance:
-        parts.append(_provenance(report))
-    chart = _chart(report) if opts.chart else None
-    if chart:
-        parts.append(chart)
-    parts.append(
-        f"<sub>Gate {report.status.value} (exit {report.exit_code}). Change = Hodges–Lehmann ratio of current to "
-        f"baseline with its {(1 - 2 * report.alpha) * 100:.0f} % interval; one-sided Mann–Whitney, Holm-adjusted "
-        f"over the whole gate, α = {report.alpha:g}{look_alpha_note(report)}. "
-        f"perfgate {escape(report.perfgate_version)}.</sub>"
-    )
-    return "\n\n".join(parts) + "\n"
+class _Sections:
+    """The summary's sections, each rendered once however many trimming passes put them together.
+
+    A verdict table is laid out once per set of rows it shows (trimming informational
+    or unchanged rows re-lays only the tables that had such rows), each row formatted once.
+    """
+
+    def __init__(self, report: GateReport, triage: Sequence[TriageRow], baseline_diff: str | None) -> None:
+        self.groups = list(by_scenario(report.verdicts).items())
+        self._rows = [[verdict_row(v, MARKDOWN) for v in verdicts] for _, verdicts in self.groups]
+        self._interval = f"{interval_level(report.alpha)} interval"
+        self._tables: dict[tuple[int, tuple[int, ...]], str] = {}
+        head = [f"### {STATUS_ICON[report.status]} perfgate: {escape(report.headline)}", _overview(report)]
+        warnings = [f"- ⚠️ {escape(t.tier)}: {escape(w)}" for t in report.tiers for w in t.warnings]
+        if warnings:
+            head.append("\n".join(warnings))
+        self._head = head
+        self._middle = [_triage(triage), *([baseline_diff.strip()] if baseline_diff else [])]
+        self._provenance = _provenance(report)
+        self._chart = _chart(report)
+        self._footer = (
+            f"<sub>Gate {report.status.value} (exit {report.exit_code}). Change = Hodges–Lehmann ratio of current "
+            f"to baseline with its {self._interval}; one-sided Mann–Whitney, Holm-adjusted "
+            f"over the whole gate, α = {report.alpha:g}{look_alpha_note(report)}. "
+            f"perfgate {escape(report.perfgate_version)}.</sub>"
+        )
+
+    def _table(self, index: int, opts: _Options) -> str:
+        (tier, scenario), verdicts = self.groups[index]
+        shown = tuple(
+            i
+            for i, v in enumerate(verdicts)
+            if (opts.informational or not v.informational)
+            and (opts.unchanged or v.verdict is not VerdictKind.UNCHANGED)
+        )
+        key = (index, shown)
+        if key not in self._tables:
+            hidden = len(verdicts) - len(shown)
+            heading = scenario_heading(tier, scenario, MARKDOWN)
+            if not shown:
+                text = f"{heading}_{hidden} metrics unchanged (rows trimmed)._"
+            else:
+                rows = self._rows[index]
+                table = table_of_rows([rows[i] for i in shown], MARKDOWN, interval=self._interval)
+                plural = "s" if hidden != 1 else ""
+                more = f"\n\n_{hidden} more row{plural} trimmed._" if hidden else ""
+                text = f"{heading}{table}{more}"
+            self._tables[key] = text
+        return self._tables[key]
+
+    def tables(self, opts: _Options) -> list[str]:
+        parts = [self._table(i, opts) for i in range(len(self.groups))]
+        if opts.max_tables is not None and len(parts) > opts.max_tables:
+            left_out = len(parts) - opts.max_tables
+            parts = [*parts[: opts.max_tables], f"_{left_out} more tier/scenario tables left out (in gate.json)._"]
+        return parts
+
+    def render(self, opts: _Options) -> str:
+        parts = [*self._head, *self.tables(opts), *self._middle]
+        if opts.provenance:
+            parts.append(self._provenance)
+        if opts.chart and self._chart:
+            parts.append(self._chart)
+        parts.append(self._footer)
+        return "\n\n".join(parts) + "\n"
 
 
 def gate_summary(
@@ -221,9 +221,10 @@ def gate_summary(
             _Options(chart=False, provenance=False, informational=False, unchanged=False),
         ),
     ]
+    sections = _Sections(report, triage, baseline_diff)
     text = ""
     for dropped, opts in steps:
-        text = _render(report, triage, baseline_diff, opts)
+        text = sections.render(opts)
         if dropped:
             text += f"\n_Trimmed to fit GitHub's comment limit: {dropped} left out; the full report is in gate.json._\n"
         if len(text) <= limit:
@@ -232,11 +233,11 @@ def gate_summary(
     # table come first in importance), finding how many fit by bisection.
     lean, dropped = steps[-1][1], f"{steps[-1][0]} and some verdict tables"
     note = f"\n_Trimmed to fit GitHub's comment limit: {dropped} left out; the full report is in gate.json._\n"
-    low, high = 0, len({(v.tier, v.scenario) for v in report.verdicts})
+    low, high = 0, len(sections.groups)
     best: str | None = None
     while low <= high:
         keep = (low + high) // 2
-        candidate = _render(report, triage, baseline_diff, replace(lean, max_tables=keep)) + note
+        candidate = sections.render(replace(lean, max_tables=keep)) + note
         if len(candidate) <= limit:
             best, low = candidate, keep + 1
         else:

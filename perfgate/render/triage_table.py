@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from perfgate.config import TriageConfig
-from perfgate.contracts.triage import TriageEntry, TriageKind
+from perfgate.contracts.triage import TriageEntry
+from perfgate.errors import Kind
 from perfgate.render.summary import TriageRow
 from perfgate.triage.policy import (
     Finding,
@@ -31,7 +32,7 @@ def triage_rows(
     for finding in sorted(findings, key=lambda f: (f.severity, f.tier, f.fingerprint)):
         if not filing:
             status = "Open"
-        elif finding.kind is TriageKind.REGRESSION and config.confirm_regressions and not finding.confirmed:
+        elif finding.kind is Kind.REGRESSION and config.confirm_regressions and not finding.confirmed:
             status = "Suspected (filed once confirmed by more runs)"
         elif not should_file(finding, context, config):
             status = "Reported here (not filed from a pull request)"
@@ -45,7 +46,7 @@ def triage_rows(
                 status = f"Reopened{number}"
             else:
                 status = f"Open (seen {action.entry.occurrences}×){number}"
-        defect = finding.summary if finding.kind is TriageKind.REGRESSION else f"{finding.title}: {finding.summary}"
+        defect = finding.summary if finding.kind is Kind.REGRESSION else f"{finding.title}: {finding.summary}"
         rows.append(TriageRow(finding.severity, defect, finding.impact, finding.owner, status))
     for action in actions:
         if action.action == "resolve":

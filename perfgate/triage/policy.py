@@ -7,35 +7,29 @@ from dataclasses import dataclass
 from typing import Literal
 
 from perfgate.config import TriageConfig
-from perfgate.contracts.gate import GateReport, Problem, ProblemKind, Verdict, VerdictKind
-from perfgate.contracts.triage import Evidence, TriageEntry, TriageKind
+from perfgate.contracts.gate import GateReport, Problem, Verdict, VerdictKind
+from perfgate.contracts.triage import Evidence, TriageEntry
+from perfgate.decide.headline import fmt_change
+from perfgate.errors import Kind, ProblemKind, TriageKind
 from perfgate.metrics import label
-from perfgate.render.cells import fmt_change
-
-# Stream-level failures are one kind of defect for triage: "the runtime broke".
-_PROBLEM_KIND = {
-    ProblemKind.RUNTIME_UNAVAILABLE: TriageKind.RUNTIME_UNAVAILABLE,
-    ProblemKind.MODEL_MISSING: TriageKind.MODEL_MISSING,
-    ProblemKind.RUNTIME_ERROR: TriageKind.RUNTIME_ERROR,
-    ProblemKind.STREAM_TRUNCATED: TriageKind.RUNTIME_ERROR,
-    ProblemKind.TIMEOUT: TriageKind.RUNTIME_ERROR,
-    ProblemKind.PROTOCOL_ERROR: TriageKind.RUNTIME_ERROR,
-    ProblemKind.MEMORY_UNAVAILABLE: TriageKind.MEMORY_UNAVAILABLE,
-    ProblemKind.TIER_MISSING: TriageKind.TIER_MISSING,
-    ProblemKind.BASELINE_MISSING: TriageKind.BASELINE_MISSING,
-    ProblemKind.INCOMPARABLE: TriageKind.INCOMPARABLE,
-}
 
 
-IMPACT = {
-    TriageKind.REGRESSION: "Users see slower responses or higher memory on this tier.",
-    TriageKind.RUNTIME_UNAVAILABLE: "Blocks performance capture on this tier.",
-    TriageKind.MODEL_MISSING: "Blocks performance capture on this tier.",
-    TriageKind.RUNTIME_ERROR: "Runs on this tier fail; no numbers can be trusted.",
-    TriageKind.TIER_MISSING: "The two-tier requirement is not met; this tier is unchecked.",
-    TriageKind.BASELINE_MISSING: "This tier cannot be gated until a baseline is committed.",
-    TriageKind.INCOMPARABLE: "Results cannot be compared until the baseline is updated.",
-    TriageKind.MEMORY_UNAVAILABLE: "Runtime memory is not measured on this tier.",
+def triage_kind(kind: ProblemKind) -> TriageKind:
+    """A problem's kind as a triage entry's: stream-level failures are one defect, "the runtime broke"."""
+    if kind is Kind.STREAM_TRUNCATED or kind is Kind.TIMEOUT or kind is Kind.PROTOCOL_ERROR:
+        return Kind.RUNTIME_ERROR
+    return kind
+
+
+IMPACT: dict[TriageKind, str] = {
+    Kind.REGRESSION: "Users see slower responses or higher memory on this tier.",
+    Kind.RUNTIME_UNAVAILABLE: "Blocks performance capture on this tier.",
+    Kind.MODEL_MISSING: "Blocks performance capture on this tier.",
+    Kind.RUNTIME_ERROR: "Runs on this tier fail; no numbers can be trusted.",
+    Kind.TIER_MISSING: "The two-tier requirement is not met; this tier is unchecked.",
+    Kind.BASELINE_MISSING: "This tier cannot be gated until a baseline is committed.",
+    Kind.INCOMPARABLE: "Results cannot be compared until the baseline is updated.",
+    Kind.MEMORY_UNAVAILABLE: "Runtime memory is not measured on this tier.",
 }
 
 
@@ -89,24 +83,24 @@ def _regression_finding(v: Verdict, config: TriageConfig) -> Finding:
     severity = "P1" if change >= config.p1_regression else "P2"
     text = f"{label(v.metric)} {fmt_change(v)} on {v.tier}/{v.scenario}"
     return Finding(
-        fingerprint=fingerprint_of(TriageKind.REGRESSION, v.tier, v.scenario, v.metric),
-        kind=TriageKind.REGRESSION,
+        fingerprint=fingerprint_of(Kind.REGRESSION, v.tier, v.scenario, v.metric),
+        kind=Kind.REGRESSION,
         tier=v.tier,
         scenario=v.scenario,
         metric=v.metric,
         severity=severity,
-        owner=config.owners.get(TriageKind.REGRESSION.value, "QA"),
+        owner=config.owners.get(Kind.REGRESSION.value, "QA"),
         title=f"Performance regression: {label(v.metric)} on {v.tier}/{v.scenario}",
-        impact=IMPACT[TriageKind.REGRESSION],
+        impact=IMPACT[Kind.REGRESSION],
         summary=f"{text} (adjusted p = {v.p_worse_adjusted:.2g})" if v.p_worse_adjusted is not None else text,
         confirmed=v.confirmed,
     )
 
 
 def _problem_finding(p: Problem, config: TriageConfig) -> Finding:
-    kind = _PROBLEM_KIND[p.kind]
-    where = p.tier + (f"/{p.scenario}" if p.scenario and kind is TriageKind.INCOMPARABLE else "")
-    scenario = p.scenario if kind is TriageKind.INCOMPARABLE else None
+    kind = triage_kind(p.kind)
+    where = p.tier + (f"/{p.scenario}" if p.scenario and kind is Kind.INCOMPARABLE else "")
+    scenario = p.scenario if kind is Kind.INCOMPARABLE else None
     return Finding(
         fingerprint=fingerprint_of(kind, p.tier, scenario),
         kind=kind,
@@ -148,14 +142,14 @@ def should_file(finding: Finding, context: RunContext, config: TriageConfig) -> 
 
     A regression is filed only once confirmed when ``triage.confirm_regressions`` is on.
     """
-    if finding.kind is TriageKind.REGRESSION and config.confirm_regressions and not finding.confirmed:
+    if finding.kind is Kind.REGRESSION and config.confirm_regressions and not finding.confirmed:
         return False
     if context.is_default_branch:
         return True
     if config.file_on_pr == "all":
         return True
     if config.file_on_pr == "could_not_measure":
-        return finding.kind is not TriageKind.REGRESSION
+        return finding.kind is not Kind.REGRESSION
     return False
 
 
@@ -164,7 +158,7 @@ def _clean_for(entry: TriageEntry, report: GateReport) -> bool:
     tiers_measured = {t.tier for t in report.tiers if t.results_files}
     if entry.tier not in tiers_measured:
         return False  # not looked at: absence of evidence is not a fix
-    if entry.kind is TriageKind.REGRESSION:
+    if entry.kind is Kind.REGRESSION:
         for v in report.verdicts:
             if (v.tier, v.scenario, v.metric) == (entry.tier, entry.scenario, entry.metric):
                 return v.verdict in (VerdictKind.UNCHANGED, VerdictKind.IMPROVED)

@@ -21,8 +21,8 @@ from pydantic import ValidationError
 
 from perfgate.contracts.triage import LEDGER_SCHEMA_VERSION, Evidence, TriageEntry, TriageLedger
 from perfgate.files import read_model, write_model
+from perfgate.markdown_escape import escape
 from perfgate.publish.github import GitHubClient
-from perfgate.render.markdown import escape
 from perfgate.triage.policy import TriageAction
 
 FINGERPRINT_MARKER = "<!-- perfgate-triage: {} -->"

@@ -1,23 +1,19 @@
-"""perfgate's one configuration model and its layered loading.
+"""The settings: one frozen model per table, every field described (``docs/configuration.md`` is made from them).
 
-Precedence, lowest first: built-in defaults < ``[tool.perfgate]`` in the
-working directory's ``pyproject.toml`` (or ``--config FILE``) < ``PERFGATE_*``
-environment variables < command-line flags. ``docs/configuration.md`` is
-generated from this module.
+Names are checked here, where they are read: a metric, a fingerprint field or
+a forced tier that does not exist is refused with the valid ones listed,
+because a misspelt name would otherwise switch a check off without a word.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tomllib
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Collection, Iterable, Mapping
+from typing import Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from perfgate.errors import ConfigError
+from perfgate.errors import TRIAGE_KINDS
+from perfgate.metrics import BY_NAME, METRICS
 
 SEED_PROMPT = "Explain what Bzzbe does in two short sentences."
 
@@ -38,6 +34,32 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def _refuse_unknown(what: str, given: Iterable[str], known: Collection[str]) -> None:
+    """One line naming the first unknown name and every valid one (a typo must not pass silently)."""
+    for name in given:
+        if name not in known:
+            raise ValueError(f"unknown {what} {name!r} (known: {', '.join(known)})")
+
+
+class _Switchable(Protocol):
+    @property
+    def enabled(self) -> bool: ...
+
+
+_Entry = TypeVar("_Entry", bound=_Switchable)
+
+
+def _enabled_only(entries: dict[str, _Entry]) -> dict[str, _Entry]:
+    return {name: entry for name, entry in entries.items() if entry.enabled}
+
+
+def _enabled_field(what: str) -> bool:
+    return Field(
+        default=True,
+        description=f"false switches this {what} off: how to drop a built-in one, since yours are merged onto them.",
+    )
+
+
 class ScenarioConfig(_Model):
     """One named benchmark scenario."""
 
@@ -46,6 +68,21 @@ class ScenarioConfig(_Model):
     num_ctx: int = Field(default=4096, ge=256, description="Context window; always sent so the runtime never guesses.")
     temperature: float = Field(default=0.0, ge=0.0, description="Sampling temperature (0 = greedy).")
     seed: int = Field(default=42, description="Fixed sampling seed.")
+    enabled: bool = _enabled_field("scenario")
+
+
+FINGERPRINT_FIELDS = (
+    "chip",
+    "memory_gb",
+    "os_major",
+    "runtime_kind",
+    "runtime_version",
+    "model",
+    "model_digest",
+    "quantization",
+    "prompt",
+    "scenario_options",
+)
 
 
 class TierMatch(_Model):
@@ -73,6 +110,19 @@ class TierConfig(_Model):
     informational_metrics: tuple[str, ...] = Field(
         default=(), description="Metrics shown but never failing on this tier."
     )
+    enabled: bool = _enabled_field("tier")
+
+    @field_validator("must_match")
+    @classmethod
+    def _known_fields(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        _refuse_unknown("fingerprint field", value or (), FINGERPRINT_FIELDS)
+        return value
+
+    @field_validator("informational_metrics")
+    @classmethod
+    def _known_metrics(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        _refuse_unknown("metric", value, BY_NAME)
+        return value
 
 
 class RuntimeConfig(_Model):
@@ -130,24 +180,18 @@ class MetricPolicy(_Model):
     threshold_worse: float = Field(gt=0, description="Relative change for the worse that matters (0.10 = 10 %).")
     threshold_better: float = Field(gt=0, lt=1, description="Relative change for the better that counts as improved.")
     informational: bool = Field(default=False, description="Shown, never failing, outside the Holm family.")
+    enabled: bool = _enabled_field("metric")
 
 
-def _policy(threshold: float, *, informational: bool = False) -> MetricPolicy:
-    return MetricPolicy(threshold_worse=threshold, threshold_better=threshold, informational=informational)
-
-
-FINGERPRINT_FIELDS = (
-    "chip",
-    "memory_gb",
-    "os_major",
-    "runtime_kind",
-    "runtime_version",
-    "model",
-    "model_digest",
-    "quantization",
-    "prompt",
-    "scenario_options",
-)
+def _default_metric_policies() -> dict[str, MetricPolicy]:
+    """Every registry metric that has a default threshold."""
+    policies = {
+        m.name: MetricPolicy(threshold_worse=m.threshold, threshold_better=m.threshold, informational=m.informational)
+        for m in METRICS
+        if m.threshold is not None
+    }
+    # Gating metrics first, as the gate has always listed them: the verdicts come out in this order.
+    return dict(sorted(policies.items(), key=lambda item: item[1].informational))
 
 
 class GateConfig(_Model):
@@ -173,20 +217,34 @@ class GateConfig(_Model):
         description=f"Fingerprint fields that must match to compare; any of {', '.join(FINGERPRINT_FIELDS)}.",
     )
     metrics: dict[str, MetricPolicy] = Field(
-        default_factory=lambda: {
-            "ttft_ms": _policy(0.10),
-            "e2e_ms": _policy(0.10),
-            "decode_tok_s": _policy(0.05),
-            "prefill_tok_s": _policy(0.10),
-            "peak_runtime_rss_mb": _policy(0.05),
-            "peak_runtime_footprint_mb": _policy(0.05),
-            "client_decode_tok_s": _policy(0.05, informational=True),
-            "itl_ms_p50": _policy(0.10, informational=True),
-            "peak_harness_rss_mb": _policy(0.05, informational=True),
-            "peak_combined_rss_mb": _policy(0.05, informational=True),
-        },
-        description="Metrics compared, with thresholds; a metric not listed is not compared.",
+        default_factory=_default_metric_policies,
+        description=(
+            "Metrics compared, with thresholds (defaults from perfgate/metrics.py). A table you set is merged onto "
+            "the built-in one; `enabled = false` stops comparing a metric. Names must be metrics perfgate knows."
+        ),
     )
+
+    @field_validator("must_match")
+    @classmethod
+    def _known_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        _refuse_unknown("fingerprint field", value, FINGERPRINT_FIELDS)
+        return value
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _known_metrics(cls, value: object) -> object:
+        # Before the policies are validated, so a misspelt name is named as such, not as a missing threshold.
+        if isinstance(value, Mapping):
+            _refuse_unknown("metric", value, BY_NAME)
+        return value
+
+    @field_validator("metrics")
+    @classmethod
+    def _drop_disabled_metrics(cls, value: dict[str, MetricPolicy]) -> dict[str, MetricPolicy]:
+        enabled = _enabled_only(value)
+        if not enabled:
+            raise ValueError("every metric is disabled, so the gate would compare nothing")
+        return enabled
 
 
 class SequentialConfig(_Model):
@@ -230,7 +288,7 @@ class TriageConfig(_Model):
             "incomparable": "QA/Platform",
             "memory_unavailable": "QA",
         },
-        description="Owner per entry kind, as in the seed's Defect Triage table.",
+        description="Owner per entry kind, as in the seed's Defect Triage table; a kind you set keeps the others.",
     )
     severities: dict[str, str] = Field(
         default_factory=lambda: {
@@ -242,8 +300,17 @@ class TriageConfig(_Model):
             "incomparable": "P2",
             "memory_unavailable": "P2",
         },
-        description="Severity per could-not-measure kind (regressions: P1 above p1_regression, else P2).",
+        description=(
+            "Severity per could-not-measure kind (regressions: P1 above p1_regression, else P2); "
+            "a kind you set keeps the others."
+        ),
     )
+
+    @field_validator("owners", "severities")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        _refuse_unknown("triage kind", value, TRIAGE_KINDS)
+        return value
 
 
 class PerfgateConfig(_Model):
@@ -255,14 +322,16 @@ class PerfgateConfig(_Model):
             "short-explain": ScenarioConfig(prompt=SEED_PROMPT, num_predict=64),
             "prefill": ScenarioConfig(prompt=PREFILL_PROMPT, num_predict=16),
         },
-        description="Named scenarios.",
+        description=(
+            "Named scenarios. A table you set is merged onto the built-in one of that name or adds a scenario; "
+            "`enabled = false` drops one."
+        ),
     )
     selected_scenarios: tuple[str, ...] = Field(default=(), description="Scenarios to run; empty means all.")
     warmup: int = Field(default=1, ge=0, description="Discarded warm-up requests per scenario.")
     runs: int = Field(default=5, ge=1, description="Measured requests per scenario.")
     memory_interval_ms: float = Field(default=50.0, gt=0, description="Memory sampling interval.")
     cold_load_ms: float = Field(default=500.0, ge=0, description="A sample whose load_ms exceeds this is cold.")
-    tier: str | None = Field(default=None, description="Force a tier instead of detecting it.")
     tiers: dict[str, TierConfig] = Field(
         default_factory=lambda: {
             "base": TierConfig(
@@ -295,8 +364,14 @@ class PerfgateConfig(_Model):
                 ),
             ),
         },
-        description="Hardware tiers.",
+        description=(
+            "Hardware tiers. A table you set is merged onto the built-in one of that name or adds a tier; "
+            "`enabled = false` drops one. Detection tries the tiers you add first, in the order written, then "
+            "the built-in ones, which end with the catch-all `local`."
+        ),
     )
+    # After `tiers`, so that its validator sees them.
+    tier: str | None = Field(default=None, description="Force a tier instead of detecting it; must be a tier above.")
     sim: SimConfig = Field(default_factory=SimConfig, description="Simulated runtime profile.")
     gate: GateConfig = Field(default_factory=GateConfig, description="Decision rule.")
     triage: TriageConfig = Field(default_factory=TriageConfig, description="Triage entries.")
@@ -305,91 +380,23 @@ class PerfgateConfig(_Model):
     results_dir: str = Field(default="perf-results", description="Where `nox -s perf` writes results files.")
     baselines_dir: str = Field(default="baselines", description="Committed per-tier baselines.")
 
+    @field_validator("scenarios")
+    @classmethod
+    def _drop_disabled_scenarios(cls, value: dict[str, ScenarioConfig]) -> dict[str, ScenarioConfig]:
+        enabled = _enabled_only(value)
+        if not enabled:
+            raise ValueError("every scenario is disabled, so a run would measure nothing")
+        return enabled
 
-def _nested_set(target: dict[str, Any], dotted: list[str], value: object) -> None:
-    for key in dotted[:-1]:
-        target = target.setdefault(key, {})
-        if not isinstance(target, dict):
-            raise ConfigError(f"cannot set {'.'.join(dotted)}: {key} is not a table")
-    target[dotted[-1]] = value
+    @field_validator("tiers")
+    @classmethod
+    def _drop_disabled_tiers(cls, value: dict[str, TierConfig]) -> dict[str, TierConfig]:
+        return _enabled_only(value)
 
-
-def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """``PERFGATE_RUNS=7``, ``PERFGATE_RUNTIME__BASE_URL=...``: ``__`` nests.
-
-    Values are parsed as JSON when they parse (numbers, booleans, lists), else
-    taken as strings.
-    """
-    out: dict[str, Any] = {}
-    for name, raw in environ.items():
-        if not name.startswith("PERFGATE_") or name == "PERFGATE_CONFIG":
-            continue
-        path = [part.lower() for part in name.removeprefix("PERFGATE_").split("__")]
-        try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        _nested_set(out, path, value)
-    return out
-
-
-def read_config_file(path: Path) -> dict[str, Any]:
-    """The ``[tool.perfgate]`` table of a pyproject.toml, or a whole perfgate TOML file."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc}") from exc
-    if path.name == "pyproject.toml":
-        table = data.get("tool", {}).get("perfgate", {})
-        return dict(table) if isinstance(table, dict) else {}
-    return data
-
-
-def _describe_validation(exc: ValidationError, source: str) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(root)"
-    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{source}: invalid config at {where}: {first['msg']}{more}"
-
-
-def load_config(
-    *,
-    config_file: Path | None = None,
-    cwd: Path | None = None,
-    environ: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> PerfgateConfig:
-    """Build the config from all layers; raise ConfigError naming the bad field."""
-    environ = os.environ if environ is None else environ
-    layers: dict[str, Any] = {}
-    source = "defaults"
-    file = config_file or (Path(environ["PERFGATE_CONFIG"]) if environ.get("PERFGATE_CONFIG") else None)
-    if file is None:
-        candidate = (cwd or Path.cwd()) / "pyproject.toml"
-        file = candidate if candidate.is_file() else None
-    elif not file.is_file():
-        raise ConfigError(f"{file}: config file not found")
-    if file is not None:
-        layers = _deep_merge(layers, read_config_file(file))
-        source = str(file)
-    env = env_overrides(environ)
-    if env:
-        layers = _deep_merge(layers, env)
-        source += " + PERFGATE_* env"
-    if overrides:
-        layers = _deep_merge(layers, overrides)
-        source += " + flags"
-    try:
-        return PerfgateConfig.model_validate(layers)
-    except ValidationError as exc:
-        raise ConfigError(_describe_validation(exc, source)) from exc
+    @field_validator("tier")
+    @classmethod
+    def _known_tier(cls, value: str | None, info: ValidationInfo) -> str | None:
+        tiers = info.data.get("tiers")  # absent when the tiers themselves were refused
+        if value is not None and tiers is not None:
+            _refuse_unknown("tier", (value,), tiers)
+        return value

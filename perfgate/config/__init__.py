@@ -1,0 +1,45 @@
+"""perfgate's one configuration model (``model``) and its layered loading (``load``).
+
+Precedence, lowest first: built-in defaults < ``[tool.perfgate]`` in the
+working directory's ``pyproject.toml`` (or ``--config FILE``) < ``PERFGATE_*``
+environment variables < command-line flags. ``docs/configuration.md`` is
+generated from the model.
+"""
+
+from __future__ import annotations
+
+from perfgate.config.load import env_overrides, load_config, read_config_file
+from perfgate.config.model import (
+    FINGERPRINT_FIELDS,
+    PREFILL_PROMPT,
+    SEED_PROMPT,
+    GateConfig,
+    MetricPolicy,
+    PerfgateConfig,
+    RuntimeConfig,
+    ScenarioConfig,
+    SequentialConfig,
+    SimConfig,
+    TierConfig,
+    TierMatch,
+    TriageConfig,
+)
+
+__all__ = [
+    "FINGERPRINT_FIELDS",
+    "PREFILL_PROMPT",
+    "SEED_PROMPT",
+    "GateConfig",
+    "MetricPolicy",
+    "PerfgateConfig",
+    "RuntimeConfig",
+    "ScenarioConfig",
+    "SequentialConfig",
+    "SimConfig",
+    "TierConfig",
+    "TierMatch",
+    "TriageConfig",
+    "env_overrides",
+    "load_config",
+    "read_config_file",
+]

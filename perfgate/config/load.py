@@ -1,0 +1,143 @@
+"""Layered loading: defaults < ``[tool.perfgate]`` (or ``--config FILE``) < ``PERFGATE_*`` env < flags.
+
+Every layer is merged key by key onto the one below, starting from the
+defaults themselves, so a table of named entries (tiers, scenarios,
+``gate.metrics``, triage owners) keeps every entry and key a layer does not set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from perfgate.config.model import PerfgateConfig
+from perfgate.errors import ConfigError
+
+
+def _nested_set(target: dict[str, Any], dotted: list[str], value: object) -> None:
+    for key in dotted[:-1]:
+        target = target.setdefault(key, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"cannot set {'.'.join(dotted)}: {key} is not a table")
+    target[dotted[-1]] = value
+
+
+def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``PERFGATE_RUNS=7``, ``PERFGATE_RUNTIME__BASE_URL=...``: ``__`` nests.
+
+    Values are parsed as JSON when they parse (numbers, booleans, lists), else
+    taken as strings.
+    """
+    out: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith("PERFGATE_") or name == "PERFGATE_CONFIG":
+            continue
+        path = [part.lower() for part in name.removeprefix("PERFGATE_").split("__")]
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        _nested_set(out, path, value)
+    return out
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The ``[tool.perfgate]`` table of a pyproject.toml, or a whole perfgate TOML file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from exc
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("perfgate", {})
+        return dict(table) if isinstance(table, dict) else {}
+    return data
+
+
+def _where(loc: Iterable[int | str]) -> str:
+    """``tiers.sim.must_match[0]``; pydantic's ``[key]`` marker (an invalid dict key) is dropped."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part != "[key]":
+            text += f".{part}" if text else part
+    return text or "(root)"
+
+
+def _describe_validation(exc: ValidationError, source: str) -> str:
+    """One line: where the first error is, what is wrong, and the value when it is short and not yet named."""
+    first = exc.errors()[0]
+    message = " ".join(str(first["msg"]).removeprefix("Value error, ").split())
+    given = first.get("input")
+    if isinstance(given, str | int | float) and repr(given) not in message and len(repr(given)) <= 60:
+        message += f" (got {given!r})"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{source}: invalid config at {_where(first['loc'])}: {message}{more}"
+
+
+def _added_tiers_first(layers: dict[str, Any], built_in: list[str]) -> dict[str, Any]:
+    """The tiers a layer adds, then the built-in ones.
+
+    Detection takes the first tier that matches, and the built-in ones end with
+    the catch-all ``local``, which would otherwise shadow every tier added after it.
+    """
+    tiers = layers.get("tiers")
+    if not isinstance(tiers, dict):
+        return layers
+    added = {name: tier for name, tier in tiers.items() if name not in built_in}
+    return {**layers, "tiers": added | {name: tiers[name] for name in built_in if name in tiers}}
+
+
+def load_config(
+    *,
+    config_file: Path | None = None,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> PerfgateConfig:
+    """Build the config from all layers; raise ConfigError naming the bad field.
+
+    Every layer is merged key by key onto the defaults, tables of named entries
+    included, so setting one key of a tier or metric keeps the rest of it.
+    """
+    environ = os.environ if environ is None else environ
+    defaults = PerfgateConfig().model_dump()
+    layers: dict[str, Any] = defaults
+    source = "defaults"
+    file = config_file or (Path(environ["PERFGATE_CONFIG"]) if environ.get("PERFGATE_CONFIG") else None)
+    if file is None:
+        candidate = (cwd or Path.cwd()) / "pyproject.toml"
+        file = candidate if candidate.is_file() else None
+    elif not file.is_file():
+        raise ConfigError(f"{file}: config file not found")
+    if file is not None:
+        layers = _deep_merge(layers, read_config_file(file))
+        source = str(file)
+    env = env_overrides(environ)
+    if env:
+        layers = _deep_merge(layers, env)
+        source += " + PERFGATE_* env"
+    if overrides:
+        layers = _deep_merge(layers, overrides)
+        source += " + flags"
+    layers = _added_tiers_first(layers, list(defaults["tiers"]))
+    try:
+        return PerfgateConfig.model_validate(layers)
+    except ValidationError as exc:
+        raise ConfigError(_describe_validation(exc, source)) from exc

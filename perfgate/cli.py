@@ -86,7 +86,7 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["runtime"] = runtime
     if sim:
         out["sim"] = sim
-    for key in ("runs", "warmup", "tier", "until_conclusive"):
+    for key in ("runs", "warmup", "tier"):
         value = getattr(args, key, None)
         if value is not None:
             out[key] = value
@@ -95,8 +95,6 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["sequential"] = sequential
     if getattr(args, "baselines_dir", None):
         out["baselines_dir"] = args.baselines_dir
-    if getattr(args, "scenario", None):
-        out["selected_scenarios"] = args.scenario
     return out
 
 

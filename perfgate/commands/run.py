@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from perfgate.commands import Console, Outcome
@@ -27,15 +28,28 @@ from perfgate.runtimes.base import RuntimeClient
 from perfgate.runtimes.registry import open_runtime
 
 
-def _validate_scenarios(config: PerfgateConfig) -> None:
-    unknown = [s for s in config.selected_scenarios if s not in config.scenarios]
+@dataclass(frozen=True)
+class RunOptions:
+    """What this one run was asked for on the command line (flags that are not settings)."""
+
+    scenarios: tuple[str, ...] = ()  # --scenario (repeatable); empty = every configured scenario
+    until_conclusive: bool = False  # --until-conclusive: add runs where a verdict is in doubt
+
+
+def _validate_scenarios(config: PerfgateConfig, options: RunOptions) -> None:
+    unknown = [s for s in options.scenarios if s not in config.scenarios]
     if unknown:
         raise UsageError(f"unknown scenario {unknown[0]!r} (configured: {', '.join(config.scenarios)})")
 
 
-def measure(config: PerfgateConfig, argv: Sequence[str], progress: Callable[[Progress], None] | None) -> RunResult:
+def measure(
+    config: PerfgateConfig,
+    argv: Sequence[str],
+    progress: Callable[[Progress], None] | None,
+    options: RunOptions = RunOptions(),
+) -> RunResult:
     """Probe the host, open the runtime, run the benchmark (no printing)."""
-    _validate_scenarios(config)
+    _validate_scenarios(config, options)
     host = probe_host()
     tier = (
         "sim" if config.runtime.kind == "sim" and config.tier is None else resolve_tier(host, config.tiers, config.tier)
@@ -49,7 +63,7 @@ def measure(config: PerfgateConfig, argv: Sequence[str], progress: Callable[[Pro
         samplers.append(sampler)
         return sampler
 
-    if config.until_conclusive:
+    if options.until_conclusive:
         _check_baseline(config, tier)
 
     with open_runtime(config) as runtime:
@@ -72,8 +86,9 @@ def measure(config: PerfgateConfig, argv: Sequence[str], progress: Callable[[Pro
                 locate_runtime_pid=locate,
                 sampler_factory=sampler_factory,
                 progress=progress,
+                scenario_names=options.scenarios,
             )
-            if config.until_conclusive and samplers:
+            if options.until_conclusive and samplers:
                 result = _until_conclusive(result, config, runtime.client, samplers[-1], progress)
             return result
         finally:
@@ -117,7 +132,8 @@ def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) 
 
     if args.for_baseline and args.runs is None:
         config = config.model_copy(update={"runs": config.gate.baseline_runs})
-    result = measure(config, args.argv, ProgressLine(console.err))
+    options = RunOptions(scenarios=tuple(args.scenario or ()), until_conclusive=bool(args.until_conclusive))
+    result = measure(config, args.argv, ProgressLine(console.err), options)
     out = Path(args.out) if args.out else Path(config.results_dir) / f"results-{result.tier}.json"
     write_model(out, result)  # written first: a failure below never loses the measurements
     console.say(run_report(result))

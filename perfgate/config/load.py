@@ -104,6 +104,22 @@ def _added_tiers_first(layers: dict[str, Any], built_in: list[str]) -> dict[str,
     return {**layers, "tiers": added | {name: tiers[name] for name in built_in if name in tiers}}
 
 
+def _named_tables(defaults: dict[str, Any]) -> dict[str, Any]:
+    """The defaults' tables of named entries, the base every layer merges onto.
+
+    Only these: a plain setting left at its default stays *unset* (pydantic's
+    ``model_fields_set``), which some code reads as "the user did not choose"
+    (e.g. a managed llama.cpp server names its model after the file unless
+    ``runtime.model`` was set).
+    """
+    return {
+        "tiers": defaults["tiers"],
+        "scenarios": defaults["scenarios"],
+        "gate": {"metrics": defaults["gate"]["metrics"]},
+        "triage": {key: defaults["triage"][key] for key in ("owners", "severities")},
+    }
+
+
 def load_config(
     *,
     config_file: Path | None = None,
@@ -118,7 +134,7 @@ def load_config(
     """
     environ = os.environ if environ is None else environ
     defaults = PerfgateConfig().model_dump()
-    layers: dict[str, Any] = defaults
+    layers: dict[str, Any] = _named_tables(defaults)
     source = "defaults"
     file = config_file or (Path(environ["PERFGATE_CONFIG"]) if environ.get("PERFGATE_CONFIG") else None)
     if file is None:

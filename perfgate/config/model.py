@@ -327,7 +327,6 @@ class PerfgateConfig(_Model):
             "`enabled = false` drops one."
         ),
     )
-    selected_scenarios: tuple[str, ...] = Field(default=(), description="Scenarios to run; empty means all.")
     warmup: int = Field(default=1, ge=0, description="Discarded warm-up requests per scenario.")
     runs: int = Field(default=5, ge=1, description="Measured requests per scenario.")
     memory_interval_ms: float = Field(default=50.0, gt=0, description="Memory sampling interval.")
@@ -376,7 +375,6 @@ class PerfgateConfig(_Model):
     gate: GateConfig = Field(default_factory=GateConfig, description="Decision rule.")
     triage: TriageConfig = Field(default_factory=TriageConfig, description="Triage entries.")
     sequential: SequentialConfig = Field(default_factory=SequentialConfig, description="Sequential runs.")
-    until_conclusive: bool = Field(default=False, description="Add runs until verdicts settle (needs a baseline).")
     results_dir: str = Field(default="perf-results", description="Where `nox -s perf` writes results files.")
     baselines_dir: str = Field(default="baselines", description="Committed per-tier baselines.")
 

@@ -122,9 +122,9 @@ class _ScenarioRun:
         )
 
 
-def selected_scenarios(config: PerfgateConfig) -> dict[str, ScenarioConfig]:
-    names: Sequence[str] = config.selected_scenarios or tuple(config.scenarios)
-    return {name: config.scenarios[name] for name in names}
+def selected_scenarios(config: PerfgateConfig, names: Sequence[str] = ()) -> dict[str, ScenarioConfig]:
+    """The named scenarios (``--scenario``, validated by the caller), or every configured one."""
+    return {name: config.scenarios[name] for name in (names or tuple(config.scenarios))}
 
 
 def run_benchmark(
@@ -140,9 +140,10 @@ def run_benchmark(
     locate_runtime_pid: Callable[[], int],
     sampler_factory: SamplerFactory,
     progress: ProgressCallback | None = None,
+    scenario_names: Sequence[str] = (),
 ) -> RunResult:
-    """Run every selected scenario; return results with failures recorded."""
-    scenarios = selected_scenarios(config)
+    """Run the named scenarios (default: all); return results with failures recorded."""
+    scenarios = selected_scenarios(config, scenario_names)
     keep_alive = config.runtime.keep_alive
     failures: list[Failure] = []
     runs: list[_ScenarioRun] = []

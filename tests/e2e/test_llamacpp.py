@@ -11,7 +11,6 @@ import importlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import textwrap
@@ -20,6 +19,8 @@ import time
 import httpx
 import psutil
 import pytest
+from support.children import kill_hard, launcher
+from support.waiting import still_alive
 
 from perfgate.errors import RuntimeUnavailable
 from perfgate.llamacpp.launch import LlamaCppProcess
@@ -64,15 +65,6 @@ def _server_pids(root: psutil.Process) -> set[int]:
     return found
 
 
-def _alive(pids: set[int], timeout_s: float = 5.0) -> set[int]:
-    deadline = time.monotonic() + timeout_s
-    alive = set(pids)
-    while alive and time.monotonic() < deadline:
-        alive = {pid for pid in alive if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"}
-        time.sleep(0.05)
-    return alive
-
-
 def run_perfgate(project, *args: str, timeout_s: float = 300.0):
     """Run `perfgate run --runtime llamacpp` as a subprocess; also return the server PIDs seen while it ran."""
     cwd, env = project
@@ -103,7 +95,7 @@ def test_run_end_to_end_on_the_real_server(project):
     )
     assert code == 0, f"perfgate run exited {code}\nstdout:\n{stdout}\nstderr:\n{stderr}"
     assert len(server_pids) == 1, f"expected one llama.cpp server child, saw {server_pids}"
-    assert _alive(server_pids) == set(), "the server outlived the run"
+    assert still_alive(server_pids) == set(), "the server outlived the run"
 
     result = json.loads((project[0] / "results.json").read_text(encoding="utf-8"))
     assert result["failures"] == []
@@ -137,7 +129,7 @@ def test_200_back_to_back_requests_lose_no_sample(project):
         project, "--scenario", "short-explain", "--runs", "200", "--warmup", "1", "--out", "results.json"
     )
     assert code == 0, f"perfgate run exited {code}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    assert _alive(server_pids) == set()
+    assert still_alive(server_pids) == set()
     result = json.loads((project[0] / "results.json").read_text(encoding="utf-8"))
     assert result["failures"] == []
     (scenario,) = result["scenarios"]
@@ -185,20 +177,10 @@ def test_killed_launcher_leaves_no_server_behind(cache_dir):
         time.sleep(60)
         """
     )
-    launcher = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert launcher.stdout is not None
-        server_pid = int(launcher.stdout.readline())
+    with launcher(script) as (child, server_pid):
         assert psutil.pid_exists(server_pid)
-        launcher.send_signal(signal.SIGKILL)  # no chance to clean up: the server must notice by itself
-        launcher.wait(5)
-        assert _alive({server_pid}) == set()
-    finally:
-        if launcher.poll() is None:
-            launcher.kill()
-            launcher.wait()
-        if launcher.stdout is not None:
-            launcher.stdout.close()
+        kill_hard(child)  # no chance to clean up: the server must notice by itself
+        assert still_alive({server_pid}) == set()
 
 
 def test_sigterm_stops_the_server_promptly(cache_dir):

@@ -15,14 +15,18 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
+from support.cli import perfgate as run_perfgate
 
 PROJECT_TOML = """\
 [tool.perfgate]
 warmup = 1
+
+[tool.perfgate.scenarios]
+# Only the scenario below: the built-in ones are switched off.
+short-explain.enabled = false
+prefill.enabled = false
 
 [tool.perfgate.scenarios.short]
 prompt = "Explain what Bzzbe does in two short sentences."
@@ -35,6 +39,16 @@ must_match = ["chip", "memory_gb", "runtime_kind", "runtime_version", "prompt", 
 
 [tool.perfgate.gate]
 min_baseline_samples = 8
+
+# Only the three metrics below are compared: the other built-in ones are switched off.
+[tool.perfgate.gate.metrics]
+client_decode_tok_s.enabled = false
+prefill_tok_s.enabled = false
+itl_ms_p50.enabled = false
+peak_runtime_rss_mb.enabled = false
+peak_runtime_footprint_mb.enabled = false
+peak_harness_rss_mb.enabled = false
+peak_combined_rss_mb.enabled = false
 
 [tool.perfgate.gate.metrics.ttft_ms]
 threshold_worse = 0.25
@@ -62,15 +76,7 @@ def project(tmp_path_factory):
 
 def perfgate(project, *args, timeout=600):
     root, env = project
-    return subprocess.run(
-        [sys.executable, "-m", "perfgate", *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_perfgate(*args, cwd=root, env=env, timeout=timeout)
 
 
 def measure(project, size, out, runs):

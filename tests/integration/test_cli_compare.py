@@ -1,26 +1,29 @@
-"""`perfgate compare`, `run --compare` and `baseline update/diff` end to end over real sockets against the simulator."""
+"""`perfgate compare`, `run --compare` and `baseline update/diff` end to end over real sockets against the simulator.
+
+One real `--for-baseline` run of the simulator gives the files their real fingerprint;
+the numbers the gate decides on are then chosen (``resampled``): a baseline and a
+"same" run at TTFT 100 ms, a "slow" run at 130 ms. A loaded machine changes none of
+them, so "same passes" and "slow regresses" hold anywhere. The one live comparison
+(`run --compare` with the simulator at 130 ms) can only come out slower than that
+under load, never faster, so its regression holds too.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
+from support.cli import error_lines, perfgate
+from support.git import git
+from support.synthetic import TYPICAL, lognormal_columns, resampled
 
 from perfgate.contracts.gate import GATE_SCHEMA_VERSION, GateReport
-from perfgate.files import read_model
+from perfgate.contracts.results import RESULTS_SCHEMA_VERSION, RunResult
+from perfgate.files import read_model, write_model
 
 # Fast simulator runs: 16 tokens at 400 tok/s after the first token, a small runner child.
 SIM = ("--runtime", "sim", "--sim-tok-s", "400", "--sim-ballast-mb", "8")
-
-
-def perfgate(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "perfgate", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def write_config(path):
@@ -33,6 +36,11 @@ warmup = 1
 min_baseline_samples = 10
 baseline_runs = 12
 
+[tool.perfgate.scenarios]
+# Only the scenario below: the built-in ones are switched off.
+short-explain.enabled = false
+prefill.enabled = false
+
 [tool.perfgate.scenarios.short]
 prompt = "Explain what Bzzbe does in two short sentences."
 num_predict = 16
@@ -41,27 +49,17 @@ num_predict = 16
     )
 
 
-def error_lines(proc):
-    return [line for line in proc.stderr.splitlines() if line.startswith("perfgate:")]
-
-
 def row(stdout, metric):
     """The verdict-table row of one metric (the text table starts each row with the metric name)."""
     (line,) = [line for line in stdout.splitlines() if line.split()[:1] == [metric]]
     return line
 
 
-def git(repo, *args):
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.invalid",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.invalid",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-    }
-    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, timeout=30)
+def chosen(live: RunResult, n: int, *, seed: int, ttft_ms: float) -> RunResult:
+    """``live`` with ``n`` chosen samples: 2 % CV around the live run's medians, TTFT around ``ttft_ms``."""
+    (scenario,) = live.scenarios
+    typical = {m: scenario.summaries[m].median for m in TYPICAL if m in scenario.summaries} | {"ttft_ms": ttft_ms}
+    return resampled(live, {scenario.name: lognormal_columns(seed, n, typical=typical)})
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +67,14 @@ def measured(tmp_path_factory):
     """A project dir with baselines/sim.json (12 runs at TTFT 100 ms), slow.json (130 ms) and same.json (100 ms)."""
     work = tmp_path_factory.mktemp("project")
     write_config(work)
-    steps = [
-        ("run", *SIM, "--sim-ttft-ms", "100", "--for-baseline", "--out", "base.json"),
-        ("baseline", "update", "--tier", "sim", "--from", "base.json"),
-        ("run", *SIM, "--sim-ttft-ms", "130", "--out", "slow.json"),
-        ("run", *SIM, "--sim-ttft-ms", "100", "--out", "same.json"),
-    ]
-    for step in steps:
-        proc = perfgate(*step, cwd=work)
-        assert proc.returncode == 0, (step, proc.stderr)
+    made = perfgate("run", *SIM, "--sim-ttft-ms", "100", "--for-baseline", "--out", "live.json", cwd=work)
+    assert made.returncode == 0, made.stderr
+    live = read_model(work / "live.json", RunResult, what="results", current_version=RESULTS_SCHEMA_VERSION)
+    write_model(work / "base.json", chosen(live, len(live.scenarios[0].samples), seed=1, ttft_ms=100.0))
+    write_model(work / "slow.json", chosen(live, 5, seed=2, ttft_ms=130.0))
+    write_model(work / "same.json", chosen(live, 5, seed=3, ttft_ms=100.0))
+    updated = perfgate("baseline", "update", "--tier", "sim", "--from", "base.json", cwd=work)
+    assert updated.returncode == 0, updated.stderr
     return work
 
 
@@ -154,7 +151,7 @@ def test_markdown_format(measured):
 
 def test_json_format_and_out_file(measured, tmp_path):
     out = tmp_path / "gate.json"
-    proc = perfgate("compare", "slow.json", "--format", "json", "--out", str(out), cwd=measured)
+    proc = perfgate("compare", "slow.json", "--format", "json", "--gate-out", str(out), cwd=measured)
     assert proc.returncode == 1, proc.stderr
     data = json.loads(proc.stdout)
     assert data["schema_version"] == GATE_SCHEMA_VERSION

@@ -1,41 +1,44 @@
-"""`perfgate gate` and `perfgate triage list` end to end: the simulator over real sockets, a fake GitHub over real HTTP.
+"""`perfgate gate` and `perfgate triage list` end to end: real processes, a fake GitHub over real HTTP.
 
-The simulated measurements are made once per module (two baselines, four current runs) and
-copied into a fresh results directory per test, laid out as artifact downloads are (one
-folder per tier).
+The runs the gate reads are synthetic results files (chosen numbers, written as
+`perfgate run` writes them), made once per module and copied into a fresh
+results directory per test, laid out as artifact downloads are (one folder per
+tier). So "slow" is a +50 % TTFT and "same" is unchanged on every machine, loaded
+or not; only the outage ("pro-down") is a real `perfgate run` against a port
+nothing listens on, which no amount of load can turn into anything else.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fake_github import FakeGitHub
+from support.cli import clean_env, error_lines, free_port
+from support.cli import perfgate as run_perfgate
+from support.fake_github import FakeGitHub
+from support.synthetic import baseline_of, make_result, write_baselines
 
-from perfgate.contracts.gate import GATE_SCHEMA_VERSION, GateReport, ProblemKind
+from perfgate.contracts.gate import GATE_SCHEMA_VERSION, GateReport
 from perfgate.contracts.triage import LEDGER_SCHEMA_VERSION, TriageLedger
-from perfgate.files import read_model
+from perfgate.errors import Kind
+from perfgate.files import read_model, write_model
 from perfgate.publish.comment import STICKY_MARKER
 
-# Fast simulator runs: 16 tokens at 400 tok/s after the first token, a small runner child.
-SIM = ("--runtime", "sim", "--sim-tok-s", "400", "--sim-ballast-mb", "8")
-SLOW_TTFT_MS = "200"  # the simulator's default is 40 ms
 TOKEN = "ghs_perfgateTestToken0123456789abcdef"
 REPO = "acme/app"
 PR = 7
 TTFT_FP = "regression:pro:short:ttft_ms"
+TIERS = ("base", "pro")
+SCENARIOS = ("short",)
+SLOWER = {"ttft_ms": 1.5}  # "pro-slow": TTFT +50 %, every other metric as in the baseline
 
-# Two simulated tiers. The simulator's memory is the Python interpreter's, so memory is
-# informational (as on the built-in 'sim' tier); end-to-end latency is informational too,
-# so the one slowdown injected below (TTFT) is exactly one defect.
+# Two simulated tiers. Memory is informational (as on the built-in 'sim' tier) and so is
+# end-to-end latency, so the one slowdown in "pro-slow" (TTFT) is exactly one defect.
 CONFIG = """[tool.perfgate]
 runs = 5
 warmup = 1
@@ -48,6 +51,11 @@ baseline_runs = 8
 # extra looks; this project files regressions as soon as they are seen.
 [tool.perfgate.triage]
 confirm_regressions = false
+
+[tool.perfgate.scenarios]
+# Only the scenario below: the built-in ones are switched off.
+short-explain.enabled = false
+prefill.enabled = false
 
 [tool.perfgate.scenarios.short]
 prompt = "Explain what Bzzbe does in two short sentences."
@@ -65,33 +73,8 @@ informational_metrics = [
 """
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """The test runner's environment without anything GitHub Actions or perfgate would read."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "PERFGATE_", "RUNNER_"))}
-    env.update(extra)
-    return env
-
-
 def perfgate(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "perfgate", *args],
-        cwd=cwd,
-        env=env if env is not None else clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def error_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
-    return [line for line in proc.stderr.splitlines() if line.startswith("perfgate:")]
+    return run_perfgate(*args, cwd=cwd, env=env if env is not None else clean_env())
 
 
 @dataclass(frozen=True)
@@ -115,21 +98,21 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """Baselines for 'base' and 'pro' (8 runs each), and the current runs every test picks from."""
     root = tmp_path_factory.mktemp("gate-project")
     (root / "pyproject.toml").write_text(
-        CONFIG.format(tiers="".join(TIER.format(name=name) for name in ("base", "pro"))), encoding="utf-8"
+        CONFIG.format(tiers="".join(TIER.format(name=name) for name in TIERS)), encoding="utf-8"
+    )
+    write_baselines(
+        root / "baselines",
+        *(baseline_of(make_result(seed=1, tier=tier, n=8, scenarios=SCENARIOS, simulated=True)) for tier in TIERS),
     )
     runs = root / "runs"
-    steps: list[tuple[str, ...]] = []
-    for tier in ("base", "pro"):
-        steps.append(("run", *SIM, "--tier", tier, "--for-baseline", "--out", f"for-baseline/{tier}.json"))
-        steps.append(("baseline", "update", "--tier", tier, "--from", f"for-baseline/{tier}.json"))
-    steps += [
-        ("run", *SIM, "--tier", "base", "--out", str(runs / "base-same.json")),
-        ("run", *SIM, "--tier", "pro", "--sim-ttft-ms", SLOW_TTFT_MS, "--out", str(runs / "pro-slow.json")),
-        ("run", *SIM, "--tier", "pro", "--out", str(runs / "pro-same.json")),
-    ]
-    for step in steps:
-        proc = perfgate(*step, cwd=root)
-        assert proc.returncode == 0, (step, proc.stderr)
+    runs.mkdir()
+    current = {
+        "base-same": make_result(seed=2, tier="base", n=5, scenarios=SCENARIOS, simulated=True),
+        "pro-slow": make_result(seed=3, tier="pro", n=5, scenarios=SCENARIOS, simulated=True, scale=SLOWER),
+        "pro-same": make_result(seed=4, tier="pro", n=5, scenarios=SCENARIOS, simulated=True),
+    }
+    for name, result in current.items():
+        write_model(runs / f"{name}.json", result)
     down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     proc = perfgate(
         "run",
@@ -238,7 +221,7 @@ def test_a_runtime_that_is_not_running_is_exit_3_and_a_runtime_entry(project: Pr
     assert proc.returncode == 3, proc.stdout + proc.stderr
     report = load_gate(results)
     # Only the outage: a run that reached nothing is not also "incomparable" with its baseline.
-    assert [(p.kind, p.tier) for p in report.problems] == [(ProblemKind.RUNTIME_UNAVAILABLE, "pro")]
+    assert [(p.kind, p.tier) for p in report.problems] == [(Kind.RUNTIME_UNAVAILABLE, "pro")]
     assert "nothing is listening" in report.problems[0].message
     (error,) = error_lines(proc)
     assert "runtime unavailable" in error

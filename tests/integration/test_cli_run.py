@@ -1,49 +1,20 @@
-"""`perfgate run` end to end over real sockets against `perfgate sim`."""
+"""`perfgate run` end to end over real sockets against `perfgate sim`.
+
+How accurately it measures is in test_timing_accuracy.py; these tests check what it writes and how it fails.
+"""
 
 from __future__ import annotations
 
 import json
-import socket
-import statistics
-import subprocess
-import sys
 
 import pytest
+from support.cli import free_port, perfgate
+from support.cli import load_results as load
+from support.cli import write_project as write_config
 
-from perfgate.contracts.results import RESULTS_SCHEMA_VERSION, RunResult
-from perfgate.files import read_model
+from perfgate.contracts.results import RESULTS_SCHEMA_VERSION
 from perfgate.sim.launch import SimProcess
 from perfgate.sim.profile import SimProfile
-
-
-def perfgate(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "perfgate", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-def write_config(tmp_path, *, num_predict=16, runs=5, warmup=1, extra=""):
-    (tmp_path / "pyproject.toml").write_text(
-        f"""[tool.perfgate]
-runs = {runs}
-warmup = {warmup}
-{extra}
-[tool.perfgate.scenarios.short]
-prompt = "Explain what Bzzbe does in two short sentences."
-num_predict = {num_predict}
-""",
-        encoding="utf-8",
-    )
-
-
-def load(path):
-    return read_model(path, RunResult, what="results", current_version=RESULTS_SCHEMA_VERSION)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_run_on_simulator_writes_results_and_prints_table(tmp_path):
@@ -84,37 +55,6 @@ def test_run_on_simulator_writes_results_and_prints_table(tmp_path):
     raw = json.loads(out.read_text(encoding="utf-8"))
     assert raw["schema_version"] == RESULTS_SCHEMA_VERSION
     assert raw["fingerprint"]["scenarios"]["short"]["prompt_sha256"] == short.prompt_sha256
-
-
-@pytest.mark.parametrize(("tok_s", "tokens"), [(20, 10), (200, 60), (2000, 600)])
-def test_timing_accuracy_against_injected_truth(tmp_path, tok_s, tokens):
-    write_config(tmp_path, num_predict=tokens, runs=7, extra="memory_interval_ms = 50")
-    out = tmp_path / "r.json"
-    proc = perfgate(
-        "run",
-        "--runtime",
-        "sim",
-        "--sim-ttft-ms",
-        "60",
-        "--sim-tok-s",
-        str(tok_s),
-        "--sim-jitter-cv",
-        "0",
-        "--sim-ballast-mb",
-        "0",
-        "--out",
-        str(out),
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr
-    summaries = load(out).scenarios[0].summaries
-    ttft = summaries["ttft_ms"].median
-    assert abs(ttft - 60) <= max(2.0, 0.02 * 60), ttft
-    # Ollama's eval_duration starts at the first sampled token, so the server rate
-    # eval_count / eval_duration is tokens/(tokens - 1) above the true pacing; the
-    # simulator reports what Ollama would, and the client clock sees the true rate.
-    assert summaries["decode_tok_s"].median == pytest.approx(tok_s * tokens / (tokens - 1), rel=0.02)
-    assert summaries["client_decode_tok_s"].median == pytest.approx(tok_s, rel=0.02)
 
 
 def test_nothing_listening_exit_3_and_results_kept(tmp_path):
@@ -168,14 +108,3 @@ def test_unknown_scenario_is_a_usage_error(tmp_path):
     proc = perfgate("run", "--runtime", "sim", "--scenario", "nope", cwd=tmp_path)
     assert proc.returncode == 2
     assert "unknown scenario 'nope'" in proc.stderr
-
-
-def test_ttft_noise_is_reported_as_spread(tmp_path):
-    write_config(tmp_path, runs=8)
-    out = tmp_path / "r.json"
-    proc = perfgate(
-        "run", "--runtime", "sim", "--sim-ttft-ms", "40", "--sim-jitter-cv", "0.2", "--out", str(out), cwd=tmp_path
-    )
-    assert proc.returncode == 0, proc.stderr
-    values = [s.ttft_ms for s in load(out).scenarios[0].samples]
-    assert statistics.stdev(values) / statistics.mean(values) > 0.05

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from fake_github import FakeGitHub
+from support.fake_github import FakeGitHub
 
 from perfgate.errors import PublishError
 from perfgate.publish.comment import STICKY_MARKER, upsert_sticky_comment

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 import textwrap
 import time
@@ -11,21 +9,14 @@ import time
 import httpx
 import psutil
 import pytest
+from support.children import kill_hard, launcher
+from support.waiting import still_alive
 
 from perfgate.errors import RuntimeUnavailable
 from perfgate.sim.launch import SimProcess
 from perfgate.sim.profile import SimProfile
 
 PROFILE = SimProfile(ttft_ms=2, tok_s=1000, jitter_cv=0, load_ms=0, ballast_mb=16)
-
-
-def wait_gone(pids: list[int], timeout_s: float = 5.0) -> list[int]:
-    deadline = time.monotonic() + timeout_s
-    alive = pids
-    while alive and time.monotonic() < deadline:
-        alive = [pid for pid in alive if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
-        time.sleep(0.05)
-    return alive
 
 
 class _FakeSim(SimProcess):
@@ -50,7 +41,7 @@ def test_sim_process_serves_and_cleans_up():
         pids = [sim.pid, runners[0].pid]
         started = time.monotonic()
     assert time.monotonic() - started < 4.0  # SIGTERM was honoured, not escalated to SIGKILL after 5 s
-    assert wait_gone(pids) == []
+    assert still_alive(pids) == set()
 
 
 def test_profile_reaches_the_child():
@@ -96,18 +87,8 @@ def test_killed_launcher_leaves_no_orphans():
         time.sleep(60)
         """
     )
-    launcher = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert launcher.stdout is not None
-        sim_pid = int(launcher.stdout.readline())
+    with launcher(script) as (child, sim_pid):
         runner_pids = [p.pid for p in psutil.Process(sim_pid).children()]
         assert len(runner_pids) == 1
-        launcher.send_signal(signal.SIGKILL)  # no chance to clean up
-        launcher.wait(5)
-        assert wait_gone([sim_pid, *runner_pids]) == []
-    finally:
-        if launcher.poll() is None:
-            launcher.kill()
-            launcher.wait()
-        if launcher.stdout is not None:
-            launcher.stdout.close()
+        kill_hard(child)  # no chance to clean up
+        assert still_alive([sim_pid, *runner_pids]) == set()

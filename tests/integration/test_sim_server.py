@@ -1,7 +1,8 @@
-"""The simulated runtime over real sockets: wire shapes, load state, the runner child, timing accuracy.
+"""The simulated runtime over real sockets: wire shapes, load state, the runner child.
 
-Every server runs in-process (SimServer in a thread) and is talked to with
-raw httpx, the way a runtime client would.
+Every server runs in-process (SimServer in a thread, the ``start_sim`` fixture) and
+is talked to with raw httpx, the way a runtime client would. How accurately it
+keeps the profile's timing is in test_timing_accuracy.py.
 """
 
 from __future__ import annotations
@@ -9,97 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import statistics
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-import httpx
 import psutil
 import pytest
+from support.sim import FAST, MODEL, chat, gen, oai, stream
 
 from perfgate.sim.profile import SimProfile
 from perfgate.sim.server import SimServer
-
-MODEL = "qwen2.5:7b-instruct-q4_K_M"
-FAST = {"ttft_ms": 2.0, "tok_s": 1000.0, "jitter_cv": 0.0, "load_ms": 0.0, "ballast_mb": 0}
-
-
-@dataclass
-class Stream:
-    status: int
-    content_type: str
-    lines: list[str]
-    stamps: list[int]  # perf_counter_ns at each line
-    sent_ns: int  # when the request body was on the wire
-
-    def json_lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.lines]
-
-    def events(self) -> list[str]:
-        return [line for line in self.lines if line]
-
-
-def stream(client: httpx.Client, path: str, body: dict[str, Any]) -> Stream:
-    """Send one request and timestamp every line as it arrives."""
-    sent: list[int] = []
-
-    def trace(name: str, info: object) -> None:
-        # Timing starts when the request is on the wire: httpx's own request
-        # building (~1 ms here) is the client's cost, not the simulator's.
-        if name == "http11.send_request_body.complete":
-            sent.append(time.perf_counter_ns())
-
-    lines: list[str] = []
-    stamps: list[int] = []
-    with client.stream("POST", path, json=body, extensions={"trace": trace}) as response:
-        for line in response.iter_lines():
-            stamps.append(time.perf_counter_ns())
-            lines.append(line)
-        return Stream(response.status_code, response.headers.get("content-type", ""), lines, stamps, sent[0])
-
-
-def chat(num_predict: int, **extra: Any) -> dict[str, Any]:
-    return {
-        "model": MODEL,
-        "messages": [{"role": "user", "content": "Say hi."}],
-        "options": {"num_predict": num_predict},
-        **extra,
-    }
-
-
-def gen(num_predict: int, **extra: Any) -> dict[str, Any]:
-    return {"model": MODEL, "prompt": "Say hi.", "options": {"num_predict": num_predict}, **extra}
-
-
-def oai(max_tokens: int, **extra: Any) -> dict[str, Any]:
-    return {
-        "model": MODEL,
-        "messages": [{"role": "user", "content": "Say hi."}],
-        "max_tokens": max_tokens,
-        "stream": True,
-        **extra,
-    }
-
-
-@pytest.fixture
-def start_sim() -> Iterator[Callable[..., tuple[SimServer, httpx.Client]]]:
-    started: list[tuple[SimServer, httpx.Client]] = []
-
-    def start(**overrides: Any) -> tuple[SimServer, httpx.Client]:
-        server = SimServer(SimProfile(**{**FAST, **overrides}))
-        server.start()
-        client = httpx.Client(base_url=server.base_url, timeout=httpx.Timeout(10.0))
-        started.append((server, client))
-        return server, client
-
-    yield start
-    for server, client in started:
-        client.close()
-        server.stop()
-
 
 # ---------------------------------------------------------------- metadata endpoints
 
@@ -141,7 +59,7 @@ def test_cold_load_only_on_first_request_and_after_unload(start_sim):
     warm = stream(client, "/api/chat", chat(2, keep_alive=0)).json_lines()[-1]
     cold_again = stream(client, "/api/chat", chat(2)).json_lines()[-1]
     assert cold["load_duration"] >= 200_000_000
-    assert warm["load_duration"] < 20_000_000
+    assert warm["load_duration"] < 100_000_000  # no load: half the cold one even on a loaded machine
     assert cold_again["load_duration"] >= 200_000_000
     # The load comes before, not out of, the prompt phase.
     assert cold["prompt_eval_duration"] >= 5_000_000 * 0.9
@@ -178,13 +96,7 @@ def test_ollama_stream_shape(start_sim, path, body, field):
         assert isinstance(done[key], int)
         assert done[key] > 0
     assert done["total_duration"] >= done["prompt_eval_duration"] + done["eval_duration"]
-    # Honest server: eval_duration is its own first-to-last emission (6 gaps of
-    # 2 ms when nothing is late), which the client sees too, give or take transit.
-    client_span = result.stamps[-2] - result.stamps[0]
-    # The client may read late-arriving chunks together (a loaded machine), which
-    # shortens what it sees, never lengthens it beyond transit.
-    assert client_span <= done["eval_duration"] + 1_500_000
-    assert 6_000_000 < done["eval_duration"] < 30_000_000
+    # That eval_duration is the span the client sees: test_timing_accuracy.py.
 
 
 def test_ollama_stream_false_and_default_length(start_sim):
@@ -242,10 +154,7 @@ def test_openai_sse_shape_with_usage(start_sim):
     assert usage["usage"]["total_tokens"] == usage["usage"]["prompt_tokens"] + 4
     timings = usage["timings"]
     assert timings["predicted_n"] == 4
-    token_stamps = [t for line, t in zip(result.lines, result.stamps, strict=True) if '"content":" ' in line]
-    assert len(token_stamps) == 4
-    client_span_ms = (token_stamps[-1] - token_stamps[0]) / 1e6
-    assert client_span_ms <= timings["predicted_ms"] + 1.5  # coalesced reads only shorten the client's view
+    # That predicted_ms is the span the client sees: test_timing_accuracy.py.
     assert timings["predicted_per_second"] == pytest.approx(4 / timings["predicted_ms"] * 1000)
     assert timings["prompt_n"] == usage["usage"]["prompt_tokens"]
     assert timings["prompt_ms"] > 0
@@ -280,37 +189,3 @@ def test_runner_child_holds_the_ballast_and_goes_away():
     finally:
         server.stop()
     assert not psutil.pid_exists(runner_pid)
-
-
-# ---------------------------------------------------------------- timing accuracy
-
-
-def test_ttft_matches_profile(start_sim):
-    _, client = start_sim(ttft_ms=30)
-    stream(client, "/api/generate", gen(2))  # connection and first-request warm-up
-    ttfts = []
-    for _ in range(7):
-        result = stream(client, "/api/generate", gen(2))
-        ttfts.append((result.stamps[0] - result.sent_ns) / 1e6)
-    median = statistics.median(ttfts)
-    assert abs(median - 30) <= max(2.0, 0.02 * 30), ttfts
-
-
-@pytest.mark.parametrize(("tok_s", "tokens"), [(20, 10), (200, 60), (2000, 600)])
-def test_client_decode_rate_matches_profile(start_sim, tok_s, tokens):
-    _, client = start_sim(tok_s=tok_s)
-    stream(client, "/api/generate", gen(2))
-    rates = []
-    for _ in range(3):
-        stamps = stream(client, "/api/generate", gen(tokens)).stamps[:-1]  # drop the done line
-        assert len(stamps) == tokens
-        rates.append((tokens - 1) / ((stamps[-1] - stamps[0]) / 1e9))
-    assert statistics.median(rates) == pytest.approx(tok_s, rel=0.02), rates
-
-
-def test_jitter_varies_requests_around_the_mean(start_sim):
-    _, client = start_sim(ttft_ms=20, jitter_cv=0.3, seed=5)
-    waits = [stream(client, "/api/generate", gen(1)).json_lines()[-1]["prompt_eval_duration"] for _ in range(8)]
-    assert len(set(waits)) == 8
-    assert max(waits) / min(waits) > 1.2
-    assert 10e6 < statistics.fmean(waits) < 30e6

@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from perfgate.config import SEED_PROMPT, PerfgateConfig, env_overrides, load_config
+from perfgate.config import SEED_PROMPT, GateConfig, MetricPolicy, PerfgateConfig, env_overrides, load_config
 from perfgate.errors import ConfigError
+from perfgate.metrics import METRICS
 
 
 def test_defaults_match_the_seed(tmp_path):
@@ -65,3 +66,26 @@ def test_missing_and_broken_config_file(tmp_path):
 def test_env_values_parse_as_json_when_they_can():
     env = env_overrides({"PERFGATE_RUNS": "9", "PERFGATE_RUNTIME__MODEL": "llama3:8b", "OTHER": "x"})
     assert env == {"runs": 9, "runtime": {"model": "llama3:8b"}}
+
+
+def test_default_metric_thresholds_come_from_the_registry_and_are_unchanged():
+    def policy(threshold: float, *, informational: bool = False) -> MetricPolicy:
+        return MetricPolicy(threshold_worse=threshold, threshold_better=threshold, informational=informational)
+
+    # The gate's defaults as they were written out by hand before the registry held them (same order).
+    expected = {
+        "ttft_ms": policy(0.10),
+        "e2e_ms": policy(0.10),
+        "decode_tok_s": policy(0.05),
+        "prefill_tok_s": policy(0.10),
+        "peak_runtime_rss_mb": policy(0.05),
+        "peak_runtime_footprint_mb": policy(0.05),
+        "client_decode_tok_s": policy(0.05, informational=True),
+        "itl_ms_p50": policy(0.10, informational=True),
+        "peak_harness_rss_mb": policy(0.05, informational=True),
+        "peak_combined_rss_mb": policy(0.05, informational=True),
+    }
+    metrics = GateConfig().metrics
+    assert list(metrics.items()) == list(expected.items())
+    from_registry = {m.name: policy(m.threshold, informational=m.informational) for m in METRICS if m.threshold}
+    assert metrics == from_registry

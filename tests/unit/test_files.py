@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from perfgate.contracts.results import Failure, FailureKind, MetricSummary
-from perfgate.errors import BadFileError, NewerSchemaError
+from perfgate.contracts.results import Failure, MetricSummary
+from perfgate.errors import BadFileError, Kind, NewerSchemaError
 from perfgate.files import dumps_model, read_model, write_model
 
 
@@ -45,5 +45,5 @@ def test_errors_name_file_and_field(tmp_path):
 
 def test_non_ascii_written_as_is(tmp_path):
     path = tmp_path / "f.json"
-    write_model(path, Failure(kind=FailureKind.TIMEOUT, message="Ross’s Mac mini"))
+    write_model(path, Failure(kind=Kind.TIMEOUT, message="Ross’s Mac mini"))
     assert "Ross’s Mac mini" in path.read_text(encoding="utf-8")

@@ -1,198 +1,25 @@
-"""The gate's decision over whole tiers: ``evaluate`` on results and baselines built in code."""
+"""The gate's decision over whole tiers: ``evaluate`` on results and baselines built in code.
+
+The results and baselines come from ``support.synthetic`` (where these builders used to live).
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-import numpy as np
 import pytest
+from support.synthetic import MEMORY_REASON, SCENARIOS, TIERS, baseline_of, make_baseline, make_result
 
 from perfgate.config import GateConfig, MetricPolicy, PerfgateConfig
-from perfgate.contracts.baseline import Baseline, Provenance
-from perfgate.contracts.gate import GateReport, GateStatus, Problem, ProblemKind, Verdict, VerdictKind
-from perfgate.contracts.results import (
-    Failure,
-    FailureKind,
-    Fingerprint,
-    HostInfo,
-    RunResult,
-    RuntimeInfo,
-    Sample,
-    ScenarioFingerprint,
-    ScenarioOptions,
-    ScenarioResult,
-)
-from perfgate.decide.baseline import scenario_samples
-from perfgate.decide.gate import TierInput, evaluate, gate_status, group_by_tier
+from perfgate.contracts.baseline import Baseline
+from perfgate.contracts.gate import GateReport, GateStatus, Problem, Verdict, VerdictKind
+from perfgate.contracts.results import Failure, LoadedResults, RunResult
+from perfgate.decide.gate import TierInput, compare_results, evaluate, gate_status, group_by_tier
+from perfgate.errors import Kind
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-TIERS = PerfgateConfig().tiers
-SCENARIOS = ("short-explain", "prefill")
-OPTIONS = ScenarioOptions(num_predict=64, num_ctx=4096, temperature=0.0, seed=42, keep_alive="10m")
-PROMPT_SHA = {name: f"{i + 1:064x}" for i, name in enumerate(SCENARIOS)}
-OPTIONS_SHA = "e" * 64
-MEMORY_REASON = "no process found listening on 127.0.0.1:11434"
-
-# Typical medians of a 7B model on an M3 Pro; what matters is the ratio between runs.
-TYPICAL = {
-    "ttft_ms": 120.0,
-    "e2e_ms": 1500.0,
-    "decode_tok_s": 45.0,
-    "client_decode_tok_s": 44.0,
-    "prefill_tok_s": 900.0,
-    "itl_ms_p50": 22.0,
-    "peak_runtime_rss_mb": 5200.0,
-    "peak_harness_rss_mb": 60.0,
-    "peak_combined_rss_mb": 5260.0,
-}
-MEMORY = ("peak_runtime_rss_mb", "peak_combined_rss_mb")
-
-
-def samples_from(columns: dict[str, list[float]]) -> tuple[Sample, ...]:
-    """Samples whose metric values are the given columns; metrics not given are None (e2e_ms is required)."""
-    n = len(columns["e2e_ms"])
-    return tuple(
-        Sample(
-            iteration=i,
-            ttft_ms=None,
-            e2e_ms=columns["e2e_ms"][i],
-            decode_tok_s=None,
-            decode_source="server" if "decode_tok_s" in columns else None,
-            client_decode_tok_s=None,
-            prefill_tok_s=None,
-            load_ms=4.0,
-            cold=False,
-            output_tokens=64,
-            prompt_tokens=20,
-            itl_ms_p50=None,
-            itl_ms_p90=None,
-            itl_ms_p99=None,
-            done_reason="length",
-        ).model_copy(update={m: values[i] for m, values in columns.items()})
-        for i in range(n)
-    )
-
-
-def lognormal_columns(
-    seed: int, n: int, *, scale: dict[str, float] | None = None, cv: dict[str, float] | None = None, memory: bool = True
-) -> dict[str, list[float]]:
-    """Lognormal values around TYPICAL (times ``scale``), 2 % CV unless ``cv`` says otherwise."""
-    rng = np.random.default_rng(seed)
-    scale, cv = scale or {}, cv or {}
-    columns = {}
-    for metric, median in TYPICAL.items():
-        values = median * scale.get(metric, 1.0) * np.exp(rng.normal(0.0, cv.get(metric, 0.02), n))
-        if memory or metric not in MEMORY:
-            columns[metric] = [float(v) for v in values]
-    return columns
-
-
-def fingerprint(tier: str, *, changed_prompts: tuple[str, ...] = (), **fields: object) -> Fingerprint:
-    data: dict[str, object] = {
-        "tier": tier,
-        "chip": "Apple M3 Pro",
-        "memory_gb": 36.0,
-        "os_major": "macOS 14",
-        "runtime_kind": "ollama",
-        "runtime_version": "0.5.1",
-        "model": "qwen2.5:7b-instruct-q4_K_M",
-        "model_digest": "845dbda0ea48",
-        "quantization": "Q4_K_M",
-        "scenarios": {
-            name: ScenarioFingerprint(
-                prompt_sha256=("f" * 64 if name in changed_prompts else PROMPT_SHA[name]), options_sha256=OPTIONS_SHA
-            )
-            for name in SCENARIOS
-        },
-    }
-    data.update(fields)
-    return Fingerprint.model_validate(data)
-
-
-def make_result(
-    *,
-    seed: int,
-    tier: str = "pro",
-    n: int = 10,
-    scale: dict[str, float] | None = None,
-    cv: dict[str, float] | None = None,
-    scenarios: tuple[str, ...] = SCENARIOS,
-    columns: dict[str, list[float]] | None = None,
-    failures: tuple[Failure, ...] = (),
-    memory: bool = True,
-    created_at: str = "2026-11-27T10:00:00Z",
-    changed_prompts: tuple[str, ...] = (),
-    **fingerprint_fields: object,
-) -> RunResult:
-    """A results file of ``tier``: ``n`` samples per scenario drawn with ``seed`` (or the given columns)."""
-    fp = fingerprint(tier, changed_prompts=changed_prompts, **fingerprint_fields)
-    simulated = TIERS[tier].simulated if tier in TIERS else False
-    scenario_results = tuple(
-        ScenarioResult(
-            name=name,
-            prompt_sha256=fp.scenarios[name].prompt_sha256,
-            prompt_chars=48,
-            options=OPTIONS,
-            warmups_discarded=1,
-            samples=samples_from(
-                columns or lognormal_columns(seed * 100 + i, n, scale=scale, cv=cv, memory=memory),
-            ),
-            summaries={},
-            memory_unavailable_reason=None if memory else MEMORY_REASON,
-        )
-        for i, name in enumerate(scenarios)
-    )
-    return RunResult(
-        perfgate_version="0.1.0",
-        created_at=created_at,
-        git_sha="abc1234",
-        command="perfgate run",
-        host=HostInfo(label=f"perf-{tier}-1", os="darwin", os_version="14.5", chip=fp.chip, memory_bytes=36 * 2**30),
-        tier=tier,
-        fingerprint=fp,
-        runtime=RuntimeInfo(
-            kind=fp.runtime_kind,
-            base_url="http://127.0.0.1:11434",
-            version=fp.runtime_version,
-            model=fp.model,
-            model_digest=fp.model_digest,
-            simulated=simulated,
-        ),
-        simulated=simulated,
-        warmup=1,
-        runs=n,
-        scenarios=scenario_results,
-        failures=failures,
-    )
-
-
-def baseline_of(result: RunResult, *, measured_at: str = "2026-11-20T10:00:00Z") -> Baseline:
-    """The baseline ``perfgate baseline update`` would make of ``result``."""
-    return Baseline(
-        tier=result.tier,
-        simulated=result.simulated,
-        fingerprint=result.fingerprint,
-        provenance=Provenance(
-            created_at=measured_at,
-            measured_at=measured_at,
-            git_sha="0ld5ha",
-            perfgate_version="0.1.0",
-            host=result.host,
-            runtime_version=result.runtime.version,
-            model_digest=result.runtime.model_digest,
-            command=result.command,
-            runs=result.runs,
-            source_files=("results-base.json",),
-        ),
-        samples=scenario_samples(result),
-    )
-
-
-def make_baseline(
-    *, seed: int = 1, tier: str = "pro", n: int = 15, measured_at: str = "2026-11-20T10:00:00Z", **kw: object
-) -> Baseline:
-    return baseline_of(make_result(seed=seed, tier=tier, n=n, **kw), measured_at=measured_at)
 
 
 def gate(
@@ -301,12 +128,12 @@ def test_runtime_unavailable_is_could_not_measure_never_unchanged():
     failed = make_result(
         seed=2,
         scenarios=(),
-        failures=(Failure(kind=FailureKind.RUNTIME_UNAVAILABLE, message="nothing listening on 127.0.0.1:11434"),),
+        failures=(Failure(kind=Kind.RUNTIME_UNAVAILABLE, message="nothing listening on 127.0.0.1:11434"),),
     )
     report = gate([failed], [make_baseline()])
     assert report.status is GateStatus.COULD_NOT_MEASURE
     assert report.exit_code == 3
-    assert [p.kind for p in report.problems] == [ProblemKind.RUNTIME_UNAVAILABLE]
+    assert [p.kind for p in report.problems] == [Kind.RUNTIME_UNAVAILABLE]
     assert report.problems[0].message == "nothing listening on 127.0.0.1:11434"
     assert report.headline == "Could not measure: runtime unavailable on pro"
     # every metric the baseline holds still gets a verdict, and none of them pretends to be a decision
@@ -323,7 +150,7 @@ def test_failure_mid_scenario_makes_its_verdicts_errors():
         scenarios=("short-explain",),  # the run stopped there: prefill never ran
         failures=(
             Failure(
-                kind=FailureKind.RUNTIME_ERROR,
+                kind=Kind.RUNTIME_ERROR,
                 message="runtime error: boom",
                 scenario="short-explain",
                 iteration=3,
@@ -341,27 +168,25 @@ def test_failure_mid_scenario_makes_its_verdicts_errors():
     prefill = [v for v in report.verdicts if v.scenario == "prefill"]
     assert prefill
     assert {v.verdict for v in prefill} == {VerdictKind.MISSING}
-    assert [(p.kind, p.scenario) for p in report.problems] == [(ProblemKind.RUNTIME_ERROR, "short-explain")]
+    assert [(p.kind, p.scenario) for p in report.problems] == [(Kind.RUNTIME_ERROR, "short-explain")]
 
 
 def test_failure_mid_scenario_hides_a_regression_instead_of_judging_partial_samples():
     partial = make_result(
         seed=2,
         scale={"ttft_ms": 1.5},
-        failures=(Failure(kind=FailureKind.TIMEOUT, message="read timeout", scenario="prefill", iteration=9),),
+        failures=(Failure(kind=Kind.TIMEOUT, message="read timeout", scenario="prefill", iteration=9),),
     )
     report = gate([partial], [make_baseline()])
     assert verdict(report, "ttft_ms", "prefill").verdict is VerdictKind.ERROR
     # the scenario that finished is still decided, and its regression still fails the gate
     assert verdict(report, "ttft_ms", "short-explain").verdict is VerdictKind.REGRESSED
     assert report.exit_code == 1
-    assert [p.kind for p in report.problems] == [ProblemKind.TIMEOUT]
+    assert [p.kind for p in report.problems] == [Kind.TIMEOUT]
 
 
 def test_memory_unavailable_leaves_memory_missing_and_decides_the_rest():
-    result = make_result(
-        seed=2, memory=False, failures=(Failure(kind=FailureKind.MEMORY_UNAVAILABLE, message=MEMORY_REASON),)
-    )
+    result = make_result(seed=2, memory=False, failures=(Failure(kind=Kind.MEMORY_UNAVAILABLE, message=MEMORY_REASON),))
     report = gate([result], [make_baseline()])
     rss = verdict(report, "peak_runtime_rss_mb")
     assert rss.verdict is VerdictKind.MISSING
@@ -372,7 +197,7 @@ def test_memory_unavailable_leaves_memory_missing_and_decides_the_rest():
     assert combined.notes == ("not measured",)  # the reason is about the runtime's memory only
     for metric in ("ttft_ms", "e2e_ms", "decode_tok_s", "prefill_tok_s", "peak_harness_rss_mb"):
         assert verdict(report, metric).verdict is VerdictKind.UNCHANGED, metric
-    assert [p.kind for p in report.problems] == [ProblemKind.MEMORY_UNAVAILABLE]
+    assert [p.kind for p in report.problems] == [Kind.MEMORY_UNAVAILABLE]
     assert report.exit_code == 3
 
 
@@ -380,7 +205,7 @@ def test_baseline_missing_is_exit_3_with_missing_verdicts():
     report = gate([make_result(seed=2)], [])
     assert report.status is GateStatus.COULD_NOT_MEASURE
     assert report.exit_code == 3
-    assert [p.kind for p in report.problems] == [ProblemKind.BASELINE_MISSING]
+    assert [p.kind for p in report.problems] == [Kind.BASELINE_MISSING]
     assert "'pro'" in report.problems[0].message
     assert {v.verdict for v in report.verdicts} == {VerdictKind.MISSING}
     assert {v.notes for v in report.verdicts} == {("no baseline",)}
@@ -406,7 +231,7 @@ def test_fingerprint_mismatch_makes_everything_incomparable(field, value):
     assert {v.verdict for v in report.verdicts} == {VerdictKind.INCOMPARABLE}
     assert all(field in v.notes[0] for v in report.verdicts)
     (problem,) = report.problems
-    assert problem.kind is ProblemKind.INCOMPARABLE
+    assert problem.kind is Kind.INCOMPARABLE
     assert problem.scenario is None
     assert field in problem.message
     assert report.status is GateStatus.COULD_NOT_MEASURE
@@ -419,7 +244,7 @@ def test_changed_prompt_makes_only_that_scenario_incomparable():
     assert {v.verdict for v in report.verdicts if v.scenario == "prefill"} == {VerdictKind.INCOMPARABLE}
     assert {v.verdict for v in gating(report) if v.scenario == "short-explain"} == {VerdictKind.UNCHANGED}
     (problem,) = report.problems
-    assert (problem.kind, problem.scenario) == (ProblemKind.INCOMPARABLE, "prefill")
+    assert (problem.kind, problem.scenario) == (Kind.INCOMPARABLE, "prefill")
     assert "prompt" in problem.message
     assert report.exit_code == 3
 
@@ -437,7 +262,7 @@ def test_tier_must_match_override_lets_sim_ignore_the_chip():
     assert {v.verdict for v in pro.verdicts} == {VerdictKind.INCOMPARABLE}
     # and the sim tier still enforces what its own list does name
     sim_new_model = gate([make_result(seed=2, tier="sim", model_digest="0123456789ab")], [baseline])
-    assert [p.kind for p in sim_new_model.problems] == [ProblemKind.INCOMPARABLE]
+    assert [p.kind for p in sim_new_model.problems] == [Kind.INCOMPARABLE]
     assert "model_digest" in sim_new_model.problems[0].message
 
 
@@ -482,7 +307,7 @@ def test_regression_beats_a_missing_tier_but_the_problem_is_listed():
     report = gate([make_result(seed=2, scale={"ttft_ms": 1.3})], [make_baseline()], expect_tiers=("pro", "base"))
     assert report.status is GateStatus.REGRESSION
     assert report.exit_code == 1
-    assert [(p.kind, p.tier) for p in report.problems] == [(ProblemKind.TIER_MISSING, "base")]
+    assert [(p.kind, p.tier) for p in report.problems] == [(Kind.TIER_MISSING, "base")]
     assert [t.tier for t in report.tiers] == ["pro", "base"]
 
 
@@ -491,7 +316,7 @@ def test_expected_tier_without_results_is_exit_3():
     assert report.status is GateStatus.COULD_NOT_MEASURE
     assert report.exit_code == 3
     (problem,) = report.problems
-    assert (problem.kind, problem.tier) == (ProblemKind.TIER_MISSING, "base")
+    assert (problem.kind, problem.tier) == (Kind.TIER_MISSING, "base")
     assert "'base'" in problem.message
     assert report.headline == "Could not measure: tier missing on base"
 
@@ -533,11 +358,30 @@ def test_inconclusive_informational_metric_does_not_exit_4():
     assert report.exit_code == 0
 
 
+def test_compare_results_is_the_gate_on_loaded_files_and_their_baselines():
+    # What `perfgate compare` and a sequential run's look both decide, with no file read.
+    config = PerfgateConfig()
+    loaded = [LoadedResults(Path("results-pro.json"), make_result(seed=2, scale={"ttft_ms": 1.3}))]
+    baselines = {"pro": ("baselines/pro.json", make_baseline())}
+    report = compare_results(loaded, baselines, config, created_at="2026-11-28T12:00:00Z", now=NOW)
+    inputs = group_by_tier([("results-pro.json", loaded[0].result)], baselines, config.tiers)
+    assert report == evaluate(inputs, config.gate, created_at="2026-11-28T12:00:00Z", now=NOW)
+    assert report.status is GateStatus.REGRESSION
+    assert report.tiers[0].baseline_file == "baselines/pro.json"
+
+    at_look = compare_results(loaded, baselines, config, created_at="t", now=NOW, look_alpha=0.002)
+    assert (at_look.alpha, at_look.look_alpha) == (config.gate.alpha, 0.002)
+
+    missing = Problem(kind=Kind.BASELINE_MISSING, tier="pro", message="baselines/pro.json: no baseline")
+    report = compare_results(loaded, {"pro": missing}, config, created_at="t", now=NOW, expect_tiers=("pro", "base"))
+    assert [(p.kind, p.tier) for p in report.problems] == [(Kind.BASELINE_MISSING, "pro"), (Kind.TIER_MISSING, "base")]
+
+
 def test_gate_status_precedence():
     config = GateConfig(fail_on_inconclusive=True)
     regressed = verdict(gate([make_result(seed=2, scale={"ttft_ms": 1.3})], [make_baseline()]), "ttft_ms")
     inconclusive = regressed.model_copy(update={"verdict": VerdictKind.INCONCLUSIVE})
-    problem = Problem(kind=ProblemKind.TIMEOUT, tier="pro", message="read timeout")
+    problem = Problem(kind=Kind.TIMEOUT, tier="pro", message="read timeout")
     assert gate_status([regressed, inconclusive], [problem], config)[1] == 1
     assert gate_status([inconclusive], [problem], config)[1] == 3
     assert gate_status([inconclusive], [], config)[1] == 4
@@ -630,7 +474,7 @@ def test_old_baseline_and_older_runtime_warn_without_failing(where):
 def test_newer_runtime_is_incomparable_when_runtime_version_must_match():
     report = gate([make_result(seed=2, runtime_version="0.6.0")], [make_baseline()])
     (problem,) = report.problems
-    assert problem.kind is ProblemKind.INCOMPARABLE
+    assert problem.kind is Kind.INCOMPARABLE
     assert "runtime_version" in problem.message
     assert report.exit_code == 3
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from perfgate.config import PerfgateConfig
-from perfgate.contracts.results import FailureKind, HostInfo, MemoryPeaks, RuntimeInfo, StreamObservation
-from perfgate.errors import MemoryUnavailable, RuntimeFailure, RuntimeUnavailable
+from perfgate.contracts.results import HostInfo, MemoryPeaks, RuntimeInfo, StreamObservation
+from perfgate.errors import Kind, MemoryUnavailable, RuntimeFailure, RuntimeUnavailable
 from perfgate.measure.harness import run_benchmark
 
 MS = 1_000_000
@@ -113,7 +113,7 @@ def test_warmups_discarded_and_samples_measured():
 
 def test_failure_mid_scenario_keeps_earlier_samples():
     result, _ = run(FakeClient(fail_at=4))  # warm-up, 2 samples, then boom
-    assert [f.kind for f in result.failures] == [FailureKind.RUNTIME_ERROR]
+    assert [f.kind for f in result.failures] == [Kind.RUNTIME_ERROR]
     assert result.failures[0].scenario == "short-explain"
     assert result.failures[0].iteration == 2
     assert len(result.scenarios) == 1
@@ -123,7 +123,7 @@ def test_failure_mid_scenario_keeps_earlier_samples():
 def test_preflight_failure_is_recorded_not_raised():
     result, _ = run(FakeClient(fail_preflight=RuntimeUnavailable("runtime unavailable: nothing at http://x")))
     assert result.scenarios == ()
-    assert result.failures[0].kind is FailureKind.RUNTIME_UNAVAILABLE
+    assert result.failures[0].kind is Kind.RUNTIME_UNAVAILABLE
     assert "http://x" in result.failures[0].message
 
 
@@ -132,7 +132,7 @@ def test_memory_unavailable_is_a_failure_but_timings_are_kept():
         raise MemoryUnavailable("no process found listening on 127.0.0.1:1")
 
     result, _ = run(FakeClient(), locate=locate)
-    assert [f.kind for f in result.failures] == [FailureKind.MEMORY_UNAVAILABLE]
+    assert [f.kind for f in result.failures] == [Kind.MEMORY_UNAVAILABLE]
     assert len(result.scenarios[0].samples) == 3
     assert result.scenarios[0].memory_unavailable_reason == "no process found listening on 127.0.0.1:1"
 

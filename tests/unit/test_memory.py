@@ -1,226 +1,24 @@
-"""Process-tree memory sampling, runtime discovery and the macOS footprint reader.
+"""Memory sampling without a runtime process, and the macOS footprint reader.
 
-The sampler tests use real processes: a "server" child that spawns a "runner"
-grandchild holding a touched ballast, like ``ollama serve`` and its runner.
+The sampler over a real process tree, and finding the runtime by its socket or
+name, start processes: they are in tests/integration/test_memory_sampler.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import psutil
 import pytest
 
-from perfgate.errors import MemoryUnavailable
 from perfgate.measure.footprint import RUSAGE_INFO_V4, MacFootprintReader, RusageInfoV4
-from perfgate.measure.memory import MemorySampler, locate_runtime
-
-BALLAST_MIB = 64
-
-# The runner fills its ballast with a non-zero byte so every page is resident
-# (a zeroed allocation may be lazily mapped and never counted in RSS).
-RUNNER = """
-import os, sys, time
-ballast = b"\\x01" * (int(sys.argv[1]) * 2**20)
-print("ready", os.getpid(), flush=True)
-time.sleep(60)
-"""
-
-SERVER = """
-import subprocess, sys, time
-subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]]).wait()
-time.sleep(60)  # outlive the runner so tests can watch the tree shrink
-"""
-
-LISTENER = """
-import socket, sys, time
-s = socket.socket()
-s.bind((sys.argv[1], 0))
-s.listen()
-print(s.getsockname()[1], flush=True)
-time.sleep(60)
-"""
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # the child and everything it spawned
-    proc.wait(timeout=10)
-    if proc.stdout is not None:
-        proc.stdout.close()
-
-
-def _spawn(*argv: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, text=True, start_new_session=True)
-
-
-@dataclass
-class Tree:
-    server: subprocess.Popen[str]
-    runner_pid: int
-
-
-@pytest.fixture
-def tree() -> Iterator[Tree]:
-    server = _spawn("-c", SERVER, RUNNER, str(BALLAST_MIB))
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline().split()
-        assert line[:1] == ["ready"], f"runner did not start: {line!r}"
-        yield Tree(server, int(line[1]))
-    finally:
-        _kill_group(server)
-
-
-@pytest.fixture
-def listener(request: pytest.FixtureRequest) -> Iterator[tuple[int, int]]:
-    proc = _spawn("-c", LISTENER, getattr(request, "param", "127.0.0.1"))
-    try:
-        assert proc.stdout is not None
-        yield proc.pid, int(proc.stdout.readline())
-    finally:
-        _kill_group(proc)
+from perfgate.measure.memory import MemorySampler
 
 
 def _mib(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_until(predicate: object, timeout: float = 5.0) -> None:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
-
-
-# --------------------------------------------------------------------------- sampler over a real tree
-
-
-def test_runtime_peak_counts_the_grandchild_and_harness_is_separate(tree: Tree) -> None:
-    assert _mib(tree.server.pid) < BALLAST_MIB  # so only the runner can lift the sum past the ballast
-    assert _mib(tree.runner_pid) >= BALLAST_MIB  # the ballast really is resident
-    own_before = _mib(os.getpid())
-
-    with MemorySampler(tree.server.pid, interval_s=0.01) as sampler:
-        time.sleep(0.15)
-        peaks = sampler.window()
-
-    assert peaks.unavailable_reason is None
-    assert peaks.peak_runtime_rss_mb is not None
-    assert peaks.peak_runtime_rss_mb >= BALLAST_MIB
-    assert {tree.server.pid, tree.runner_pid} <= set(peaks.runtime_pids)
-    assert os.getpid() not in peaks.runtime_pids
-    assert peaks.ticks >= 2  # the thread's first tick plus window()'s own
-    # The harness is the test process alone: its peak is near its own RSS and
-    # does not contain the runner's ballast.
-    assert abs(peaks.peak_harness_rss_mb - own_before) < BALLAST_MIB / 2
-    assert peaks.peak_combined_rss_mb is not None
-    assert peaks.peak_runtime_rss_mb <= peaks.peak_combined_rss_mb
-    assert peaks.peak_combined_rss_mb <= peaks.peak_runtime_rss_mb + peaks.peak_harness_rss_mb + 0.2
-    assert peaks.peak_combined_rss_mb >= BALLAST_MIB + peaks.peak_harness_rss_mb / 2
-    assert peaks.peak_runtime_footprint_mb is None or sys.platform == "darwin"
-
-
-def test_window_resets_and_the_tree_is_re_enumerated(tree: Tree) -> None:
-    with MemorySampler(tree.server.pid, interval_s=0.01) as sampler:
-        time.sleep(0.05)
-        first = sampler.window()
-        assert first.peak_runtime_rss_mb is not None
-        assert first.peak_runtime_rss_mb >= BALLAST_MIB
-
-        os.kill(tree.runner_pid, signal.SIGKILL)
-        _wait_until(lambda: not psutil.pid_exists(tree.runner_pid))  # reaped by the server
-        sampler.window()  # drop ticks taken while the runner was still alive
-        time.sleep(0.05)
-        after = sampler.window()
-
-    assert after.peak_runtime_rss_mb is not None
-    assert after.peak_runtime_rss_mb < BALLAST_MIB
-    assert after.runtime_pids == (tree.server.pid,)
-    assert sampler.running is False
-
-
-def test_immediate_window_still_has_a_tick(tree: Tree) -> None:
-    sampler = MemorySampler(tree.server.pid, interval_s=10)  # thread never gets a second tick
-    with sampler:
-        sampler.window()
-        peaks = sampler.window()
-    assert peaks.ticks >= 1
-    assert peaks.peak_runtime_rss_mb is not None
-    assert peaks.peak_runtime_rss_mb >= BALLAST_MIB
-
-
-def test_footprint_is_summed_over_the_tree_with_an_injected_reader(tree: Tree) -> None:
-    seen: list[int] = []
-
-    def reader(pid: int) -> int | None:
-        seen.append(pid)
-        return 10 * 2**20
-
-    with MemorySampler(tree.server.pid, interval_s=10, footprint_reader=reader) as sampler:
-        peaks = sampler.window()
-    assert peaks.runtime_pids == tuple(sorted({tree.server.pid, tree.runner_pid}))
-    assert peaks.peak_runtime_footprint_mb == 20.0
-    assert {tree.server.pid, tree.runner_pid} <= set(seen)
-
-
-def test_incomplete_footprint_is_not_reported(tree: Tree) -> None:
-    def reader(pid: int) -> int | None:
-        return None if pid == tree.runner_pid else 10 * 2**20
-
-    peaks = MemorySampler(tree.server.pid, footprint_reader=reader).window()
-    assert peaks.peak_runtime_footprint_mb is None
-    assert peaks.peak_runtime_rss_mb is not None
-
-
-def test_runtime_exiting_mid_sampling_does_not_crash() -> None:
-    proc = _spawn("-c", "import time; time.sleep(0.3)")
-    try:
-        with MemorySampler(proc.pid, interval_s=0.01) as sampler:
-            proc.wait(timeout=10)
-            time.sleep(0.05)  # the thread keeps ticking over a vanished runtime
-            while_alive = sampler.window()
-            after = sampler.window()
-            assert sampler.running
-    finally:
-        _kill_group(proc)
-
-    assert while_alive.peak_runtime_rss_mb is not None
-    assert while_alive.peak_runtime_rss_mb > 0
-    assert after.peak_runtime_rss_mb is None
-    assert after.peak_combined_rss_mb is None
-    assert after.unavailable_reason is not None
-    assert "exited" in after.unavailable_reason
-    assert after.peak_harness_rss_mb > 0
-
-
-def test_zombie_runtime_is_unavailable_not_zero() -> None:
-    proc = _spawn("-c", "pass")
-    try:
-        # Not reaped yet: the PID exists but holds no memory.
-        _wait_until(lambda: psutil.Process(proc.pid).status() == psutil.STATUS_ZOMBIE)
-        peaks = MemorySampler(proc.pid).window()
-    finally:
-        _kill_group(proc)
-    assert peaks.peak_runtime_rss_mb is None
-    assert peaks.unavailable_reason == f"runtime process {proc.pid} exited"
 
 
 def test_no_runtime_is_none_with_a_reason_never_zero() -> None:
@@ -238,15 +36,6 @@ def test_no_runtime_is_none_with_a_reason_never_zero() -> None:
     assert default.unavailable_reason
 
 
-def test_runtime_pid_that_does_not_exist() -> None:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    peaks = MemorySampler(proc.pid).window()
-    assert peaks.peak_runtime_rss_mb is None
-    assert peaks.unavailable_reason is not None
-    assert str(proc.pid) in peaks.unavailable_reason
-
-
 def test_values_are_mib_rounded_to_a_tenth() -> None:
     peaks = MemorySampler(os.getpid()).window()
     assert peaks.peak_runtime_rss_mb is not None
@@ -255,48 +44,6 @@ def test_values_are_mib_rounded_to_a_tenth() -> None:
     assert peaks.peak_combined_rss_mb == peaks.peak_runtime_rss_mb
     assert round(peaks.peak_runtime_rss_mb, 1) == peaks.peak_runtime_rss_mb
     assert peaks.peak_runtime_rss_mb == pytest.approx(_mib(os.getpid()), abs=5)
-
-
-# --------------------------------------------------------------------------- locate_runtime
-
-
-@pytest.mark.parametrize("listener", ["127.0.0.1", "0.0.0.0"], indirect=True)
-def test_locate_finds_the_listening_process(listener: tuple[int, int]) -> None:
-    pid, port = listener
-    assert locate_runtime(f"http://127.0.0.1:{port}") == pid
-    assert locate_runtime(f"http://localhost:{port}/v1") == pid
-
-
-def test_locate_raises_when_nothing_listens() -> None:
-    port = _free_port()
-    with pytest.raises(MemoryUnavailable, match=f"no process found listening on 127.0.0.1:{port}") as info:
-        locate_runtime(f"http://127.0.0.1:{port}")
-    assert "\n" not in str(info.value)
-    assert "--runtime-pid" in str(info.value)
-
-
-def test_explicit_pid_wins_and_must_exist(listener: tuple[int, int]) -> None:
-    _, port = listener
-    assert locate_runtime(f"http://127.0.0.1:{port}", pid=os.getpid()) == os.getpid()
-    gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()
-    with pytest.raises(MemoryUnavailable, match=f"runtime pid {gone.pid} does not exist"):
-        locate_runtime(f"http://127.0.0.1:{port}", pid=gone.pid)
-
-
-def test_locate_by_process_name(tmp_path: Path) -> None:
-    fake = tmp_path / "pgfakert"  # a name no other process on the machine has
-    fake.symlink_to(Path(sys.executable).resolve())
-    proc = subprocess.Popen(
-        [str(fake), "-c", "import time; time.sleep(60)"], stdout=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
-        url = f"http://127.0.0.1:{_free_port()}"
-        assert locate_runtime(url, process_name="pgfakert") == proc.pid
-        with pytest.raises(MemoryUnavailable, match="no process named 'pgfakert-missing'"):
-            locate_runtime(url, process_name="pgfakert-missing")
-    finally:
-        _kill_group(proc)
 
 
 # --------------------------------------------------------------------------- macOS footprint reader

@@ -2,8 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from perfgate.contracts.results import MemoryPeaks, MetricSummary, ScenarioOptions, ScenarioResult, StreamObservation
-from perfgate.measure.samples import build_sample, metric_values, summarise, summarise_samples
+from perfgate.contracts.results import (
+    MemoryPeaks,
+    MetricSummary,
+    ScenarioOptions,
+    ScenarioResult,
+    StreamObservation,
+    metric_values,
+)
+from perfgate.measure.samples import build_sample, summarise, summarise_samples
 from perfgate.render.text import scenario_table
 
 MS = 1_000_000

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Mapping
 
 import httpx
 import pytest
+from support.runtime_http import FakeClock, Script, mock_http
+from support.runtime_http import streamed as stream_of
 
 from perfgate.contracts.results import ScenarioOptions
 from perfgate.errors import (
@@ -24,31 +24,6 @@ from perfgate.runtimes.ollama import OllamaClient
 
 BASE = "http://ollama.test:11434"
 OPTIONS = ScenarioOptions(num_predict=64, num_ctx=4096, temperature=0.0, seed=7, keep_alive="10m")
-
-
-class FakeClock:
-    """Reads whatever time the scripted stream last set."""
-
-    def __init__(self, now: int = 100) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-
-class TimedStream(httpx.SyncByteStream):
-    """Delivers (time, bytes) chunks, setting the clock as each arrives; an exception item is raised."""
-
-    def __init__(self, clock: FakeClock, items: list[tuple[int, bytes] | Exception]) -> None:
-        self.clock = clock
-        self.items = items
-
-    def __iter__(self) -> Iterator[bytes]:
-        for item in self.items:
-            if isinstance(item, Exception):
-                raise item
-            self.clock.now, data = item
-            yield data
 
 
 def line(obj: Mapping[str, object]) -> bytes:
@@ -71,30 +46,13 @@ DONE_METRICS = {
 }
 
 
-class Script:
-    """A MockTransport handler: one response (or exception) per call, in order; records requests."""
-
-    def __init__(self, *responses: httpx.Response | Exception | Callable[[], httpx.Response]) -> None:
-        self.responses = list(responses)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        item = self.responses.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        if callable(item) and not isinstance(item, httpx.Response):
-            return item()
-        return item
-
-
 def make_client(handler: Callable[[httpx.Request], httpx.Response], clock: FakeClock, **kwargs: object) -> OllamaClient:
-    http = httpx.Client(transport=httpx.MockTransport(handler))
+    http = mock_http(handler)
     return OllamaClient(http, base_url=BASE + "/", model="llama3.2", clock=clock, **kwargs)  # type: ignore[arg-type]
 
 
 def streamed(clock: FakeClock, *items: tuple[int, bytes] | Exception) -> httpx.Response:
-    return httpx.Response(200, headers={"content-type": "application/x-ndjson"}, stream=TimedStream(clock, list(items)))
+    return stream_of(clock, "application/x-ndjson", *items)
 
 
 # -- stream: timings and server fields ---------------------------------------
@@ -506,54 +464,6 @@ def test_satisfies_the_runtime_client_protocol() -> None:
     client: RuntimeClient = make_client(routes({}), FakeClock())
     assert client.kind == "ollama"
     client.close()
-
-
-# -- over a real socket: no request leaves a connection for a measured stream --
-
-
-class _OllamaLikeHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive unless the client says otherwise
-    client_ports: list[int] = []  # noqa: RUF012 -- per-test registry, reset by the test
-
-    def _answer(self, body: bytes, content_type: str) -> None:
-        self.client_ports.append(self.client_address[1])
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        self._answer(json.dumps(PS).encode(), "application/json")
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        body = line({"message": {"content": "hi"}, "done": False}) + line({"message": {"content": ""}, **DONE_METRICS})
-        self._answer(body, "application/x-ndjson")
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-def test_every_measured_stream_opens_its_own_connection() -> None:
-    _OllamaLikeHandler.client_ports = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _OllamaLikeHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with httpx.Client() as http:
-            client = OllamaClient(http, base_url=f"http://127.0.0.1:{server.server_address[1]}", model="llama3.2")
-            # A fully read plain request would otherwise leave a pooled
-            # keep-alive connection for the next stream to pick up.
-            assert client.runtime_reported() == {"ps_size_bytes": 3_000_000_000, "ps_size_vram_bytes": 2_500_000_000}
-            first = client.stream("p", OPTIONS)
-            second = client.stream("p", OPTIONS)
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert first.text == second.text == "hi"
-    assert len(_OllamaLikeHandler.client_ports) == 3
-    assert len(set(_OllamaLikeHandler.client_ports)) == 3
 
 
 def test_thinking_counts_as_generated_text() -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 
 import httpx
 import pytest
+from support.runtime_http import FakeClock, Script, mock_http
+from support.runtime_http import streamed as stream_of
 
 from perfgate.contracts.results import ScenarioOptions
 from perfgate.errors import (
@@ -22,31 +24,6 @@ from perfgate.runtimes.openai import OpenAIClient
 
 BASE = "http://llama.test:8080"
 OPTIONS = ScenarioOptions(num_predict=32, num_ctx=2048, temperature=0.0, seed=7, keep_alive="10m")
-
-
-class FakeClock:
-    """Reads whatever time the scripted stream last set."""
-
-    def __init__(self, now: int = 100) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-
-class TimedStream(httpx.SyncByteStream):
-    """Delivers (time, bytes) chunks, setting the clock as each arrives; an exception item is raised."""
-
-    def __init__(self, clock: FakeClock, items: list[tuple[int, bytes] | Exception]) -> None:
-        self.clock = clock
-        self.items = items
-
-    def __iter__(self) -> Iterator[bytes]:
-        for item in self.items:
-            if isinstance(item, Exception):
-                raise item
-            self.clock.now, data = item
-            yield data
 
 
 def event(obj: Mapping[str, object]) -> bytes:
@@ -82,31 +59,14 @@ TIMINGS = {
 }
 
 
-class Script:
-    """A MockTransport handler: one response (or exception) per call, in order; records requests."""
-
-    def __init__(self, *responses: httpx.Response | Exception | Callable[[], httpx.Response]) -> None:
-        self.responses = list(responses)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        item = self.responses.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        if callable(item) and not isinstance(item, httpx.Response):
-            return item()
-        return item
-
-
 def make_client(handler: Callable[[httpx.Request], httpx.Response], clock: FakeClock, **kwargs: object) -> OpenAIClient:
-    http = httpx.Client(transport=httpx.MockTransport(handler))
+    http = mock_http(handler)
     kwargs.setdefault("base_url", BASE)
     return OpenAIClient(http, model="tiny", clock=clock, **kwargs)  # type: ignore[arg-type]
 
 
 def streamed(clock: FakeClock, *items: tuple[int, bytes] | Exception) -> httpx.Response:
-    return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=TimedStream(clock, list(items)))
+    return stream_of(clock, "text/event-stream", *items)
 
 
 # -- stream: timings and server fields ---------------------------------------

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import math
 from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 import pytest
+from support.synthetic import make_result
 
 from perfgate.config import SequentialConfig
 from perfgate.contracts.gate import Verdict, VerdictKind
+from perfgate.contracts.results import LoadedResults, ScenarioMetric, SequentialRecord
 from perfgate.decide.sequential import (
     SequentialPlan,
     alpha_at_look,
     newly_confirmed,
+    sequential_alpha,
     spent,
     suspected_regression,
     unsettled_scenarios,
@@ -256,3 +260,41 @@ def test_the_gate_wide_false_alarm_rate_over_all_looks_stays_at_or_below_alpha()
 def test_the_configured_default_is_the_plan_the_benchmark_measured():
     settings = SequentialConfig()
     assert SequentialPlan(settings.max_looks, settings.batch_runs, settings.rho) == SequentialPlan()
+
+
+@pytest.mark.parametrize(
+    "key", [ScenarioMetric("short-explain", "ttft_ms"), ScenarioMetric("long/prefill", "e2e_ms")], ids=str
+)
+def test_a_scenario_metric_key_is_written_and_read_back_in_one_place(key):
+    assert key.key == f"{key.scenario}/{key.metric}"
+    assert ScenarioMetric.parse(key.key) == key  # a '/' in a scenario name stays in the scenario
+
+
+# A record as results files have always held it: 'scenario/metric' strings.
+RECORD_JSON = """{
+  "max_looks": 5, "batch_runs": 3, "rho": 2.0,
+  "looks": [
+    {"index": 1, "alpha": 0.002, "runs": {"short-explain": 5}, "verdicts": {"short-explain/ttft_ms": "regressed"},
+     "rerun": ["short-explain"]},
+    {"index": 2, "alpha": 0.006, "runs": {"short-explain": 8}, "verdicts": {"short-explain/ttft_ms": "regressed"}}
+  ],
+  "confirmed": ["short-explain/ttft_ms", "long/prefill/e2e_ms"],
+  "stopped": "settled"
+}"""
+
+
+def test_the_gate_reads_a_results_files_confirmed_regressions_and_tests_at_its_next_look():
+    record = SequentialRecord.model_validate_json(RECORD_JSON)
+    assert record.confirmed_metrics == (
+        ScenarioMetric("short-explain", "ttft_ms"),
+        ScenarioMetric("long/prefill", "e2e_ms"),
+    )
+    result = make_result(seed=2, n=5).model_copy(update={"sequential": record})
+    level, confirmed = sequential_alpha([LoadedResults(Path("r.json"), result)], ALPHA)
+    assert confirmed == {("pro", "short-explain", "ttft_ms"), ("pro", "long/prefill", "e2e_ms")}
+    assert level == pytest.approx(alpha_at_look(ALPHA, 2, SequentialPlan(5, 3, 2.0)))
+
+
+def test_fixed_n_results_leave_alpha_as_it_is():
+    level, confirmed = sequential_alpha([LoadedResults(Path("r.json"), make_result(seed=2, n=5))], ALPHA)
+    assert (level, confirmed) == (ALPHA, frozenset())

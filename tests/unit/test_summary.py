@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from perfgate.config import GateConfig, TriageConfig
-from perfgate.contracts.gate import GateReport, Problem, ProblemKind, TierSummary, Verdict, VerdictKind
+from perfgate.contracts.gate import GateReport, Problem, TierSummary, Verdict, VerdictKind
 from perfgate.contracts.triage import TriageEntry
 from perfgate.decide.gate import gate_status
 from perfgate.decide.headline import headline
+from perfgate.errors import Kind
 from perfgate.metrics import METRIC_UNITS
 from perfgate.render.markdown import gate_markdown
 from perfgate.render.summary import GITHUB_COMMENT_LIMIT, TriageRow, gate_summary
@@ -200,9 +201,9 @@ def could_not_measure_report() -> GateReport:
             for metric, value in (("ttft_ms", 212.0), ("e2e_ms", 1480.0), ("decode_tok_s", 45.2))
         ],
         [
-            Problem(kind=ProblemKind.RUNTIME_UNAVAILABLE, tier="base", message=unavailable),
+            Problem(kind=Kind.RUNTIME_UNAVAILABLE, tier="base", message=unavailable),
             Problem(
-                kind=ProblemKind.TIER_MISSING,
+                kind=Kind.TIER_MISSING,
                 tier="pro",
                 message="no results for expected tier 'pro' (runner offline or job failed)",
             ),
@@ -227,7 +228,7 @@ def hostile_report() -> GateReport:
             # A scenario name is a config key and may be anything TOML can quote.
             *tier_verdicts("base", scenario="x\n```\n" + HOSTILE_MODEL),
         ],
-        [Problem(kind=ProblemKind.RUNTIME_ERROR, tier="base", scenario="short", message=HOSTILE_ERROR)],
+        [Problem(kind=Kind.RUNTIME_ERROR, tier="base", scenario="short", message=HOSTILE_ERROR)],
     )
 
 
@@ -259,7 +260,7 @@ def rows_context_entries(report: GateReport) -> list[TriageEntry]:
     earlier = make_report(
         [tier_summary("base"), tier_summary("pro")],
         [v for v in report.verdicts if v.tier == "pro"],
-        [Problem(kind=ProblemKind.RUNTIME_UNAVAILABLE, tier="base", message="nothing listening")],
+        [Problem(kind=Kind.RUNTIME_UNAVAILABLE, tier="base", message="nothing listening")],
     )
     entries, _ = reconcile([], findings_from_report(earlier, TRIAGE), earlier, context(1), TRIAGE)
     numbers = {"regression:pro:short-explain:ttft_ms": 12, "runtime_unavailable:base:-:-": 9}
@@ -430,3 +431,48 @@ def test_a_sequential_runs_report_says_at_which_alpha_its_regressions_were_teste
     assert note in gate_text(sequential)
     assert note in gate_markdown(sequential)
     assert "sequential run" not in gate_summary(plain, rows_for(plain, context(1)))
+
+
+# ---------------------------------------------------------------- the interval's level follows alpha
+
+
+@pytest.mark.parametrize(("alpha", "level"), [(0.05, "90 %"), (0.10, "80 %"), (0.025, "95 %")])
+def test_the_table_header_names_the_interval_level_the_footer_states(alpha: float, level: str) -> None:
+    report = regression_report().model_copy(update={"alpha": alpha})
+    text = gate_summary(report, rows_for(report, context(1)))
+
+    footer = re.search(r"with its (\d+ %) interval;", text)
+    assert footer is not None
+    assert footer.group(1) == level
+    headers = [table[0] for table in tables(text) if table[0].startswith("| metric")]
+    assert len(headers) == 2  # one per tier/scenario
+    assert all(re.search(rf"\|\s*change \[{level} interval\]\s*\|", header) for header in headers), headers
+    assert text.count(" % interval]") == len(headers)  # no header left at another level
+
+
+@pytest.mark.parametrize(
+    ("scenarios", "changed", "trimmed"),
+    [(40, False, "informational and unchanged rows left out"), (60, True, "some verdict tables left out")],
+)
+def test_trimming_lays_out_each_distinct_table_once(
+    monkeypatch: pytest.MonkeyPatch, scenarios: int, changed: bool, trimmed: str
+) -> None:
+    import perfgate.render.verdicts  # noqa: PLC0415 -- the module whose tabulate calls are counted
+
+    report = big_report(scenarios=scenarios, changed=changed)  # every trimming step, then the bisection
+    rows = rows_for(report, context(5))
+    expected = gate_summary(report, rows)
+    calls = 0
+    real = perfgate.render.verdicts.tabulate
+
+    def counting(*args: object, **kwargs: object) -> str:
+        nonlocal calls
+        calls += 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(perfgate.render.verdicts, "tabulate", counting)
+    assert gate_summary(report, rows) == expected
+    assert trimmed in expected
+    # Each tier/scenario table at most three times: all rows, without informational, without unchanged.
+    groups = len({(v.tier, v.scenario) for v in report.verdicts})
+    assert calls <= 3 * groups

@@ -9,12 +9,12 @@ from collections.abc import Iterator, Sequence
 
 import httpx
 import pytest
-from fake_github import FakeGitHub
+from support.fake_github import FakeGitHub
 
 from perfgate.config import TriageConfig
-from perfgate.contracts.gate import GateReport, GateStatus, Problem, ProblemKind, TierSummary, Verdict, VerdictKind
-from perfgate.contracts.triage import LEDGER_SCHEMA_VERSION, TriageEntry, TriageKind
-from perfgate.errors import BadFileError, NewerSchemaError
+from perfgate.contracts.gate import GateReport, GateStatus, Problem, TierSummary, Verdict, VerdictKind
+from perfgate.contracts.triage import LEDGER_SCHEMA_VERSION, TriageEntry
+from perfgate.errors import BadFileError, Kind, NewerSchemaError, ProblemKind
 from perfgate.publish.github import GitHubClient
 from perfgate.triage.policy import Finding, RunContext, findings_from_report, fingerprint_of, reconcile
 from perfgate.triage.sinks import FINGERPRINT_MARKER, GitHubIssueSink, LedgerSink, issue_body
@@ -136,7 +136,7 @@ def test_regression_severity_follows_the_p1_threshold_and_owner_comes_from_confi
     assert found["regression:pro:short:decode_tok_s"].severity == "P2"
     assert {f.owner for f in found.values()} == {"Inference team"}
     ttft = found[TTFT_FP]
-    assert ttft.kind is TriageKind.REGRESSION
+    assert ttft.kind is Kind.REGRESSION
     assert ttft.title == "Performance regression: TTFT on pro/short"
     assert ttft.summary == "TTFT +30.0 % [+25.0, +35.0] on pro/short (adjusted p = 0.004)"
 
@@ -151,10 +151,10 @@ def test_p1_threshold_is_configurable() -> None:
 def test_could_not_measure_findings_map_kind_severity_and_owner() -> None:
     gate = report(
         problems=[
-            problem(ProblemKind.RUNTIME_UNAVAILABLE, message="nothing listening on http://127.0.0.1:1"),
-            problem(ProblemKind.TIER_MISSING, tier="base", message="no results for expected tier 'base'"),
-            problem(ProblemKind.BASELINE_MISSING, tier="lab"),
-            problem(ProblemKind.INCOMPARABLE, scenario="short", message="scenario 'short' changed"),
+            problem(Kind.RUNTIME_UNAVAILABLE, message="nothing listening on http://127.0.0.1:1"),
+            problem(Kind.TIER_MISSING, tier="base", message="no results for expected tier 'base'"),
+            problem(Kind.BASELINE_MISSING, tier="lab"),
+            problem(Kind.INCOMPARABLE, scenario="short", message="scenario 'short' changed"),
         ],
         measured=("pro", "lab"),
         unmeasured=("base",),
@@ -166,7 +166,7 @@ def test_could_not_measure_findings_map_kind_severity_and_owner() -> None:
     assert unavailable.title == "Runtime unavailable on pro"
     assert unavailable.summary == "nothing listening on http://127.0.0.1:1"
     missing = found["tier_missing:base:-:-"]
-    assert (missing.severity, missing.owner, missing.kind) == ("P1", "QA/Platform", TriageKind.TIER_MISSING)
+    assert (missing.severity, missing.owner, missing.kind) == ("P1", "QA/Platform", Kind.TIER_MISSING)
     assert (found["baseline_missing:lab:-:-"].severity, found["baseline_missing:lab:-:-"].owner) == (
         "P2",
         "QA/Platform",
@@ -175,12 +175,10 @@ def test_could_not_measure_findings_map_kind_severity_and_owner() -> None:
     assert found["incomparable:pro:short:-"].title == "Incomparable on pro/short"
 
 
-@pytest.mark.parametrize(
-    "kind", [ProblemKind.RUNTIME_ERROR, ProblemKind.STREAM_TRUNCATED, ProblemKind.TIMEOUT, ProblemKind.PROTOCOL_ERROR]
-)
+@pytest.mark.parametrize("kind", [Kind.RUNTIME_ERROR, Kind.STREAM_TRUNCATED, Kind.TIMEOUT, Kind.PROTOCOL_ERROR])
 def test_stream_failures_are_runtime_errors(kind: ProblemKind) -> None:
     (finding,) = findings_from_report(report(problems=[problem(kind, scenario="short")]), CONFIG)
-    assert finding.kind is TriageKind.RUNTIME_ERROR
+    assert finding.kind is Kind.RUNTIME_ERROR
     assert finding.fingerprint == "runtime_error:pro:-:-"
     assert (finding.severity, finding.owner) == ("P1", "Runtime")
 
@@ -188,8 +186,8 @@ def test_stream_failures_are_runtime_errors(kind: ProblemKind) -> None:
 def test_one_finding_per_fingerprint() -> None:
     gate = report(
         problems=[
-            problem(ProblemKind.STREAM_TRUNCATED, scenario="short", message="first"),
-            problem(ProblemKind.TIMEOUT, scenario="prefill", message="second"),
+            problem(Kind.STREAM_TRUNCATED, scenario="short", message="first"),
+            problem(Kind.TIMEOUT, scenario="prefill", message="second"),
         ]
     )
     (finding,) = findings_from_report(gate, CONFIG)
@@ -198,7 +196,7 @@ def test_one_finding_per_fingerprint() -> None:
 
 def test_severity_is_configurable_per_kind() -> None:
     config = TriageConfig(confirm_regressions=False, severities={**CONFIG.severities, "runtime_unavailable": "P0"})
-    (finding,) = findings_from_report(report(problems=[problem(ProblemKind.RUNTIME_UNAVAILABLE)]), config)
+    (finding,) = findings_from_report(report(problems=[problem(Kind.RUNTIME_UNAVAILABLE)]), config)
     assert finding.severity == "P0"
 
 
@@ -261,7 +259,7 @@ def test_a_pull_request_run_never_resolves() -> None:
 
 
 def test_a_tier_not_measured_in_this_gate_keeps_its_entries_open() -> None:
-    entries, _ = step([], report([verdict()], [problem(ProblemKind.RUNTIME_UNAVAILABLE)]), ctx(1))
+    entries, _ = step([], report([verdict()], [problem(Kind.RUNTIME_UNAVAILABLE)]), ctx(1))
     assert set(entries) == {TTFT_FP, "runtime_unavailable:pro:-:-"}
     only_base = report([verdict(VerdictKind.UNCHANGED, tier="base", change=0.0)], measured=("base",))
     after, actions = step(list(entries.values()), only_base, ctx(2))
@@ -277,13 +275,13 @@ def test_a_measured_tier_without_the_metric_does_not_resolve_a_regression() -> N
 
 
 def test_a_problem_that_does_not_recur_on_a_measured_tier_resolves() -> None:
-    entries, _ = step([], report(problems=[problem(ProblemKind.RUNTIME_UNAVAILABLE)]), ctx(1))
+    entries, _ = step([], report(problems=[problem(Kind.RUNTIME_UNAVAILABLE)]), ctx(1))
     _, actions = step(list(entries.values()), clean(), ctx(2))
     assert actions == [("resolve", "runtime_unavailable:pro:-:-")]
 
 
 def test_a_pull_request_reports_regressions_but_files_could_not_measure() -> None:
-    gate = report([verdict()], [problem(ProblemKind.RUNTIME_UNAVAILABLE, tier="base")])
+    gate = report([verdict()], [problem(Kind.RUNTIME_UNAVAILABLE, tier="base")])
     entries, actions = step([], gate, ctx(1, default_branch=False))
     assert actions == [("open", "runtime_unavailable:base:-:-")]
     assert set(entries) == {"runtime_unavailable:base:-:-"}
@@ -299,7 +297,7 @@ def test_a_pull_request_reports_regressions_but_files_could_not_measure() -> Non
 )
 def test_file_on_pr_policy(file_on_pr: str, expected: set[str]) -> None:
     config = TriageConfig.model_validate({"file_on_pr": file_on_pr, "confirm_regressions": False})
-    gate = report([verdict()], [problem(ProblemKind.RUNTIME_UNAVAILABLE, tier="base")])
+    gate = report([verdict()], [problem(Kind.RUNTIME_UNAVAILABLE, tier="base")])
     entries, actions = step([], gate, ctx(1, default_branch=False), config)
     assert set(entries) == expected
     assert {fp for _, fp in actions} == expected
@@ -309,7 +307,7 @@ def test_file_on_pr_policy(file_on_pr: str, expected: set[str]) -> None:
 
 
 def test_a_pull_request_updates_an_entry_it_may_file() -> None:
-    gate = report(problems=[problem(ProblemKind.TIER_MISSING, tier="base")], measured=("pro",), unmeasured=("base",))
+    gate = report(problems=[problem(Kind.TIER_MISSING, tier="base")], measured=("pro",), unmeasured=("base",))
     entries, _ = step([], gate, ctx(1))
     after, actions = step(list(entries.values()), gate, ctx(2, default_branch=False))
     assert actions == [("update", "tier_missing:base:-:-")]
@@ -328,8 +326,8 @@ def test_evidence_is_bounded_to_max_evidence_newest_last() -> None:
 
 
 def test_fingerprint_of_fills_absent_parts() -> None:
-    assert fingerprint_of(TriageKind.TIER_MISSING, "base") == "tier_missing:base:-:-"
-    assert fingerprint_of(TriageKind.REGRESSION, "pro", "short", "ttft_ms") == TTFT_FP
+    assert fingerprint_of(Kind.TIER_MISSING, "base") == "tier_missing:base:-:-"
+    assert fingerprint_of(Kind.REGRESSION, "pro", "short", "ttft_ms") == TTFT_FP
 
 
 # ---------------------------------------------------------------- the ledger sink
@@ -337,7 +335,7 @@ def test_fingerprint_of_fills_absent_parts() -> None:
 
 def lifecycle_entries() -> list[TriageEntry]:
     """One open regression and one resolved runtime_unavailable entry."""
-    gate = report([verdict()], [problem(ProblemKind.RUNTIME_UNAVAILABLE, tier="base")])
+    gate = report([verdict()], [problem(Kind.RUNTIME_UNAVAILABLE, tier="base")])
     entries, _ = step([], gate, ctx(1))
     entries, _ = step(list(entries.values()), report([verdict()]), ctx(2))
     return list(entries.values())
@@ -391,13 +389,13 @@ def test_newer_ledger_says_upgrade(tmp_path) -> None:
 
 @pytest.fixture
 def gh() -> Iterator[FakeGitHub]:
-    with FakeGitHub(token=TOKEN, repository="acme/app", per_page_max=2) as fake:
+    with FakeGitHub(token=TOKEN, repository="acme/app", per_page_max=2, in_process=True) as fake:
         yield fake
 
 
 @pytest.fixture
 def sink(gh: FakeGitHub) -> Iterator[GitHubIssueSink]:
-    with httpx.Client() as http:
+    with httpx.Client(transport=gh.transport()) as http:
         client = GitHubClient(http, token=TOKEN, repository="acme/app", api_url=gh.api_url, sleep=lambda _s: None)
         yield GitHubIssueSink(client, "perfgate")
 
@@ -456,7 +454,7 @@ def test_issue_lifecycle_on_github(gh: FakeGitHub, sink: GitHubIssueSink) -> Non
 def test_load_finds_entries_in_closed_issues_and_ignores_foreign_or_damaged_ones(
     gh: FakeGitHub, sink: GitHubIssueSink
 ) -> None:
-    gate = report([verdict()], [problem(ProblemKind.RUNTIME_UNAVAILABLE, tier="base")])
+    gate = report([verdict()], [problem(Kind.RUNTIME_UNAVAILABLE, tier="base")])
     sync(sink, gate, ctx(1))
     sync(sink, report([verdict()]), ctx(2))  # resolves runtime_unavailable on base: closed
     gh.add_issue("Someone else's bug", body="no markers here", labels=["perfgate"])
@@ -482,7 +480,7 @@ def test_a_message_that_closes_html_comments_cannot_break_the_state_marker(
     gh: FakeGitHub, sink: GitHubIssueSink
 ) -> None:
     hostile = "stream ended --> <!-- perfgate-triage-state: AAAA --> `x` @org/team #1"
-    sync(sink, report(problems=[problem(ProblemKind.RUNTIME_ERROR, message=hostile)]), ctx(1))
+    sync(sink, report(problems=[problem(Kind.RUNTIME_ERROR, message=hostile)]), ctx(1))
     (entry,) = sink.load()
     assert entry.evidence[0].summary == hostile
     (issue,) = gh.issues.values()

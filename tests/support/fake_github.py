@@ -1,9 +1,14 @@
-"""A stateful fake of the GitHub REST endpoints perfgate uses, served over real HTTP on loopback.
+"""A stateful fake of the GitHub REST endpoints perfgate uses, over real HTTP on loopback or in process.
 
     with FakeGitHub(token="t0ken-secret", repository="acme/app", per_page_max=2) as gh:
         gh.add_pull_request(7)
         gh.inject("POST", r"/issues/7/comments$", 502)      # one 502, then the real answer
         ...  # point GitHubClient at gh.api_url; inspect gh.comments[7], gh.requests
+
+Integration tests serve it over loopback HTTP (a ``perfgate`` subprocess can
+reach it). Unit tests, which open no socket, build it with ``in_process=True``
+and hand GitHubClient ``httpx.Client(transport=gh.transport())``: the same
+routes, state and recording, without a server.
 
 Pull requests are issues with a ``pull_request`` key, as on GitHub. Every
 request needs ``Authorization: Bearer <token>`` (else 401 "Bad credentials");
@@ -25,8 +30,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
+
 JSON = dict[str, Any]
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+IN_PROCESS_URL = "http://fake-github.invalid"  # never resolved: only transport() answers it
 
 
 @dataclass
@@ -59,8 +67,16 @@ class Reply(Exception):
 
 
 class FakeGitHub:
-    def __init__(self, *, token: str = "t0ken-secret", repository: str = "acme/app", per_page_max: int = 100) -> None:
+    def __init__(
+        self,
+        *,
+        token: str = "t0ken-secret",
+        repository: str = "acme/app",
+        per_page_max: int = 100,
+        in_process: bool = False,
+    ) -> None:
         self.token, self.repository, self.per_page_max = token, repository, per_page_max
+        self.in_process = in_process
         self.login = "github-actions[bot]"
         self.issues: dict[int, JSON] = {}
         self.comments: dict[int, list[JSON]] = {}  # issue number -> comments, oldest first
@@ -90,6 +106,8 @@ class FakeGitHub:
     # ---------------------------------------------------------------- lifecycle and set-up
 
     def __enter__(self) -> FakeGitHub:
+        if self.in_process:
+            return self
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
@@ -100,6 +118,8 @@ class FakeGitHub:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        if self.in_process:
+            return
         assert self._server is not None
         assert self._thread is not None
         self._server.shutdown()
@@ -108,8 +128,22 @@ class FakeGitHub:
 
     @property
     def api_url(self) -> str:
+        if self.in_process:
+            return IN_PROCESS_URL
         assert self._server is not None, "use FakeGitHub as a context manager"
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def transport(self) -> httpx.MockTransport:
+        """An httpx transport answering every request in this process, exactly as the server would."""
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            headers = {key.lower(): value for key, value in request.headers.items()}
+            status, sent, data = self.respond(
+                request.method, request.url.raw_path.decode("ascii"), headers, request.read()
+            )
+            return httpx.Response(status, headers=sent, content=data)
+
+        return httpx.MockTransport(answer)
 
     def inject(
         self,
@@ -278,6 +312,17 @@ class FakeGitHub:
 
     # ---------------------------------------------------------------- dispatch
 
+    def respond(
+        self, method: str, target: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One request in, the status, headers and body sent back (and recorded in ``responses``)."""
+        status, extra, payload = self.handle(method, target, headers, raw)
+        data = json.dumps(payload).encode()
+        sent = {"Content-Type": "application/json; charset=utf-8", "Content-Length": str(len(data)), **extra}
+        with self.lock:
+            self.responses.append((status, sent, data))
+        return status, sent, data
+
     def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], Any]:
         split = urlsplit(target)
         query = {key: values[-1] for key, values in parse_qs(split.query).items()}
@@ -310,11 +355,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = {key.lower(): value for key, value in self.headers.items()}
-        status, extra, payload = self.fake.handle(self.command, self.path, headers, raw)
-        data = json.dumps(payload).encode()
-        sent = {"Content-Type": "application/json; charset=utf-8", "Content-Length": str(len(data)), **extra}
-        with self.fake.lock:
-            self.fake.responses.append((status, sent, data))
+        status, sent, data = self.fake.respond(self.command, self.path, headers, raw)
         self.send_response(status)
         for key, value in sent.items():
             self.send_header(key, value)

@@ -93,8 +93,13 @@ def demo(session: nox.Session) -> None:
         "perfgate", "run", "--runtime", "llamacpp", "--model-size", "tiny", "--tier", "local",
         "--out", str(results / "demo-llamacpp.json"), *session.posargs,
     )  # fmt: skip
-    # 2. The gate end to end: the simulator against the committed baselines/sim.json.
-    session.run("perfgate", "run", "--runtime", "sim", "--out", str(results / "demo-sim.json"), "--compare")
+    # 2. The gate end to end: the simulator against the committed baselines/sim.json. A verdict of
+    # "regressed" (exit 1) is a result the demo shows, not a failure of the demo: on a busy machine the
+    # simulator's live timings can legitimately drift past a threshold. Anything else (2, 3, 70) fails it.
+    session.run(
+        "perfgate", "run", "--runtime", "sim", "--out", str(results / "demo-sim.json"), "--compare",
+        success_codes=[0, 1],
+    )  # fmt: skip
 
 
 @nox.session

@@ -3,7 +3,14 @@
 The baseline is measured with the generated *small* model; then the *medium*
 model (several times slower per token, a real engine doing real work) plays a
 regressed build. `perfgate compare` must exit 1 with decode tok/s and TTFT
-regressed; the small model measured again must pass (exit 0).
+regressed; the run the baseline was made from must pass (exit 0), and the small
+model measured again must come out less than half as much worse than the medium one.
+
+Whether a second live measurement of the same model *passes* is up to the
+machine, not perfgate: a neighbour's load between the two measurements is a
+real slowdown of the second (on a 2-core machine running other test suites it
+crossed the 25 % thresholds). A several-fold slowdown is not within its reach,
+so that is what the live comparisons assert.
 
 The model is what changes here, so this project's tier does not require the
 model digest to match (a real project keeps it in `must_match`). Thresholds
@@ -105,23 +112,48 @@ def baseline(project):
     return project
 
 
-def verdicts(project, results):
+def compared(project, results):
+    """``perfgate compare --format json``: the exit code and each metric's verdict record."""
     proc = perfgate(project, "compare", results, "--format", "json")
     report = json.loads(proc.stdout)
-    return proc.returncode, {v["metric"]: v["verdict"] for v in report["verdicts"]}
+    return proc.returncode, {v["metric"]: v for v in report["verdicts"]}
 
 
-def test_a_slower_model_is_caught_as_a_regression(baseline):
+def verdicts(project, results):
+    code, found = compared(project, results)
+    return code, {metric: v["verdict"] for metric, v in found.items()}
+
+
+def worse_by(verdict):
+    """The relative change in the metric's bad direction (negative when it got better)."""
+    return verdict["change"] if verdict["direction"] == "lower" else -verdict["change"]
+
+
+@pytest.fixture(scope="module")
+def slow(baseline):
+    """The medium model measured against the small model's baseline: (exit code, verdict records)."""
     measure(baseline, "medium", "slow.json", runs=5)
-    code, found = verdicts(baseline, "slow.json")
+    return compared(baseline, "slow.json")
+
+
+def test_a_slower_model_is_caught_as_a_regression(slow):
+    code, found = slow
     assert code == 1
-    assert found["decode_tok_s"] == "regressed"
-    assert found["ttft_ms"] == "regressed"
+    assert found["decode_tok_s"]["verdict"] == "regressed"
+    assert found["ttft_ms"]["verdict"] == "regressed"
 
 
-def test_the_same_model_again_passes(baseline):
-    measure(baseline, "small", "again.json", runs=5)
-    code, found = verdicts(baseline, "again.json")
+def test_the_same_model_again_passes(baseline, slow):
+    # The very run the baseline holds: a pass that no load can change.
+    code, found = verdicts(baseline, "base.json")
     assert code == 0, found
-    assert found["decode_tok_s"] != "regressed"
-    assert found["ttft_ms"] != "regressed"
+    assert found["decode_tok_s"] == "unchanged"
+    assert found["ttft_ms"] == "unchanged"
+    # Measured again, live: however busy the machine got meanwhile, the same model comes out less
+    # than half as much worse than a model several times slower (better is fine: the baseline may
+    # have been the busier measurement).
+    measure(baseline, "small", "again.json", runs=5)
+    _, again = compared(baseline, "again.json")
+    _, slower = slow
+    for metric in ("decode_tok_s", "ttft_ms"):
+        assert worse_by(again[metric]) < worse_by(slower[metric]) / 2, (metric, again[metric], slower[metric])

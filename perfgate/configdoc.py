@@ -167,6 +167,7 @@ def _built_in_entries(config: PerfgateConfig) -> list[str]:
         lines.append(_row(f"`{name}`", tier.description, _yes(tier.auto_detect), _yes(tier.simulated)))
     lines += ["", "### `scenarios`", "", _row("scenario", "num_predict", "prompt"), _row(*["---"] * 3)]
     for name, scenario in config.scenarios.items():
-        prompt = scenario.prompt if len(scenario.prompt) <= 60 else f"{scenario.prompt[:57]}…"
+        text = scenario.prompt or ""  # the built-in scenarios are perfgate's own requests, each with a prompt
+        prompt = text if len(text) <= 60 else f"{text[:57]}…"
         lines.append(_row(f"`{name}`", scenario.num_predict, prompt))
     return [*lines, ""]

@@ -17,6 +17,9 @@
     │   ├── RuntimeTimeout             3  connect/read timeout
     │   ├── ProtocolError              3  a line/event that is not the documented format
     │   ├── MemoryUnavailable          3  no runtime process found to sample
+    │   ├── AppFailed                  3  the app's benchmark command exited non-zero
+    │   ├── AppNoRequest               3  the app's command made no LLM request through the proxy
+    │   ├── AppTimeout                 3  the app's command did not end within its timeout
     │   └── BaselineMissing            3  no baseline for the tier
     ├── LookFailed                     3  a sequential run's look could not be decided
     └── PublishError                   5  GitHub (or another sink) refused or failed
@@ -66,6 +69,9 @@ class Kind(StrEnum):
     TIER_MISSING = "tier_missing"
     BASELINE_MISSING = "baseline_missing"
     INCOMPARABLE = "incomparable"
+    APP_FAILED = "app_failed"  # the app's benchmark command exited non-zero
+    APP_NO_REQUEST = "app_no_request"  # ... ended without one LLM request through the proxy
+    APP_TIMEOUT = "app_timeout"  # ... did not end within its timeout (its process tree was killed)
 
 
 # The subsets each file format allows. Literal types, so mypy checks them; named
@@ -78,6 +84,9 @@ _MeasurementKind = Literal[
     Kind.TIMEOUT,
     Kind.PROTOCOL_ERROR,
     Kind.MEMORY_UNAVAILABLE,
+    Kind.APP_FAILED,
+    Kind.APP_NO_REQUEST,
+    Kind.APP_TIMEOUT,
 ]
 _ProblemKind = Literal[_MeasurementKind, Kind.TIER_MISSING, Kind.BASELINE_MISSING, Kind.INCOMPARABLE]
 _TriageKind = Literal[
@@ -89,6 +98,9 @@ _TriageKind = Literal[
     Kind.BASELINE_MISSING,
     Kind.INCOMPARABLE,
     Kind.MEMORY_UNAVAILABLE,
+    Kind.APP_FAILED,
+    Kind.APP_NO_REQUEST,
+    Kind.APP_TIMEOUT,
 ]
 
 
@@ -219,6 +231,24 @@ class MemoryUnavailable(CouldNotMeasure):
     """No runtime process could be found to sample."""
 
     kind = Kind.MEMORY_UNAVAILABLE
+
+
+class AppFailed(CouldNotMeasure):
+    """The app's benchmark command exited non-zero (its last stderr lines are in the message)."""
+
+    kind = Kind.APP_FAILED
+
+
+class AppNoRequest(CouldNotMeasure):
+    """The app's benchmark command ended without making one LLM request through perfgate's proxy."""
+
+    kind = Kind.APP_NO_REQUEST
+
+
+class AppTimeout(CouldNotMeasure):
+    """The app's benchmark command did not end within its timeout; its whole process tree was killed."""
+
+    kind = Kind.APP_TIMEOUT
 
 
 class BaselineMissing(CouldNotMeasure):

@@ -30,6 +30,7 @@ class MetricSpec:
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("ttft_ms", "ms", "TTFT", "lower", 0.10),
     MetricSpec("e2e_ms", "ms", "end-to-end latency", "lower", 0.10),
+    MetricSpec("app_wall_ms", "ms", "app wall time", "lower", 0.10),
     MetricSpec("decode_tok_s", "tok/s", "decode tok/s", "higher", 0.05),
     MetricSpec("client_decode_tok_s", "tok/s", "client decode tok/s", "higher", 0.05, informational=True),
     MetricSpec("prefill_tok_s", "tok/s", "prefill tok/s", "higher", 0.10),
@@ -40,6 +41,7 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("output_tokens", "tok", "output tokens", "lower", terminal=False),
     MetricSpec("peak_runtime_rss_mb", "MB", "runtime RSS", "lower", 0.05),
     MetricSpec("peak_runtime_footprint_mb", "MB", "runtime footprint", "lower", 0.05),
+    MetricSpec("peak_app_rss_mb", "MB", "app RSS", "lower", 0.05),
     MetricSpec("peak_harness_rss_mb", "MB", "harness RSS", "lower", 0.05, informational=True),
     MetricSpec("peak_combined_rss_mb", "MB", "combined RSS", "lower", 0.05, informational=True),
 )
@@ -53,6 +55,30 @@ METRIC_UNITS: dict[str, str] = {m.name: m.unit for m in METRICS}
 TERMINAL_METRICS: tuple[str, ...] = tuple(m.name for m in METRICS if m.terminal)
 
 MEMORY_METRICS: tuple[str, ...] = tuple(m.name for m in METRICS if m.unit == "MB")
+
+# An app's own figures (``PERFGATE {"name": value}`` lines of an app scenario's
+# command) are metrics named ``app.<name>``: summarised and shown always, gated
+# only when ``gate.metrics`` lists them (with their thresholds), since perfgate
+# cannot know what they mean.
+APP_METRIC_PREFIX = "app."
+_APP_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+# The unit an app metric's name implies, by its suffix (the registry's own naming rule).
+_SUFFIX_UNITS = (("_tok_s", "tok/s"), ("_ms", "ms"), ("_mb", "MB"), ("_s", "s"))
+
+
+def is_app_key(key: str) -> bool:
+    """Whether ``key`` may name an app figure: letters, digits, ``_`` and ``-``, at most 64 of them."""
+    return 0 < len(key) <= 64 and set(key) <= _APP_NAME_CHARS
+
+
+def is_app_metric(metric: str) -> bool:
+    """Whether ``metric`` is an app's own figure (``app.<name>``)."""
+    return metric.startswith(APP_METRIC_PREFIX) and is_app_key(metric.removeprefix(APP_METRIC_PREFIX))
+
+
+def is_known_metric(metric: str) -> bool:
+    """A registry metric, or an app's own figure."""
+    return metric in BY_NAME or is_app_metric(metric)
 
 
 def label(metric: str) -> str:
@@ -71,4 +97,8 @@ def direction_of(metric: str) -> Direction:
 
 def unit_of(metric: str) -> str:
     spec = BY_NAME.get(metric)
-    return spec.unit if spec else ""
+    if spec is not None:
+        return spec.unit
+    if is_app_metric(metric):
+        return next((unit for suffix, unit in _SUFFIX_UNITS if metric.endswith(suffix)), "")
+    return ""

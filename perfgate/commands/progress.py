@@ -22,6 +22,8 @@ class ProgressLine:
             detail = ""
             if event.sample is not None and event.sample.ttft_ms is not None:
                 detail = f"  ttft {event.sample.ttft_ms:.1f} ms"
+            if event.sample is not None and event.sample.app_wall_ms is not None:
+                detail += f"  app {event.sample.app_wall_ms:.0f} ms"
             end = "" if self.tty else "\n"
             self.stream.write(f"{prefix}{event.scenario}: {event.phase} {event.index}/{event.total}{detail}{end}")
         self.stream.flush()

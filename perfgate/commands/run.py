@@ -1,26 +1,40 @@
 """``perfgate run``: probe the host, open the runtime, measure, look again if asked, write, compare if asked.
 
-Stages, in order: validate → probe host and tier → open the runtime → measure
-(``measure``) → sequential looks (``--until-conclusive``) → write the results
-file (before anything that can fail) → print the run report → ``--compare``.
+Stages, in order: validate → probe host and tier → open the runtime (and, for
+an app scenario, the measuring proxy in front of it) → measure (``measure``) →
+sequential looks (``--until-conclusive``) → write the results file (before
+anything that can fail) → print the run report → ``--compare``.
+
+``perfgate run ... -- CMD [ARGS...]`` measures the app's own benchmark command
+as one scenario (``--scenario NAME``, default ``app``); a configured scenario
+with ``command = [...]`` runs the same way.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from perfgate.commands import Console, Outcome
 from perfgate.commands.compare import compare_and_print
 from perfgate.commands.progress import ProgressLine
-from perfgate.config import PerfgateConfig
+from perfgate.config import PerfgateConfig, ScenarioConfig
 from perfgate.contracts.results import LoadedResults, RunResult
 from perfgate.errors import BaselineMissing, UsageError
 from perfgate.files import write_model
 from perfgate.gitutil import git_sha
-from perfgate.measure.harness import PeakWindow, Progress, extend_benchmark, run_benchmark
+from perfgate.measure.app import AppRunner
+from perfgate.measure.harness import (
+    AppMeasurer,
+    PeakWindow,
+    Progress,
+    extend_benchmark,
+    run_benchmark,
+    selected_scenarios,
+)
 from perfgate.measure.host import probe_host, resolve_tier
 from perfgate.measure.memory import MemorySampler, locate_runtime
 from perfgate.provenance import command_line, utc_now_iso
@@ -34,6 +48,50 @@ class RunOptions:
 
     scenarios: tuple[str, ...] = ()  # --scenario (repeatable); empty = every configured scenario
     until_conclusive: bool = False  # --until-conclusive: add runs where a verdict is in doubt
+    app_command: tuple[str, ...] = ()  # `-- CMD [ARGS...]`: the app's benchmark command, as one scenario
+    app_timeout_s: float | None = None  # --app-timeout: overrides every app scenario's timeout_s
+
+
+DEFAULT_APP_SCENARIO = "app"
+
+
+def with_app_scenario(config: PerfgateConfig, options: RunOptions) -> tuple[PerfgateConfig, RunOptions]:
+    """``-- CMD``: the run measures only that command, as the scenario ``--scenario`` names (default ``app``).
+
+    A configured scenario of that name lends its other settings (e.g. ``timeout_s``); ``--app-timeout``
+    overrides the timeout of every app scenario of the run.
+    """
+    scenarios = dict(config.scenarios)
+    if options.app_command:
+        if len(options.scenarios) > 1:
+            raise UsageError("`-- CMD` runs one app command: name its scenario with one --scenario (default 'app')")
+        name = options.scenarios[0] if options.scenarios else DEFAULT_APP_SCENARIO
+        known = scenarios.get(name)
+        settings = known.model_dump(exclude_unset=True) if known is not None else {}
+        scenarios[name] = ScenarioConfig.model_validate({**settings, "command": options.app_command})
+        options = RunOptions(
+            scenarios=(name,),
+            until_conclusive=options.until_conclusive,
+            app_timeout_s=options.app_timeout_s,
+        )
+    if options.app_timeout_s is not None:
+        scenarios = {
+            name: sc.model_copy(update={"timeout_s": options.app_timeout_s}) if sc.command is not None else sc
+            for name, sc in scenarios.items()
+        }
+    return config.model_copy(update={"scenarios": scenarios}), options
+
+
+def _app_command(args: argparse.Namespace) -> tuple[str, ...]:
+    """What follows ``--`` on the command line (argparse keeps the ``--`` itself in a REMAINDER)."""
+    rest = list(getattr(args, "app_command", None) or ())
+    if not rest:
+        return ()
+    if rest[0] != "--":
+        raise UsageError(f"unexpected argument {rest[0]!r}: put the app's benchmark command after `--`")
+    if len(rest) == 1:
+        raise UsageError("`--` must be followed by the app's benchmark command")
+    return tuple(rest[1:])
 
 
 def _validate_scenarios(config: PerfgateConfig, options: RunOptions) -> None:
@@ -73,6 +131,16 @@ def measure(
             pid = runtime.managed_pid if runtime.managed_pid is not None else rt.pid
             return locate_runtime(runtime.client.base_url, pid=pid, process_name=rt.process_name)
 
+        stack = ExitStack()
+        app: AppMeasurer | None = None
+        if any(sc.command is not None for sc in selected_scenarios(config, options.scenarios).values()):
+            # The app talks to the runtime through this proxy, which times each request as perfgate's own client would.
+            from perfgate.measure.proxy import MeasuringProxy  # noqa: PLC0415 -- only app scenarios need the proxy
+
+            proxy = MeasuringProxy(
+                runtime.client.base_url, connect_timeout_s=rt.connect_timeout_s, read_timeout_s=rt.read_timeout_s
+            )
+            app = AppRunner(stack.enter_context(proxy), cwd=Path.cwd())
         try:
             result = run_benchmark(
                 client=runtime.client,
@@ -87,13 +155,15 @@ def measure(
                 sampler_factory=sampler_factory,
                 progress=progress,
                 scenario_names=options.scenarios,
+                app=app,
             )
             if options.until_conclusive and samplers:
-                result = _until_conclusive(result, config, runtime.client, samplers[-1], progress)
+                result = _until_conclusive(result, config, runtime.client, samplers[-1], progress, app=app)
             return result
         finally:
             for sampler in samplers:
                 sampler.stop()
+            stack.close()
 
 
 def _until_conclusive(
@@ -102,13 +172,22 @@ def _until_conclusive(
     client: RuntimeClient,
     sampler: PeakWindow,
     progress: Callable[[Progress], None] | None,
+    *,
+    app: AppMeasurer | None = None,
 ) -> RunResult:
     from perfgate.measure.look_worker import LookWorker  # noqa: PLC0415 -- only for sequential runs
     from perfgate.measure.sequential import run_until_conclusive  # noqa: PLC0415
 
     def more(current: RunResult, scenarios: set[str], runs: int) -> RunResult:
         return extend_benchmark(
-            current, client=client, config=config, scenarios=scenarios, runs=runs, sampler=sampler, progress=progress
+            current,
+            client=client,
+            config=config,
+            scenarios=scenarios,
+            runs=runs,
+            sampler=sampler,
+            progress=progress,
+            app=app,
         )
 
     # The looks are decided in a child process: the gate's numpy/scipy never
@@ -132,7 +211,13 @@ def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) 
 
     if args.for_baseline and args.runs is None:
         config = config.model_copy(update={"runs": config.gate.baseline_runs})
-    options = RunOptions(scenarios=tuple(args.scenario or ()), until_conclusive=bool(args.until_conclusive))
+    options = RunOptions(
+        scenarios=tuple(args.scenario or ()),
+        until_conclusive=bool(args.until_conclusive),
+        app_command=_app_command(args),
+        app_timeout_s=getattr(args, "app_timeout", None),
+    )
+    config, options = with_app_scenario(config, options)
     result = measure(config, args.argv, ProgressLine(console.err), options)
     out = Path(args.out) if args.out else Path(config.results_dir) / f"results-{result.tier}.json"
     write_model(out, result)  # written first: a failure below never loses the measurements

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from perfgate.config.load import env_overrides, load_config, read_config_file
 from perfgate.config.model import (
+    ENVIRONMENT_FIELDS,
     FINGERPRINT_FIELDS,
     PREFILL_PROMPT,
     SEED_PROMPT,
+    TREATMENT_FIELDS,
     GateConfig,
     MetricPolicy,
     PerfgateConfig,
@@ -26,9 +28,11 @@ from perfgate.config.model import (
 )
 
 __all__ = [
+    "ENVIRONMENT_FIELDS",
     "FINGERPRINT_FIELDS",
     "PREFILL_PROMPT",
     "SEED_PROMPT",
+    "TREATMENT_FIELDS",
     "GateConfig",
     "MetricPolicy",
     "PerfgateConfig",

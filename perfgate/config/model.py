@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from typing import Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from perfgate.errors import TRIAGE_KINDS
-from perfgate.metrics import BY_NAME, METRICS
+from perfgate.metrics import APP_METRIC_PREFIX, BY_NAME, METRICS, is_app_metric
 
 SEED_PROMPT = "Explain what Bzzbe does in two short sentences."
 
@@ -41,6 +41,16 @@ def _refuse_unknown(what: str, given: Iterable[str], known: Collection[str]) -> 
             raise ValueError(f"unknown {what} {name!r} (known: {', '.join(known)})")
 
 
+def _refuse_unknown_metrics(given: Iterable[str]) -> None:
+    """Registry metrics, plus an app's own figures named ``app.<name>`` (the only names not in the registry)."""
+    for name in given:
+        if name not in BY_NAME and not is_app_metric(name):
+            raise ValueError(
+                f"unknown metric {name!r} (known: {', '.join(BY_NAME)}; "
+                f"or {APP_METRIC_PREFIX}<name> for a figure the app prints on a PERFGATE line)"
+            )
+
+
 class _Switchable(Protocol):
     @property
     def enabled(self) -> bool: ...
@@ -61,20 +71,41 @@ def _enabled_field(what: str) -> bool:
 
 
 class ScenarioConfig(_Model):
-    """One named benchmark scenario."""
+    """One named benchmark scenario: perfgate's own request (``prompt``), or the app's harness (``command``)."""
 
-    prompt: str = Field(description="User message sent to the model.")
+    prompt: str | None = Field(
+        default=None, description="User message perfgate sends to the model; required unless `command` is set."
+    )
+    command: tuple[str, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "The app's benchmark command (argv, no shell), run once per warm-up and measured run with OLLAMA_HOST, "
+            "OPENAI_BASE_URL and PERFGATE_PROXY_URL pointing at perfgate's measuring proxy; `{proxy_url}` in an "
+            "argument is replaced by the proxy's URL. perfgate's own prompt and options are then unused."
+        ),
+    )
+    timeout_s: float = Field(
+        default=600.0, gt=0, description="App scenarios: a run of `command` that lasts longer is killed (app_timeout)."
+    )
     num_predict: int = Field(default=64, ge=1, description="Maximum output tokens (Ollama num_predict / max_tokens).")
     num_ctx: int = Field(default=4096, ge=256, description="Context window; always sent so the runtime never guesses.")
     temperature: float = Field(default=0.0, ge=0.0, description="Sampling temperature (0 = greedy).")
     seed: int = Field(default=42, description="Fixed sampling seed.")
     enabled: bool = _enabled_field("scenario")
 
+    @model_validator(mode="after")
+    def _prompt_or_command(self) -> ScenarioConfig:
+        if self.prompt is None and self.command is None:
+            raise ValueError("a scenario needs a prompt (perfgate's own request) or a command (the app's harness)")
+        return self
 
-FINGERPRINT_FIELDS = (
-    "chip",
-    "memory_gb",
-    "os_major",
+
+# The machine under the measurement: a difference means the numbers are not comparable.
+# (The tier itself always matches: each tier's results meet only that tier's baseline.)
+ENVIRONMENT_FIELDS = ("chip", "memory_gb", "os_major")
+# What a pull request changes: a difference is compared and shown under "What changed".
+TREATMENT_FIELDS = (
     "runtime_kind",
     "runtime_version",
     "model",
@@ -82,7 +113,9 @@ FINGERPRINT_FIELDS = (
     "quantization",
     "prompt",
     "scenario_options",
+    "command",
 )
+FINGERPRINT_FIELDS = ENVIRONMENT_FIELDS + TREATMENT_FIELDS
 
 
 class TierMatch(_Model):
@@ -121,7 +154,7 @@ class TierConfig(_Model):
     @field_validator("informational_metrics")
     @classmethod
     def _known_metrics(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        _refuse_unknown("metric", value, BY_NAME)
+        _refuse_unknown_metrics(value)
         return value
 
 
@@ -204,17 +237,12 @@ class GateConfig(_Model):
     baseline_runs: int = Field(default=15, ge=2, description="Measured runs per scenario for `nox -s baseline`.")
     max_baseline_age_days: float = Field(default=60, gt=0, description="Older baselines get a staleness warning.")
     must_match: tuple[str, ...] = Field(
-        default=(
-            "chip",
-            "memory_gb",
-            "runtime_kind",
-            "runtime_version",
-            "model",
-            "model_digest",
-            "prompt",
-            "scenario_options",
+        default=ENVIRONMENT_FIELDS,
+        description=(
+            "Fingerprint fields that must match to compare, else the tier is refused as incomparable (exit 3); "
+            f"any of {', '.join(FINGERPRINT_FIELDS)}. By default the environment ({', '.join(ENVIRONMENT_FIELDS)}); "
+            'a treatment field that differs and is not listed is compared and shown under "What changed".'
         ),
-        description=f"Fingerprint fields that must match to compare; any of {', '.join(FINGERPRINT_FIELDS)}.",
     )
     metrics: dict[str, MetricPolicy] = Field(
         default_factory=_default_metric_policies,
@@ -235,7 +263,7 @@ class GateConfig(_Model):
     def _known_metrics(cls, value: object) -> object:
         # Before the policies are validated, so a misspelt name is named as such, not as a missing threshold.
         if isinstance(value, Mapping):
-            _refuse_unknown("metric", value, BY_NAME)
+            _refuse_unknown_metrics(value)
         return value
 
     @field_validator("metrics")
@@ -287,6 +315,9 @@ class TriageConfig(_Model):
             "baseline_missing": "QA/Platform",
             "incomparable": "QA/Platform",
             "memory_unavailable": "QA",
+            "app_failed": "App",
+            "app_no_request": "App",
+            "app_timeout": "App",
         },
         description="Owner per entry kind, as in the seed's Defect Triage table; a kind you set keeps the others.",
     )
@@ -299,6 +330,9 @@ class TriageConfig(_Model):
             "baseline_missing": "P2",
             "incomparable": "P2",
             "memory_unavailable": "P2",
+            "app_failed": "P1",
+            "app_no_request": "P1",
+            "app_timeout": "P1",
         },
         description=(
             "Severity per could-not-measure kind (regressions: P1 above p1_regression, else P2); "
@@ -352,13 +386,15 @@ class PerfgateConfig(_Model):
                 description="The built-in simulated runtime on any machine",
                 simulated=True,
                 auto_detect=False,
-                # The simulator's timings come from its own clock, so any host compares;
-                # its memory is the Python interpreter's, which differs between hosts.
-                must_match=("runtime_kind", "runtime_version", "model", "model_digest", "prompt", "scenario_options"),
+                # The simulator's timings come from its own clock, so any host compares (no
+                # environment field must match); its memory is the Python interpreter's, which
+                # differs between hosts. Treatment changes are compared, as on every tier.
+                must_match=(),
                 informational_metrics=(
                     "peak_runtime_rss_mb",
                     "peak_runtime_footprint_mb",
                     "peak_harness_rss_mb",
+                    "peak_app_rss_mb",
                     "peak_combined_rss_mb",
                 ),
             ),

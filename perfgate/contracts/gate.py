@@ -63,6 +63,16 @@ class Problem(Frozen):
     message: str
 
 
+class Change(Frozen):
+    """A treatment field that differs from the baseline: compared, and shown under "What changed"."""
+
+    tier: str
+    scenario: str | None = Field(default=None, description="Set for a scenario's own field (prompt, options, command).")
+    field: str = Field(description="The fingerprint field, as `gate.must_match` names it (model, prompt, ...).")
+    old: str | None = Field(description="The baseline's value (a full hash for prompt and options).")
+    new: str | None = Field(description="The results' value.")
+
+
 class TierSummary(Frozen):
     """What the gate knew about one tier."""
 
@@ -105,3 +115,6 @@ class GateReport(Frozen):
     tiers: tuple[TierSummary, ...]
     verdicts: tuple[Verdict, ...]
     problems: tuple[Problem, ...] = ()
+    changes: tuple[Change, ...] = Field(
+        default=(), description="Treatment fields that differ from the baselines (compared, not refused)."
+    )

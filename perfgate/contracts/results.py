@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from perfgate.errors import FailureKind, UsageError
 from perfgate.files import read_model
+from perfgate.metrics import APP_METRIC_PREFIX, METRIC_UNITS
 
 RESULTS_SCHEMA_VERSION = 1
 
@@ -75,7 +76,15 @@ class MemoryPeaks(Frozen):
         default=None, description="Peak summed phys_footprint (macOS only; Activity Monitor's 'Memory')."
     )
     peak_harness_rss_mb: float = Field(description="Peak RSS of the perfgate process itself.")
-    peak_combined_rss_mb: float | None = Field(description="Peak of runtime tree + harness RSS, sampled together.")
+    peak_combined_rss_mb: float | None = Field(
+        description=(
+            "Peak of runtime tree + harness RSS, sampled together; for an app scenario, runtime tree + the app "
+            "command's tree."
+        )
+    )
+    peak_app_rss_mb: float | None = Field(
+        default=None, description="Peak of the summed RSS over the app command's process tree (app scenarios)."
+    )
     runtime_pids: tuple[int, ...] = Field(default=(), description="Every runtime PID seen during the window.")
     ticks: int = Field(default=0, description="Number of samples taken in the window.")
     unavailable_reason: str | None = Field(default=None, description="Why runtime memory is missing, if it is.")
@@ -113,16 +122,34 @@ class Sample(Frozen):
     peak_runtime_footprint_mb: float | None = None
     peak_harness_rss_mb: float | None = None
     peak_combined_rss_mb: float | None = None
+    app_wall_ms: float | None = Field(default=None, description="App scenarios: the command's wall time.")
+    peak_app_rss_mb: float | None = Field(default=None, description="App scenarios: peak RSS of the command's tree.")
+    app_metrics: dict[str, float] = Field(
+        default_factory=dict,
+        description="App scenarios: the figures the command printed on `PERFGATE {...}` lines (metric `app.<name>`).",
+    )
 
 
 def metric_values(samples: Sequence[Sample], metric: str) -> list[float]:
-    """The non-null values of one metric; absent values are skipped, never zeroed."""
+    """The non-null values of one metric; absent values are skipped, never zeroed.
+
+    ``app.<name>`` reads the app's own figure ``<name>`` from each sample's ``app_metrics``.
+    """
     out: list[float] = []
     for sample in samples:
-        value = getattr(sample, metric)
-        if value is not None:
+        if metric.startswith(APP_METRIC_PREFIX):
+            value: object = sample.app_metrics.get(metric.removeprefix(APP_METRIC_PREFIX))
+        else:
+            value = getattr(sample, metric)
+        if isinstance(value, int | float):
             out.append(float(value))
     return out
+
+
+def sample_metrics(samples: Sequence[Sample]) -> list[str]:
+    """Every metric the samples can hold: the registry's, then the app figures they carry (sorted)."""
+    app = sorted({f"{APP_METRIC_PREFIX}{key}" for sample in samples for key in sample.app_metrics})
+    return [*METRIC_UNITS, *app]
 
 
 class MetricSummary(Frozen):
@@ -151,8 +178,13 @@ class ScenarioResult(Frozen):
     """All samples of one scenario and their summaries."""
 
     name: str
-    prompt_sha256: str
-    prompt_chars: int
+    prompt_sha256: str = Field(
+        description="Hash of the prompt; for an app scenario, of the messages the app sent in its first LLM request."
+    )
+    prompt_chars: int | None = Field(description="Length of perfgate's prompt; None for an app scenario.")
+    command: str | None = Field(
+        default=None, description="App scenarios: the benchmark command, shell-quoted, run once per run."
+    )
     options: ScenarioOptions
     warmups_discarded: int
     samples: tuple[Sample, ...]
@@ -198,14 +230,23 @@ class RuntimeInfo(Frozen):
 
 
 class ScenarioFingerprint(Frozen):
-    """What must match for one scenario's numbers to be comparable."""
+    """What one scenario sent: treatment fields, compared and shown as changes unless ``gate.must_match`` names them."""
 
     prompt_sha256: str
     options_sha256: str
+    command: str | None = Field(
+        default=None, description="The app's benchmark command (shell-quoted) for an app scenario; None otherwise."
+    )
 
 
 class Fingerprint(Frozen):
-    """What must match for two runs to be comparable."""
+    """What a run was measured under.
+
+    Environment fields (tier, chip, memory_gb, os_major) must match the baseline's
+    for the numbers to be comparable; treatment fields (runtime, model, digest,
+    quantization, each scenario's prompt, options and command) are what a change
+    under test may change. ``gate.must_match`` says which fields must match.
+    """
 
     tier: str
     chip: str | None

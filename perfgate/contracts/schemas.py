@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from perfgate.contracts.baseline import Baseline
 from perfgate.contracts.gate import GateReport
+from perfgate.contracts.proxy import ProxyRecordLine
 from perfgate.contracts.results import RunResult
 from perfgate.contracts.triage import TriageLedger
 
@@ -20,6 +21,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "baseline.schema.json": Baseline,
     "gate.schema.json": GateReport,
     "triage-ledger.schema.json": TriageLedger,
+    "proxy-record.schema.json": ProxyRecordLine,  # one line of a `perfgate proxy --record` file
 }
 
 

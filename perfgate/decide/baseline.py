@@ -10,7 +10,7 @@ from pathlib import Path
 from perfgate import __version__
 from perfgate.config import PerfgateConfig
 from perfgate.contracts.baseline import Baseline, Provenance
-from perfgate.contracts.results import LoadedResults, RunResult, metric_values
+from perfgate.contracts.results import LoadedResults, RunResult, metric_values, sample_metrics
 from perfgate.errors import BaselineRefused
 from perfgate.metrics import METRIC_UNITS
 
@@ -19,7 +19,7 @@ def scenario_samples(result: RunResult) -> dict[str, dict[str, tuple[float, ...]
     """scenario -> metric -> raw values, for every summarised metric that has values."""
     out: dict[str, dict[str, tuple[float, ...]]] = {}
     for scenario in result.scenarios:
-        metrics = {m: tuple(metric_values(scenario.samples, m)) for m in METRIC_UNITS}
+        metrics = {m: tuple(metric_values(scenario.samples, m)) for m in sample_metrics(scenario.samples)}
         out[scenario.name] = {m: v for m, v in metrics.items() if v}
     return out
 
@@ -122,7 +122,11 @@ def diff_baselines(path: str, old: Baseline | None, new: Baseline | None) -> Bas
     new_s = new.samples if new else {}
     for scenario in sorted(set(old_s) | set(new_s)):
         metrics = set(old_s.get(scenario, {})) | set(new_s.get(scenario, {}))
-        for metric in [m for m in METRIC_UNITS if m in metrics]:
+        # Registry metrics in their order, then the app's own figures (app.<name>) by name.
+        for metric in [
+            *(m for m in METRIC_UNITS if m in metrics),
+            *sorted(m for m in metrics if m not in METRIC_UNITS),
+        ]:
             before = old_s.get(scenario, {}).get(metric, ())
             after = new_s.get(scenario, {}).get(metric, ())
             (om, ocv), (nm, ncv) = _median_cv(before), _median_cv(after)

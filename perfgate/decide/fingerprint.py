@@ -1,34 +1,172 @@
-"""Comparability: which fingerprint fields differ, and how stale a baseline is."""
+"""Comparability: environment vs treatment, and how stale a baseline is.
+
+A fingerprint field that ``must_match`` names and that differs from the
+baseline refuses the comparison (``incomparable``): by default only the
+environment (chip, RAM, OS major), since numbers from another machine say
+nothing about the change. A treatment field (runtime, model, digest,
+quantization, a scenario's prompt, options or command) is what a pull request
+changes: it is compared, and listed as a ``Change`` under "What changed".
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from perfgate import __version__
-from perfgate.config import GateConfig
+from perfgate.config import FINGERPRINT_FIELDS, TREATMENT_FIELDS, GateConfig
 from perfgate.contracts.baseline import Baseline
-from perfgate.contracts.results import Fingerprint, RunResult
+from perfgate.contracts.gate import Change, Problem
+from perfgate.contracts.results import Fingerprint, RunResult, ScenarioFingerprint
+from perfgate.errors import Kind
 
-SCENARIO_FIELDS = {"prompt": "prompt_sha256", "scenario_options": "options_sha256"}
+# Fields held per scenario, by their must_match name.
+SCENARIO_FIELDS = {"prompt": "prompt_sha256", "scenario_options": "options_sha256", "command": "command"}
+RUN_FIELDS = tuple(f for f in FINGERPRINT_FIELDS if f not in SCENARIO_FIELDS)
+HASH_FIELDS = ("prompt", "scenario_options")
+LONGEST_VALUE = 80  # characters of a command or name shown before it is cut
 
 
-def compare_fingerprints(
-    baseline: Fingerprint, current: Fingerprint, must_match: tuple[str, ...]
-) -> tuple[list[str], dict[str, list[str]]]:
-    """Run-level fields that differ, and per-scenario fields that differ (only those that must match)."""
-    run_fields = [f for f in must_match if f not in SCENARIO_FIELDS]
-    differ = [f for f in run_fields if getattr(baseline, f) != getattr(current, f)]
-    scenarios: dict[str, list[str]] = {}
-    for name, cur in current.scenarios.items():
-        base = baseline.scenarios.get(name)
+@dataclass(frozen=True)
+class FieldDiff:
+    """One fingerprint field that differs; ``scenario`` is set for a scenario's own field."""
+
+    field: str
+    scenario: str | None
+    old: str | None
+    new: str | None
+
+    def describe(self) -> str:
+        return f"{self.field} ({show_change(self.field, self.old, self.new)})"
+
+
+def show_value(name: str, value: str | None) -> str:
+    """A fingerprint value as a person reads it: hashes short, long commands cut."""
+    if value is None:
+        return "—"
+    if name in HASH_FIELDS:
+        return value[:8]
+    if name == "model_digest":
+        return value.removeprefix("sha256:")[:12]
+    return value if len(value) <= LONGEST_VALUE else value[: LONGEST_VALUE - 1] + "…"
+
+
+def show_change(name: str, old: str | None, new: str | None, quote: Callable[[str], str] = str) -> str:
+    """``old → new`` as a person reads it (``sha256 1a2b3c4d → 5e6f7a8b`` for a hash); ``quote`` escapes each value."""
+    prefix = "sha256 " if name in HASH_FIELDS else ""
+    return f"{prefix}{quote(show_value(name, old))} → {quote(show_value(name, new))}"
+
+
+def _text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def fingerprint_diffs(baseline: Fingerprint, current: Fingerprint) -> list[FieldDiff]:
+    """Every field that differs: run-level ones, then each scenario present in both."""
+    diffs = [
+        FieldDiff(name, None, _text(getattr(baseline, name)), _text(getattr(current, name)))
+        for name in RUN_FIELDS
+        if getattr(baseline, name) != getattr(current, name)
+    ]
+    for scenario, cur in current.scenarios.items():
+        base = baseline.scenarios.get(scenario)
         if base is None:
-            continue  # a new scenario has no baseline: reported as missing, not incomparable
-        fields = [
-            f for f, attr in SCENARIO_FIELDS.items() if f in must_match and getattr(base, attr) != getattr(cur, attr)
-        ]
-        if fields:
-            scenarios[name] = fields
-    return differ, scenarios
+            continue  # a new scenario has no baseline: reported as missing, not as a change
+        diffs.extend(_scenario_diffs(scenario, base, cur))
+    return diffs
+
+
+def _scenario_diffs(scenario: str, base: ScenarioFingerprint, cur: ScenarioFingerprint) -> list[FieldDiff]:
+    return [
+        FieldDiff(name, scenario, getattr(base, attr), getattr(cur, attr))
+        for name, attr in SCENARIO_FIELDS.items()
+        if getattr(base, attr) != getattr(cur, attr)
+    ]
+
+
+def _add(found: dict[tuple[str | None, str], FieldDiff], diffs: Sequence[FieldDiff]) -> None:
+    for diff in diffs:
+        found.setdefault((diff.scenario, diff.field), diff)
+
+
+@dataclass(frozen=True)
+class Comparability:
+    """How one tier's results relate to its baseline."""
+
+    tier: str
+    refused: tuple[FieldDiff, ...] = ()  # must-match fields that differ from the baseline
+    mixed: tuple[FieldDiff, ...] = ()  # treatment fields on which the pooled results files disagree
+    changes: tuple[Change, ...] = ()
+
+    def blocked(self, scenario: str) -> list[str]:
+        """The fields that keep ``scenario`` from being compared (run-level ones block every scenario)."""
+        names = [d.field for d in (*self.refused, *self.mixed) if d.scenario in (None, scenario)]
+        return list(dict.fromkeys(names))
+
+    def problems(self) -> list[Problem]:
+        out: list[Problem] = []
+        run = [d for d in self.refused if d.scenario is None]
+        if run:
+            described = ", ".join(d.describe() for d in run)
+            out.append(
+                Problem(
+                    kind=Kind.INCOMPARABLE,
+                    tier=self.tier,
+                    message=f"baseline and results differ in {described}; update the baseline",
+                )
+            )
+        for scenario in dict.fromkeys(d.scenario for d in self.refused if d.scenario is not None):
+            described = ", ".join(d.describe() for d in self.refused if d.scenario == scenario)
+            out.append(
+                Problem(
+                    kind=Kind.INCOMPARABLE,
+                    tier=self.tier,
+                    scenario=scenario,
+                    message=f"scenario {scenario!r} changed ({described}) since the baseline; update the baseline",
+                )
+            )
+        for among in dict.fromkeys(d.scenario for d in self.mixed):
+            described = ", ".join(d.describe() for d in self.mixed if d.scenario == among)
+            where = f"scenario {among!r} of the results files" if among else "the results files"
+            out.append(
+                Problem(
+                    kind=Kind.INCOMPARABLE,
+                    tier=self.tier,
+                    scenario=among,
+                    message=f"{where} differ among themselves in {described}; measure a tier on one setup",
+                )
+            )
+        return out
+
+
+def check_tier(
+    tier: str, baseline: Fingerprint, results: Sequence[Fingerprint], must_match: Sequence[str]
+) -> Comparability:
+    """Refused fields, disagreements between results files, and the changes under test.
+
+    ``results`` are every measured results file of the tier, newest first: samples
+    are pooled across them, so each is checked against the baseline, and the pooled
+    files must agree on every treatment field (one file from another model must not
+    slip in beside the others).
+    """
+    if not results:
+        return Comparability(tier)
+    refused: dict[tuple[str | None, str], FieldDiff] = {}
+    mixed: dict[tuple[str | None, str], FieldDiff] = {}
+    newest = results[0]
+    for current in results:
+        _add(refused, [d for d in fingerprint_diffs(baseline, current) if d.field in must_match])
+        among = fingerprint_diffs(newest, current)
+        _add(mixed, [d for d in among if d.field in TREATMENT_FIELDS and d.field not in must_match])
+    changes = tuple(
+        Change(tier=tier, scenario=d.scenario, field=d.field, old=d.old, new=d.new)
+        for d in fingerprint_diffs(baseline, newest)
+        if d.field in TREATMENT_FIELDS and d.field not in must_match
+    )
+    return Comparability(tier, tuple(refused.values()), tuple(mixed.values()), changes)
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -46,20 +184,22 @@ def _parse_time(text: str) -> datetime | None:
         return None
 
 
-def staleness_warnings(baseline: Baseline, current: RunResult, config: GateConfig, now: datetime) -> list[str]:
-    """Reasons to re-measure the baseline soon (shown next to the verdicts, never failing)."""
+def staleness_warnings(
+    baseline: Baseline, current: RunResult, config: GateConfig, now: datetime, must_match: Sequence[str]
+) -> list[str]:
+    """Reasons to re-measure the baseline soon (shown next to the verdicts, never failing).
+
+    A treatment change (a newer runtime, another quantization) is not staleness: it is
+    listed under "What changed".
+    """
     out: list[str] = []
     made = _parse_time(baseline.provenance.measured_at)
     if made is not None and now - made > timedelta(days=config.max_baseline_age_days):
         out.append(f"baseline is {(now - made).days} days old (limit {config.max_baseline_age_days:g})")
     if _version_tuple(baseline.provenance.perfgate_version)[:2] < _version_tuple(__version__)[:2]:
         out.append(f"baseline made by perfgate {baseline.provenance.perfgate_version} (now {__version__})")
-    old_rt, new_rt = baseline.fingerprint.runtime_version, current.fingerprint.runtime_version
-    if old_rt and new_rt and _version_tuple(old_rt) < _version_tuple(new_rt):
-        out.append(f"baseline made with runtime {old_rt} (now {new_rt})")
-    for field in ("os_major", "quantization"):
-        if field not in config.must_match:
-            old, new = getattr(baseline.fingerprint, field), getattr(current.fingerprint, field)
-            if old != new:
-                out.append(f"{field} differs from the baseline ({old} → {new})")
+    # An OS update a tier chose not to refuse (os_major left out of must_match) is still worth saying.
+    if "os_major" not in must_match and baseline.fingerprint.os_major != current.fingerprint.os_major:
+        old, new = baseline.fingerprint.os_major, current.fingerprint.os_major
+        out.append(f"os_major differs from the baseline ({old} → {new})")
     return out

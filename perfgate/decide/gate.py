@@ -4,6 +4,8 @@ Every (tier, scenario, metric) that can be compared becomes one test; all
 gating tests of the gate are decided together so Holm's adjustment spans the
 whole gate. What cannot be compared becomes a ``Problem`` and a verdict that
 says why (``missing``, ``error``, ``incomparable``) — never ``unchanged``.
+A treatment that differs from the baseline (model, prompt, runtime...) is
+compared, and recorded as a ``Change`` (``decide.fingerprint``).
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from datetime import datetime
 from perfgate import __version__
 from perfgate.config import GateConfig, PerfgateConfig, TierConfig
 from perfgate.contracts.baseline import Baseline
-from perfgate.contracts.gate import GateReport, GateStatus, Problem, TierSummary, Verdict, VerdictKind
-from perfgate.contracts.results import LoadedResults, RunResult, metric_values
-from perfgate.decide.fingerprint import compare_fingerprints, staleness_warnings
+from perfgate.contracts.gate import Change, GateReport, GateStatus, Problem, TierSummary, Verdict, VerdictKind
+from perfgate.contracts.results import LoadedResults, RunResult, metric_values, sample_metrics
+from perfgate.decide.fingerprint import Comparability, check_tier, staleness_warnings
 from perfgate.decide.headline import headline
 from perfgate.decide.sequential import sequential_alpha
 from perfgate.decide.stats import MetricTest, decide
 from perfgate.errors import ExitCode, Kind
-from perfgate.metrics import METRIC_UNITS, direction_of, unit_of
+from perfgate.metrics import direction_of, unit_of
 
 
 @dataclass(frozen=True)
@@ -70,14 +72,14 @@ def _merge_current(results: Sequence[tuple[str, RunResult]]) -> dict[str, dict[s
     for _, result in results:
         for scenario in result.scenarios:
             target = merged.setdefault(scenario.name, {})
-            for metric in METRIC_UNITS:
+            for metric in sample_metrics(scenario.samples):
                 target.setdefault(metric, []).extend(metric_values(scenario.samples, metric))
     return merged
 
 
 def _tier_pending(
     tier_input: TierInput, config: GateConfig, now: datetime
-) -> tuple[list[_Pending], list[Problem], TierSummary]:
+) -> tuple[list[_Pending], list[Problem], TierSummary, tuple[Change, ...]]:
     tier = tier_input.tier
     problems: list[Problem] = []
     pending: list[_Pending] = []
@@ -95,46 +97,20 @@ def _tier_pending(
     if tier_input.baseline_problem is not None:
         problems.append(tier_input.baseline_problem)
     baseline = tier_input.baseline[1] if tier_input.baseline else None
-    mismatch_run: list[str] = []
-    mismatch_scenarios: dict[str, list[str]] = {}
     # A run that measured nothing (runtime down, model missing) never learnt the runtime's
     # version or digest: its fingerprint is empty, not different, and its failure says why.
-    measured = [(name, r) for name, r in tier_input.results if r.scenarios]
-    newest_measured = max((r for _, r in measured), key=lambda r: r.created_at, default=None)
-    if baseline is not None and newest_measured is not None:
-        # The tier's own must_match (e.g. 'sim' ignores the chip) replaces gate.must_match.
+    measured = sorted((r for _, r in tier_input.results if r.scenarios), key=lambda r: r.created_at, reverse=True)
+    comparability = Comparability(tier)
+    if baseline is not None and measured:
+        # The tier's own must_match (e.g. 'sim' ignores the host) replaces gate.must_match.
         must_match = config.must_match if tier_input.must_match is None else tier_input.must_match
-        # Every results file is checked: samples are pooled across them, so one
-        # file from another setup must not slip in beside a matching one.
-        for _, result in measured:
-            run_fields, scenario_fields = compare_fingerprints(baseline.fingerprint, result.fingerprint, must_match)
-            mismatch_run.extend(f for f in run_fields if f not in mismatch_run)
-            for name, fields in scenario_fields.items():
-                known = mismatch_scenarios.setdefault(name, [])
-                known.extend(f for f in fields if f not in known)
-        tier_gate = config.model_copy(update={"must_match": must_match})
-        warnings.extend(staleness_warnings(baseline, newest_measured, tier_gate, now))
-        if mismatch_run:
-            problems.append(
-                Problem(
-                    kind=Kind.INCOMPARABLE,
-                    tier=tier,
-                    message=f"baseline and results differ in {', '.join(mismatch_run)}; update the baseline",
-                )
-            )
-        for scenario, fields in mismatch_scenarios.items():
-            problems.append(
-                Problem(
-                    kind=Kind.INCOMPARABLE,
-                    tier=tier,
-                    scenario=scenario,
-                    message=f"scenario {scenario!r} changed ({', '.join(fields)}) since the baseline",
-                )
-            )
+        comparability = check_tier(tier, baseline.fingerprint, [r.fingerprint for r in measured], must_match)
+        warnings.extend(staleness_warnings(baseline, measured[0], config, now, must_match))
+        problems.extend(comparability.problems())
     current = _merge_current(tier_input.results)
     base_samples = baseline.samples if baseline else {}
     for scenario in sorted(set(current) | set(base_samples) | set(failed_scenarios)):
-        blocked = mismatch_run or mismatch_scenarios.get(scenario)
+        blocked = comparability.blocked(scenario)
         for metric in config.metrics:
             # Ratios need positive, finite values; anything else is not a measurement.
             b = tuple(v for v in base_samples.get(scenario, {}).get(metric, ()) if math.isfinite(v) and v > 0)
@@ -156,7 +132,7 @@ def _tier_pending(
                     )
                 )
     summary = _tier_summary(tier_input, newest, baseline, warnings)
-    return pending, problems, summary
+    return pending, problems, summary, comparability.changes
 
 
 def _pending_one(  # noqa: PLR0917 -- (tier, scenario, metric, baseline, current, config) is the natural key
@@ -167,7 +143,7 @@ def _pending_one(  # noqa: PLR0917 -- (tier, scenario, metric, baseline, current
     c: tuple[float, ...],
     config: GateConfig,
     *,
-    blocked: list[str] | None,
+    blocked: list[str],
     failure: str | None,
     no_baseline: bool,
     memory_reason: str | None,
@@ -239,12 +215,14 @@ def evaluate(
     pending: list[_Pending] = []
     problems: list[Problem] = []
     summaries: list[TierSummary] = []
+    changes: list[Change] = []
     seen = {t.tier for t in tiers}
     for tier_input in tiers:
-        tier_pending, probs, summary = _tier_pending(tier_input, config, now)
+        tier_pending, probs, summary, tier_changes = _tier_pending(tier_input, config, now)
         pending.extend(tier_pending)
         problems.extend(probs)
         summaries.append(summary)
+        changes.extend(tier_changes)
     for tier in expect_tiers:
         if tier not in seen:
             problems.append(
@@ -301,6 +279,7 @@ def evaluate(
         tiers=tuple(summaries),
         verdicts=tuple(verdicts),
         problems=tuple(problems),
+        changes=tuple(changes),
     )
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+import shlex
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,7 +28,8 @@ from perfgate.contracts.results import (
     ScenarioOptions,
     ScenarioResult,
 )
-from perfgate.errors import CouldNotMeasure, MemoryUnavailable
+from perfgate.errors import CouldNotMeasure, MemoryUnavailable, UsageError
+from perfgate.measure.app import AppMeasurement
 from perfgate.measure.host import os_major
 from perfgate.measure.samples import build_sample, summarise_samples
 from perfgate.runtimes.base import RuntimeClient
@@ -39,6 +41,18 @@ class PeakWindow(Protocol):
     """What the harness needs from a memory sampler."""
 
     def window(self) -> MemoryPeaks: ...
+
+    def watch_app(self, pid: int | None) -> None:
+        """App scenarios: sample this command's process tree with the runtime's (None: stop)."""
+        ...
+
+
+class AppMeasurer(Protocol):
+    """Runs an app scenario's command once and judges it (``perfgate.measure.app.AppRunner``)."""
+
+    def measure(
+        self, command: Sequence[str], *, timeout_s: float, sampler: PeakWindow, iteration: int, cold_load_ms: float
+    ) -> AppMeasurement: ...
 
 
 @dataclass(frozen=True)
@@ -76,8 +90,16 @@ def options_hash(options: ScenarioOptions) -> str:
 
 
 def build_fingerprint(
-    *, tier: str, host: HostInfo, runtime: RuntimeInfo, scenarios: dict[str, ScenarioConfig], keep_alive: str
+    *,
+    tier: str,
+    host: HostInfo,
+    runtime: RuntimeInfo,
+    scenarios: dict[str, ScenarioConfig],
+    keep_alive: str,
+    commands: Mapping[str, str] | None = None,
 ) -> Fingerprint:
+    """The run's fingerprint; ``commands`` maps an app scenario to its benchmark command (shell-quoted)."""
+    commands = commands or {}
     return Fingerprint(
         tier=tier,
         chip=host.chip,
@@ -90,7 +112,9 @@ def build_fingerprint(
         quantization=runtime.quantization,
         scenarios={
             name: ScenarioFingerprint(
-                prompt_sha256=sha256_text(sc.prompt), options_sha256=options_hash(scenario_options(sc, keep_alive))
+                prompt_sha256=sha256_text(sc.prompt or ""),
+                options_sha256=options_hash(scenario_options(sc, keep_alive)),
+                command=commands.get(name),
             )
             for name, sc in scenarios.items()
         },
@@ -101,6 +125,11 @@ def _failure(exc: CouldNotMeasure, scenario: str | None = None, iteration: int |
     return Failure(kind=exc.kind, message=exc.message, scenario=scenario, iteration=iteration)
 
 
+def app_commands(scenarios: Mapping[str, ScenarioConfig]) -> dict[str, str]:
+    """Each app scenario's command, shell-quoted as written (before ``{proxy_url}`` is filled in)."""
+    return {name: shlex.join(sc.command) for name, sc in scenarios.items() if sc.command is not None}
+
+
 @dataclass
 class _ScenarioRun:
     name: str
@@ -108,12 +137,23 @@ class _ScenarioRun:
     options: ScenarioOptions
     samples: list[Sample]
     warmups: int = 0
+    # App scenarios: what the app's first LLM request of the first measured run sent (the proxy's hashes).
+    app_sent: AppMeasurement | None = None
+    app_prompt_sha256: str | None = None  # kept from an earlier result when runs are added to it
+
+    def prompt_sha256(self) -> str:
+        if self.config.command is None:
+            return sha256_text(self.config.prompt or "")
+        sent = self.app_sent.prompt_sha256 if self.app_sent is not None else None
+        return sent or self.app_prompt_sha256 or sha256_text("")
 
     def result(self, memory_reason: str | None) -> ScenarioResult:
+        is_app = self.config.command is not None
         return ScenarioResult(
             name=self.name,
-            prompt_sha256=sha256_text(self.config.prompt),
-            prompt_chars=len(self.config.prompt),
+            prompt_sha256=self.prompt_sha256(),
+            prompt_chars=None if is_app or self.config.prompt is None else len(self.config.prompt),
+            command=shlex.join(self.config.command) if self.config.command is not None else None,
             options=self.options,
             warmups_discarded=self.warmups,
             samples=tuple(self.samples),
@@ -141,9 +181,17 @@ def run_benchmark(
     sampler_factory: SamplerFactory,
     progress: ProgressCallback | None = None,
     scenario_names: Sequence[str] = (),
+    app: AppMeasurer | None = None,
 ) -> RunResult:
-    """Run the named scenarios (default: all); return results with failures recorded."""
+    """Run the named scenarios (default: all); return results with failures recorded.
+
+    An app scenario (``command`` set) runs its command through ``app`` instead
+    of sending perfgate's own request.
+    """
     scenarios = selected_scenarios(config, scenario_names)
+    commands = app_commands(scenarios)
+    if commands and app is None:
+        raise UsageError(f"scenario {next(iter(commands))!r} runs an app command but no measuring proxy was started")
     keep_alive = config.runtime.keep_alive
     failures: list[Failure] = []
     runs: list[_ScenarioRun] = []
@@ -170,7 +218,7 @@ def run_benchmark(
         for name, scenario in scenarios.items():
             current = _ScenarioRun(name, scenario, scenario_options(scenario, keep_alive), [])
             runs.append(current)
-            failure = _run_scenario(client, sampler, current, config, notify)
+            failure = _run_scenario(client, sampler, current, config, notify, app=app)
             if failure is not None:
                 failures.append(failure)
                 break
@@ -187,8 +235,11 @@ def run_benchmark(
         command=command,
         host=host,
         tier=tier,
-        fingerprint=build_fingerprint(
-            tier=tier, host=host, runtime=runtime, scenarios=scenarios, keep_alive=keep_alive
+        fingerprint=_with_app_hashes(
+            build_fingerprint(
+                tier=tier, host=host, runtime=runtime, scenarios=scenarios, keep_alive=keep_alive, commands=commands
+            ),
+            runs,
         ),
         runtime=runtime,
         simulated=simulated,
@@ -199,6 +250,22 @@ def run_benchmark(
     )
 
 
+def _with_app_hashes(fingerprint: Fingerprint, runs: Sequence[_ScenarioRun]) -> Fingerprint:
+    """An app scenario's prompt and options are what the app sent (hashed by the proxy), not perfgate's."""
+    scenarios = dict(fingerprint.scenarios)
+    for run in runs:
+        entry = scenarios.get(run.name)
+        if run.app_sent is None or entry is None:
+            continue
+        scenarios[run.name] = entry.model_copy(
+            update={
+                "prompt_sha256": run.app_sent.prompt_sha256 or entry.prompt_sha256,
+                "options_sha256": run.app_sent.options_sha256 or entry.options_sha256,
+            }
+        )
+    return fingerprint.model_copy(update={"scenarios": scenarios})
+
+
 def _run_scenario(
     client: RuntimeClient,
     sampler: PeakWindow,
@@ -207,14 +274,20 @@ def _run_scenario(
     notify: ProgressCallback,
     *,
     count: int | None = None,
+    app: AppMeasurer | None = None,
 ) -> Failure | None:
     """Preload, discard warm-ups, measure ``count`` more runs; the first failure ends the scenario."""
     count = config.runs if count is None else count
+    if current.config.command is not None:
+        if app is None:
+            raise UsageError(f"scenario {current.name!r} runs an app command but no measuring proxy was started")
+        return _run_app_scenario(app, sampler, current, config, notify, count=count)
+    prompt = current.config.prompt or ""  # set whenever command is not (ScenarioConfig checks it)
     try:
         client.preload(current.options)
         for index in range(config.warmup):
             notify(Progress(current.name, "warmup", index + 1, config.warmup))
-            client.stream(current.config.prompt, current.options)
+            client.stream(prompt, current.options)
             current.warmups += 1
     except CouldNotMeasure as exc:
         return _failure(exc, current.name)
@@ -223,12 +296,51 @@ def _run_scenario(
         notify(Progress(current.name, "run", index + 1, start + count))
         sampler.window()  # start this request's memory window fresh
         try:
-            obs = client.stream(current.config.prompt, current.options)
+            obs = client.stream(prompt, current.options)
         except CouldNotMeasure as exc:
             return _failure(exc, current.name, index)
         sample = build_sample(obs, iteration=index, memory=sampler.window(), cold_load_ms=config.cold_load_ms)
         current.samples.append(sample)
         notify(Progress(current.name, "run", index + 1, start + count, sample))
+    notify(Progress(current.name, "done", start + count, start + count))
+    return None
+
+
+def _run_app_scenario(
+    app: AppMeasurer,
+    sampler: PeakWindow,
+    current: _ScenarioRun,
+    config: PerfgateConfig,
+    notify: ProgressCallback,
+    *,
+    count: int,
+) -> Failure | None:
+    """Each warm-up and measured run is one execution of the app's command; the first failure ends the scenario.
+
+    No preload: the app loads the model its own way, and its warm-ups are where that happens.
+    """
+    command = current.config.command or ()
+    timeout_s = current.config.timeout_s
+    try:
+        for index in range(config.warmup):
+            notify(Progress(current.name, "warmup", index + 1, config.warmup))
+            app.measure(command, timeout_s=timeout_s, sampler=sampler, iteration=-1, cold_load_ms=config.cold_load_ms)
+            current.warmups += 1
+    except CouldNotMeasure as exc:
+        return _failure(exc, current.name)
+    start = len(current.samples)
+    for index in range(start, start + count):
+        notify(Progress(current.name, "run", index + 1, start + count))
+        try:
+            measured = app.measure(
+                command, timeout_s=timeout_s, sampler=sampler, iteration=index, cold_load_ms=config.cold_load_ms
+            )
+        except CouldNotMeasure as exc:
+            return _failure(exc, current.name, index)
+        current.samples.append(measured.sample)
+        if current.app_sent is None:
+            current.app_sent = measured
+        notify(Progress(current.name, "run", index + 1, start + count, measured.sample))
     notify(Progress(current.name, "done", start + count, start + count))
     return None
 
@@ -242,6 +354,7 @@ def extend_benchmark(
     runs: int,
     sampler: PeakWindow,
     progress: ProgressCallback | None = None,
+    app: AppMeasurer | None = None,
 ) -> RunResult:
     """Measure ``runs`` more requests of the named scenarios (after a fresh warm-up) and append them.
 
@@ -257,9 +370,14 @@ def extend_benchmark(
             updated.append(old)
             continue
         current = _ScenarioRun(
-            old.name, config.scenarios[old.name], old.options, list(old.samples), old.warmups_discarded
+            old.name,
+            config.scenarios[old.name],
+            old.options,
+            list(old.samples),
+            old.warmups_discarded,
+            app_prompt_sha256=old.prompt_sha256,
         )
-        failure = _run_scenario(client, sampler, current, config, notify, count=runs)
+        failure = _run_scenario(client, sampler, current, config, notify, count=runs, app=app)
         updated.append(current.result(old.memory_unavailable_reason))
         if failure is not None:
             failures.append(failure)

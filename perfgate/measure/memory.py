@@ -1,10 +1,12 @@
-"""Peak memory of the runtime's whole process tree, sampled in a background thread.
+"""Peak memory of the runtime's whole process tree (and an app command's), sampled in a background thread.
 
 ``ollama serve`` keeps the model in a child "runner" process that exists only
 while a model is loaded and whose name changed across versions, so the sampler
 never matches by name: it starts from the server's PID and re-enumerates every
 descendant on every tick. A runtime that cannot be found is *unavailable with a
-reason*, never 0 MB.
+reason*, never 0 MB. An app scenario's command is watched the same way
+(``watch_app``): its tree is re-enumerated on every tick, in the same tick as
+the runtime's, so ``peak_combined_rss_mb`` is app + runtime at one moment.
 """
 
 from __future__ import annotations
@@ -195,6 +197,8 @@ class _Tick:
     pids: tuple[int, ...]
     harness_in_tree: bool
     reason: str | None
+    app_watched: bool = False  # an app command was being watched (combined is then app + runtime)
+    app_rss: int | None = None  # its tree's RSS; None once it has exited
 
 
 @dataclass
@@ -203,6 +207,7 @@ class _Peaks:
     runtime_footprint: int | None = None
     harness_rss: int | None = None
     combined: int | None = None
+    app_rss: int | None = None
     pids: set[int] = field(default_factory=set)
     ticks: int = 0
     reason: str | None = None
@@ -213,7 +218,12 @@ class _Peaks:
         self.runtime_rss = _max(self.runtime_rss, tick.runtime_rss)
         self.runtime_footprint = _max(self.runtime_footprint, tick.runtime_footprint)
         self.harness_rss = _max(self.harness_rss, tick.harness_rss)
-        if tick.runtime_rss is not None and tick.harness_rss is not None:
+        self.app_rss = _max(self.app_rss, tick.app_rss)
+        if tick.app_watched:
+            # The app's memory, not perfgate's: combined is what a user's machine holds.
+            if tick.runtime_rss is not None and tick.app_rss is not None:
+                self.combined = _max(self.combined, tick.runtime_rss + tick.app_rss)
+        elif tick.runtime_rss is not None and tick.harness_rss is not None:
             # If the harness is itself part of the runtime tree (an in-process
             # server), it is already in the tree sum: count it once.
             both = tick.runtime_rss + (0 if tick.harness_in_tree else tick.harness_rss)
@@ -265,6 +275,8 @@ class MemorySampler:
                 self._root = psutil.Process(runtime_pid)
             except _GONE:
                 self._root_reason = f"runtime process {runtime_pid} not found"
+        self._app: psutil.Process | None = None
+        self._app_watched = False
         self._peaks = _Peaks()
         self._peaks_lock = threading.Lock()
         self._sample_lock = threading.Lock()  # window()'s own sample must not interleave with a tick
@@ -304,6 +316,21 @@ class MemorySampler:
 
     # ----------------------------------------------------------------- sampling
 
+    def watch_app(self, pid: int | None) -> None:
+        """Sample this app command's process tree with the runtime's from now on (None: stop).
+
+        Call ``window()`` after starting to watch, so the window holds only
+        ticks in which the app was watched.
+        """
+        app: psutil.Process | None = None
+        if pid is not None:
+            try:
+                app = psutil.Process(pid)
+            except _GONE:
+                app = None  # already ended: watched, but nothing left to read
+        with self._sample_lock:
+            self._app, self._app_watched = app, pid is not None
+
     def sample(self) -> None:
         """Take one sample now and fold it into the current window."""
         with self._sample_lock:
@@ -324,12 +351,20 @@ class MemorySampler:
             peak_runtime_footprint_mb=None if runtime_missing else _mib(peaks.runtime_footprint),
             peak_harness_rss_mb=round(peaks.harness_rss / MIB, 1),
             peak_combined_rss_mb=_mib(peaks.combined),
+            peak_app_rss_mb=_mib(peaks.app_rss),
             runtime_pids=tuple(sorted(peaks.pids)),
             ticks=peaks.ticks,
             unavailable_reason=(peaks.reason or "runtime memory could not be read") if runtime_missing else None,
         )
 
     def _read(self) -> _Tick:
+        tick = self._read_runtime()
+        if self._app_watched:
+            tick.app_watched = True
+            tick.app_rss = None if self._app is None else _tree_rss(self._app)
+        return tick
+
+    def _read_runtime(self) -> _Tick:
         harness_rss: int | None
         try:
             harness_rss = self._harness.memory_info().rss
@@ -387,3 +422,21 @@ class MemorySampler:
         if not pids:
             return None, None, (), "runtime process tree exited"
         return rss_total, footprint_total, tuple(pids), None
+
+
+def _tree_rss(root: psutil.Process) -> int | None:
+    """Summed RSS of a process and its live descendants, enumerated now; None when it has ended or is unreadable."""
+    try:
+        procs = [root, *root.children(recursive=True)]
+    except (*_GONE, *_DENIED):
+        return None
+    total: int | None = None
+    for proc in procs:
+        try:
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                total = (total or 0) + proc.memory_info().rss
+        except _GONE:
+            continue  # ended between enumeration and reading: holds no memory now
+        except _DENIED:
+            return None  # a partial sum would understate the tree
+    return total

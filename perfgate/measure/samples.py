@@ -10,8 +10,14 @@ import statistics
 from collections.abc import Sequence
 from typing import Literal
 
-from perfgate.contracts.results import MemoryPeaks, MetricSummary, Sample, StreamObservation, metric_values
-from perfgate.metrics import METRIC_UNITS
+from perfgate.contracts.results import (
+    MemoryPeaks,
+    MetricSummary,
+    Sample,
+    StreamObservation,
+    metric_values,
+    sample_metrics,
+)
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
@@ -74,6 +80,7 @@ def build_sample(
         peak_runtime_footprint_mb=memory.peak_runtime_footprint_mb if memory else None,
         peak_harness_rss_mb=memory.peak_harness_rss_mb if memory else None,
         peak_combined_rss_mb=memory.peak_combined_rss_mb if memory else None,
+        peak_app_rss_mb=memory.peak_app_rss_mb if memory else None,
     )
 
 
@@ -94,9 +101,9 @@ def summarise(values: Sequence[float]) -> MetricSummary:
 
 
 def summarise_samples(samples: Sequence[Sample]) -> dict[str, MetricSummary]:
-    """Summaries of every metric that has at least one value."""
+    """Summaries of every metric that has at least one value (the app's own figures last)."""
     summaries: dict[str, MetricSummary] = {}
-    for metric in METRIC_UNITS:
+    for metric in sample_metrics(samples):
         values = metric_values(samples, metric)
         if values:
             summaries[metric] = summarise(values)

@@ -8,7 +8,7 @@ from tabulate import tabulate
 
 from perfgate.contracts.baseline import Baseline
 from perfgate.decide.baseline import BaselineDiff, MetricDiff
-from perfgate.metrics import METRIC_UNITS
+from perfgate.metrics import unit_of
 from perfgate.render.cells import escape, fmt_number
 
 HEADERS = ["scenario", "metric", "old median", "new median", "change", "old cv", "new cv", "n old/new"]
@@ -19,7 +19,7 @@ def _cv(value: float | None) -> str:
 
 
 def _row(row: MetricDiff) -> list[str]:
-    unit = METRIC_UNITS.get(row.metric, "")
+    unit = unit_of(row.metric)
     old = "—" if row.old_median is None else f"{fmt_number(row.old_median)} {unit}"
     new = "—" if row.new_median is None else f"{fmt_number(row.new_median)} {unit}"
     change = "—" if row.change is None else f"{row.change * 100:+.1f} %"

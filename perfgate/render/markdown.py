@@ -9,6 +9,7 @@ from tabulate import tabulate
 
 from perfgate.contracts.gate import GateReport
 from perfgate.render.cells import escape, interval_level, look_alpha_note
+from perfgate.render.changes import changes_markdown
 from perfgate.render.verdicts import MARKDOWN, verdict_tables
 
 
@@ -18,6 +19,9 @@ def gate_markdown(report: GateReport) -> str:
     warnings = [f"- ⚠️ {escape(t.tier)}: {escape(w)}" for t in report.tiers for w in t.warnings]
     if warnings:
         parts.append("\n".join(warnings))
+    changed = changes_markdown(report.changes)
+    if changed:
+        parts.append(changed)
     if report.verdicts:
         parts.append("\n\n".join(verdict_tables(report.verdicts, MARKDOWN)))
     if report.problems:

@@ -1,9 +1,10 @@
 """``perfgate report``: the team's performance report, written from results files.
 
 Same sections as the hand-made alpha report (Scope; Environment + Commands;
-Results; Defect Triage; Summary), but every number comes from the data, a
-missing measurement reads "N/A — reason" (never 0 MB), and host labels are
-printed exactly as the machine reports them.
+Results; Defect Triage; Summary), plus "What changed" when the results differ
+from the baselines in a treatment (model, prompt, runtime...). Every number
+comes from the data, a missing measurement reads "N/A — reason" (never 0 MB),
+and host labels are printed exactly as the machine reports them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from tabulate import tabulate
 from perfgate.contracts.gate import GateReport
 from perfgate.contracts.results import LoadedResults, MetricSummary, RunResult, ScenarioResult
 from perfgate.render.cells import escape, fmt_number
+from perfgate.render.changes import changes_markdown
 from perfgate.render.summary import TriageRow
 
 RESULT_HEADERS = [
@@ -147,6 +149,12 @@ def _summary_bullets(data: ReportInput) -> list[str]:
     return [f"- {escape(b)}" for b in bullets]
 
 
+def _what_changed(gate: GateReport | None) -> list[str]:
+    """The changes under test against the baselines (a section only when there are some)."""
+    section = changes_markdown(gate.changes, heading="##") if gate is not None else None
+    return [section, ""] if section else []
+
+
 def report_markdown(data: ReportInput) -> str:
     """The whole report as Markdown."""
     results = [i.result for i in data.loaded]
@@ -192,6 +200,7 @@ def report_markdown(data: ReportInput) -> str:
         "",
         *[f"- `{escape(p)}`" for p in data.raw_paths],
         "",
+        *_what_changed(data.gate),
         "## Results",
         "",
         tabulate(

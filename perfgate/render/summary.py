@@ -1,11 +1,12 @@
 """The gate's Markdown summary: the PR comment and the job summary.
 
-Sections in reading order: headline, tier overview, one verdict table per
-tier and scenario, the Defect Triage table (the seed's columns), baseline
-changes under review, then collapsed provenance and a chart. When the text
-would pass GitHub's comment limit, details are dropped first (chart,
-provenance, informational rows, unchanged rows, then whole verdict tables
-from the end) and the summary says so.
+Sections in reading order: headline, tier overview, what changed since the
+baseline (model, prompt, runtime...), one verdict table per tier and
+scenario, the Defect Triage table (the seed's columns), baseline changes
+under review, then collapsed provenance and a chart. When the text would pass
+GitHub's comment limit, details are dropped first (chart, provenance,
+informational rows, unchanged rows, then whole verdict tables from the end)
+and the summary says so; "What changed" is never dropped.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tabulate import tabulate
 
 from perfgate.contracts.gate import GateReport, GateStatus, Verdict, VerdictKind
 from perfgate.render.cells import escape, interval_level, look_alpha_note
+from perfgate.render.changes import changes_markdown
 from perfgate.render.verdicts import MARKDOWN, by_scenario, scenario_heading, table_of_rows, verdict_row
 
 GITHUB_COMMENT_LIMIT = 65_536
@@ -152,6 +154,9 @@ class _Sections:
         warnings = [f"- ⚠️ {escape(t.tier)}: {escape(w)}" for t in report.tiers for w in t.warnings]
         if warnings:
             head.append("\n".join(warnings))
+        changed = changes_markdown(report.changes)
+        if changed:
+            head.append(changed)
         self._head = head
         self._middle = [_triage(triage), *([baseline_diff.strip()] if baseline_diff else [])]
         self._provenance = _provenance(report)

@@ -9,8 +9,9 @@ from tabulate import tabulate
 from perfgate.contracts.gate import GateReport
 from perfgate.contracts.results import MetricSummary, RunResult, ScenarioResult, SequentialRecord
 from perfgate.contracts.triage import TriageEntry
-from perfgate.metrics import METRIC_UNITS
+from perfgate.metrics import APP_METRIC_PREFIX, unit_of
 from perfgate.render.cells import fmt_number, look_alpha_note
+from perfgate.render.changes import changes_text
 from perfgate.render.verdicts import TERMINAL, verdict_tables
 
 # Server and client decode rates legitimately differ a little (Ollama's clock starts at
@@ -21,6 +22,7 @@ DECODE_CLOCK_BOUND = 0.25
 TERMINAL_METRICS = (
     "ttft_ms",
     "e2e_ms",
+    "app_wall_ms",
     "decode_tok_s",
     "client_decode_tok_s",
     "prefill_tok_s",
@@ -29,6 +31,7 @@ TERMINAL_METRICS = (
     "peak_runtime_rss_mb",
     "peak_runtime_footprint_mb",
     "peak_harness_rss_mb",
+    "peak_app_rss_mb",
     "peak_combined_rss_mb",
 )
 
@@ -36,11 +39,13 @@ TERMINAL_METRICS = (
 def _row(metric: str, summary: MetricSummary) -> list[str]:
     spread = f"{fmt_number(summary.min)} – {fmt_number(summary.max)}"
     cv = "—" if summary.cv is None else f"{summary.cv * 100:.1f} %"
-    return [metric, METRIC_UNITS.get(metric, ""), fmt_number(summary.median), spread, cv, str(summary.n)]
+    return [metric, unit_of(metric), fmt_number(summary.median), spread, cv, str(summary.n)]
 
 
 def scenario_table(scenario: ScenarioResult) -> str:
-    rows = [_row(m, scenario.summaries[m]) for m in TERMINAL_METRICS if m in scenario.summaries]
+    # The app's own figures (PERFGATE lines of an app scenario) follow perfgate's.
+    app = sorted(m for m in scenario.summaries if m.startswith(APP_METRIC_PREFIX))
+    rows = [_row(m, scenario.summaries[m]) for m in (*TERMINAL_METRICS, *app) if m in scenario.summaries]
     table = tabulate(
         rows,
         headers=["metric", "unit", "median", "min – max", "cv", "n"],
@@ -146,6 +151,9 @@ def gate_text(report: GateReport) -> str:
     for tier in report.tiers:
         for warning in tier.warnings:
             parts.append(f"  warning [{tier.tier}]: {warning}")
+    changed = changes_text(report.changes)
+    if changed:
+        parts.append(changed)
     parts.extend(verdict_tables(report.verdicts, TERMINAL))
     if report.problems:
         parts.append(

@@ -9,18 +9,8 @@ import httpx
 from perfgate.contracts.results import RuntimeInfo, ScenarioOptions, StreamObservation
 from perfgate.errors import CouldNotMeasure, ModelMissing, ProtocolError, RuntimeFailure, StreamTruncated
 from perfgate.runtimes.base import DEFAULT_CLOCK, Clock, error_detail, timeouts, translate_transport_error
-from perfgate.runtimes.streaming import (
-    NO_REUSE_HEADERS,
-    ContentLog,
-    ServerFields,
-    check_status,
-    open_stream,
-    optional_int,
-    optional_str,
-    parse_json_object,
-    stream_error,
-    timed_lines,
-)
+from perfgate.runtimes.stream_parsers import OllamaReader, optional_str, parse_json_object, stream_error
+from perfgate.runtimes.streaming import NO_REUSE_HEADERS, check_status, open_stream, timed_lines
 
 
 class OllamaClient:
@@ -129,37 +119,11 @@ class OllamaClient:
             clock=self._clock,
             missing_hint=self._pull_hint,
         ) as opened:
-            log = ContentLog()
+            reader = OllamaReader(url, chat=self.api == "chat")
             for line, at_ns in timed_lines(opened.response, url, self._clock):
-                if not line.strip():
-                    continue
-                obj = parse_json_object(line, url)
-                failure = stream_error(obj, url)
-                if failure is not None:
-                    raise failure
-                # Newer Ollama versions put the last piece of text on the done line.
-                log.add(self._content(obj, url), at_ns)
-                if obj.get("done") is True:
-                    return log.observation(opened, at_ns, **_server_fields(obj, url))
+                if reader.line(line, at_ns):
+                    return reader.observation(opened.sent_ns, opened.retries_before_first_byte)
         raise StreamTruncated(f"stream truncated: {url} ended the stream without a done:true line")
-
-    def _content(self, obj: dict[str, Any], url: str) -> str:
-        """Generated text of one line; a thinking model's reasoning counts as generated text too."""
-        if self.api == "chat":
-            message = obj.get("message")
-            source: dict[str, Any] = message if isinstance(message, dict) else {}
-            keys = ("thinking", "content")
-        else:
-            source, keys = obj, ("thinking", "response")
-        text = ""
-        for key in keys:
-            value = source.get(key)
-            if value is None:
-                continue
-            if not isinstance(value, str):
-                raise ProtocolError(f"protocol error: {url} sent {key} that is not a string: {value!r}")
-            text += value
-        return text
 
     def _keep_alive(self, options: ScenarioOptions) -> str:
         # The scenario's value is part of its fingerprint, so it wins.
@@ -210,25 +174,6 @@ class OllamaClient:
 
     def close(self) -> None:
         self._http.close()
-
-
-def _server_fields(done: dict[str, Any], url: str) -> ServerFields:
-    # Ollama omits every counter that is zero (Go omitempty): absent stays None.
-    eval_count = optional_int(done, "eval_count", url)
-    return {
-        "output_tokens": eval_count,
-        "prompt_tokens": optional_int(done, "prompt_eval_count", url),
-        # Unknown: prompt_eval_count includes prompt tokens served from the KV
-        # cache while prompt_eval_duration covers only the evaluated ones, and
-        # Ollama does not say how many were cached. Guessing ("all of them")
-        # would overstate prefill speed on every cache hit.
-        "uncached_prompt_tokens": None,
-        "prompt_eval_ns": optional_int(done, "prompt_eval_duration", url),
-        "eval_count": eval_count,
-        "eval_ns": optional_int(done, "eval_duration", url),
-        "load_ns": optional_int(done, "load_duration", url),
-        "done_reason": optional_str(done, "done_reason"),
-    }
 
 
 def _quantization(entry: dict[str, Any]) -> str | None:

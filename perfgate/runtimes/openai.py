@@ -20,23 +20,14 @@ from perfgate.errors import (
     StreamTruncated,
 )
 from perfgate.runtimes.base import DEFAULT_CLOCK, Clock, timeouts, translate_transport_error
+from perfgate.runtimes.stream_parsers import OpenAIReader, optional_str, parse_json_object
 from perfgate.runtimes.streaming import (
     NO_REUSE_HEADERS,
-    ContentLog,
-    ServerFields,
     check_status,
     iter_sse_data,
     open_stream,
-    optional_int,
-    optional_ms_as_ns,
-    optional_str,
-    parse_json_object,
-    stream_error,
     timed_lines,
 )
-
-_DONE = "[DONE]"
-_COUNTED_FROM_CHUNKS: ServerFields = {"token_count_source": "chunks"}
 
 
 class OpenAIClient:
@@ -152,26 +143,10 @@ class OpenAIClient:
             model=self.model,
             clock=self._clock,
         ) as opened:
-            log = ContentLog()
-            done_reason: str | None = None
-            usage: dict[str, Any] = {}
-            timings: dict[str, Any] = {}
+            reader = OpenAIReader(url)
             for data, at_ns in iter_sse_data(timed_lines(opened.response, url, self._clock), url):
-                if data == _DONE:
-                    fields = _server_fields(usage, timings, len(log.chunk_ns), url)
-                    fields["done_reason"] = done_reason
-                    return log.observation(opened, at_ns, **fields)
-                chunk = parse_json_object(data, url)
-                failure = stream_error(chunk, url)
-                if failure is not None:
-                    raise failure
-                for choice in _choices(chunk, url):
-                    log.add(_delta_content(choice, url), at_ns)
-                    done_reason = optional_str(choice, "finish_reason") or done_reason
-                # usage and timings ride on the finish chunk or on a separate
-                # choices:[] chunk, depending on the server and its options.
-                usage = _object_field(chunk, "usage", url) or usage
-                timings = _object_field(chunk, "timings", url) or timings
+                if reader.event(data, at_ns):
+                    return reader.observation(opened.sent_ns, opened.retries_before_first_byte)
         raise StreamTruncated(f"stream truncated: {url} ended the stream without data: [DONE]")
 
     def _request_body(self, prompt: str, options: ScenarioOptions) -> dict[str, Any]:
@@ -199,69 +174,3 @@ def _names_model(model: str, model_id: str) -> bool:
     # the configured name match that path's file name, with or without .gguf.
     basename = model_id.rsplit("/", 1)[-1]
     return model in (model_id, basename, basename.removesuffix(".gguf"))
-
-
-def _choices(chunk: dict[str, Any], url: str) -> list[dict[str, Any]]:
-    choices = chunk.get("choices")
-    if choices is None:
-        return []
-    if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
-        raise ProtocolError(f"protocol error: {url} sent 'choices' that is not a list of objects")
-    return choices
-
-
-def _delta_content(choice: dict[str, Any], url: str) -> str:
-    delta = choice.get("delta")
-    if delta is None:
-        return ""
-    if not isinstance(delta, dict):
-        raise ProtocolError(f"protocol error: {url} sent a 'delta' that is not an object")
-    # The first chunk may carry only the role, with content null: not a token.
-    # Reasoning models stream their reasoning first (llama.cpp/vLLM
-    # `reasoning_content`, others `reasoning`); it is generated text, so it counts.
-    text = ""
-    for key in ("reasoning_content", "reasoning", "content"):
-        value = delta.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise ProtocolError(f"protocol error: {url} sent delta {key} that is not a string: {value!r}")
-        text += value
-    return text
-
-
-def _object_field(chunk: dict[str, Any], key: str, url: str) -> dict[str, Any]:
-    value = chunk.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ProtocolError(f"protocol error: {url} sent '{key}' that is not an object")
-    return value
-
-
-def _server_fields(usage: dict[str, Any], timings: dict[str, Any], content_events: int, url: str) -> ServerFields:
-    completion_tokens = optional_int(usage, "completion_tokens", url)
-    predicted_n = optional_int(timings, "predicted_n", url)
-    prompt_n = optional_int(timings, "prompt_n", url)
-    cache_n = optional_int(timings, "cache_n", url)
-    prompt_tokens = optional_int(usage, "prompt_tokens", url)
-    if prompt_tokens is None and prompt_n is not None and cache_n is not None:
-        # llama.cpp's prompt_n excludes the cache_n tokens reused from the KV cache.
-        prompt_tokens = prompt_n + cache_n
-    fields: ServerFields = {
-        "prompt_tokens": prompt_tokens,
-        # llama.cpp's timings time exactly these tokens, so the pair gives a
-        # prefill rate that a prompt-cache hit cannot inflate.
-        "uncached_prompt_tokens": prompt_n,
-        "prompt_eval_ns": optional_ms_as_ns(timings, "prompt_ms", url),
-        "eval_count": predicted_n,
-        "eval_ns": optional_ms_as_ns(timings, "predicted_ms", url),
-    }
-    output_tokens = completion_tokens if completion_tokens is not None else predicted_n
-    if output_tokens is None:
-        # No server count at all: content events are not tokens (a server may
-        # send several per event), so the observation says where it came from.
-        fields.update(_COUNTED_FROM_CHUNKS)
-        output_tokens = content_events
-    fields["output_tokens"] = output_tokens
-    return fields

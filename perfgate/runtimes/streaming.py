@@ -7,17 +7,16 @@ time requests the same way.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict, Unpack
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
-from perfgate.contracts.results import StreamObservation
-from perfgate.errors import ModelMissing, ProtocolError, RuntimeFailure, RuntimeTimeout, StreamTruncated
+from perfgate.errors import ModelMissing, RuntimeTimeout, StreamTruncated
 from perfgate.runtimes.base import Clock, raise_for_status, translate_transport_error
+from perfgate.runtimes.stream_parsers import SseEvents
 
 MAX_RETRIES_BEFORE_FIRST_BYTE = 2
 
@@ -42,47 +41,6 @@ class OpenedStream:
     response: httpx.Response
     sent_ns: int
     retries_before_first_byte: int
-
-
-class ServerFields(TypedDict, total=False):
-    """What the runtime itself reported about a stream (StreamObservation's server fields)."""
-
-    output_tokens: int | None
-    prompt_tokens: int | None
-    uncached_prompt_tokens: int | None
-    prompt_eval_ns: int | None
-    eval_count: int | None
-    eval_ns: int | None
-    load_ns: int | None
-    done_reason: str | None
-    token_count_source: Literal["server", "chunks"]
-
-
-@dataclass
-class ContentLog:
-    """Generated text and the clock at every piece of it, as a stream is read."""
-
-    chunk_ns: list[int] = field(default_factory=list)
-    pieces: list[str] = field(default_factory=list)
-
-    def add(self, content: str, at_ns: int) -> None:
-        # Role-only and empty deltas are not tokens: TTFT starts at real text.
-        if content:
-            self.chunk_ns.append(at_ns)
-            self.pieces.append(content)
-
-    def observation(self, opened: OpenedStream, done_ns: int, **server: Unpack[ServerFields]) -> StreamObservation:
-        """The observation of a stream that reached its end marker at ``done_ns``."""
-        return StreamObservation(
-            sent_ns=opened.sent_ns,
-            first_content_ns=self.chunk_ns[0] if self.chunk_ns else None,
-            last_content_ns=self.chunk_ns[-1] if self.chunk_ns else None,
-            done_ns=done_ns,
-            content_chunk_ns=tuple(self.chunk_ns),
-            text="".join(self.pieces),
-            retries_before_first_byte=opened.retries_before_first_byte,
-            **server,
-        )
 
 
 @contextmanager
@@ -173,80 +131,13 @@ def timed_lines(response: httpx.Response, url: str, clock: Clock) -> Iterator[tu
         raise translate_transport_error(exc, url) from exc
 
 
-def parse_json_object(text: str, url: str) -> dict[str, Any]:
-    """Decode one NDJSON line / SSE data payload, which must be a JSON object."""
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise ProtocolError(f"protocol error: {url} sent a line that is not JSON: {text[:120]!r}") from exc
-    if not isinstance(value, dict):
-        raise ProtocolError(f"protocol error: {url} sent JSON that is not an object: {text[:120]!r}")
-    return value
-
-
-def stream_error(obj: dict[str, Any], url: str) -> RuntimeFailure | None:
-    """The failure an ``{"error": ...}`` object inside a 200 stream stands for, if it is one."""
-    if "error" not in obj:
-        return None
-    err = obj["error"]
-    if isinstance(err, dict):
-        err = err.get("message", err)
-    return RuntimeFailure(f"runtime error mid-stream from {url}: {str(err)[:200]}")
-
-
-def optional_int(obj: dict[str, Any], key: str, url: str) -> int | None:
-    """An integer counter the runtime may omit; absent stays None, never 0."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise ProtocolError(f"protocol error: {url} sent {key}={value!r}, expected an integer")
-    return int(value)
-
-
-def optional_ms_as_ns(obj: dict[str, Any], key: str, url: str) -> int | None:
-    """A duration in (fractional) milliseconds, as llama.cpp reports them, in nanoseconds."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ProtocolError(f"protocol error: {url} sent {key}={value!r}, expected a number of milliseconds")
-    return round(value * 1_000_000)
-
-
-def optional_str(obj: dict[str, Any], key: str) -> str | None:
-    value = obj.get(key)
-    return value if isinstance(value, str) and value else None
-
-
 def iter_sse_data(lines: Iterator[tuple[str, int]], url: str) -> Iterator[tuple[str, int]]:
-    """Turn timed lines into timed SSE ``data`` payloads (one per event).
-
-    Per the SSE spec: an event ends at a blank line, its ``data:`` lines are
-    joined with newlines, one space after the colon is dropped and ``:`` lines
-    are comments (keep-alive pings). An event's time is when its terminating
-    blank line arrived. An event still open when the body ends is discarded,
-    except a lone ``[DONE]`` (a server that omits the final blank line still
-    finished its stream).
-    """
-    data: list[str] = []
-    last_ns = 0
+    """Turn timed lines into timed SSE ``data`` payloads, one per event (rules: ``SseEvents``)."""
+    events = SseEvents(url)
     for line, at_ns in lines:
-        if not line:
-            if data:
-                yield "\n".join(data), at_ns
-                data = []
-            continue
-        if line.startswith(":"):
-            continue
-        field, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if field == "data":
-            data.append(value)
-        elif field not in ("event", "id", "retry"):
-            # A JSON body or plain text where SSE was expected: say so rather
-            # than ignore it and later report a misleading truncation.
-            raise ProtocolError(f"protocol error: {url} sent a line that is not server-sent events: {line[:120]!r}")
-        last_ns = at_ns
-    if data == ["[DONE]"]:
-        yield "[DONE]", last_ns
+        data = events.line(line, at_ns)
+        if data is not None:
+            yield data, at_ns
+    leftover = events.leftover()
+    if leftover is not None:
+        yield leftover

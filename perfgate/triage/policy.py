@@ -30,6 +30,9 @@ IMPACT: dict[TriageKind, str] = {
     Kind.BASELINE_MISSING: "This tier cannot be gated until a baseline is committed.",
     Kind.INCOMPARABLE: "Results cannot be compared until the baseline is updated.",
     Kind.MEMORY_UNAVAILABLE: "Runtime memory is not measured on this tier.",
+    Kind.APP_FAILED: "The app's benchmark fails on this tier; the app is not measured.",
+    Kind.APP_NO_REQUEST: "The app's benchmark never reached the runtime through perfgate; the app is not measured.",
+    Kind.APP_TIMEOUT: "The app's benchmark hangs on this tier; the app is not measured.",
 }
 
 

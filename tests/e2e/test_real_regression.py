@@ -3,19 +3,13 @@
 The baseline is measured with the generated *small* model; then the *medium*
 model (several times slower per token, a real engine doing real work) plays a
 regressed build. `perfgate compare` must exit 1 with decode tok/s and TTFT
-regressed; the run the baseline was made from must pass (exit 0), and the small
-model measured again must come out less than half as much worse than the medium one.
+regressed; the small model measured again must pass (exit 0).
 
-Whether a second live measurement of the same model *passes* is up to the
-machine, not perfgate: a neighbour's load between the two measurements is a
-real slowdown of the second (on a 2-core machine running other test suites it
-crossed the 25 % thresholds). A several-fold slowdown is not within its reach,
-so that is what the live comparisons assert.
-
-The model is what changes here, so this project's tier does not require the
-model digest to match (a real project keeps it in `must_match`). Thresholds
-are wider than the defaults because this shared 2-core machine is noisy; the
-slowdown being detected is several-fold.
+The model is the change under test, and the project keeps perfgate's
+**default** `gate.must_match` (the environment only): the comparison goes
+ahead, and "What changed" names the model. Thresholds are wider than the
+defaults because this shared 2-core machine is noisy; the slowdown being
+detected is several-fold.
 """
 
 from __future__ import annotations
@@ -42,7 +36,6 @@ num_predict = 32
 [tool.perfgate.tiers.e2e]
 description = "whatever machine runs the e2e tests"
 auto_detect = false
-must_match = ["chip", "memory_gb", "runtime_kind", "runtime_version", "prompt", "scenario_options"]
 
 [tool.perfgate.gate]
 min_baseline_samples = 8
@@ -104,56 +97,51 @@ def measure(project, size, out, runs):
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
+ROUNDS = 3  # baseline and "same model again" runs, measured in alternation
+
+
 @pytest.fixture(scope="module")
 def baseline(project):
-    measure(project, "small", "base.json", runs=10)
-    proc = perfgate(project, "baseline", "update", "--tier", "e2e", "--from", "base.json")
+    # The small model's baseline and its "same model again" results are measured in
+    # alternation: a change in this shared machine's load between them then falls on
+    # both sides, instead of reading as a regression of the very same model.
+    for i in range(ROUNDS):
+        measure(project, "small", f"base-{i}.json", runs=4)
+        measure(project, "small", f"again-{i}.json", runs=2)
+    base = [f"base-{i}.json" for i in range(ROUNDS)]
+    proc = perfgate(project, "baseline", "update", "--tier", "e2e", "--from", *base)
     assert proc.returncode == 0, proc.stderr
     return project
 
 
-def compared(project, results):
-    """``perfgate compare --format json``: the exit code and each metric's verdict record."""
-    proc = perfgate(project, "compare", results, "--format", "json")
+def verdicts(project, *results):
+    proc = perfgate(project, "compare", *results, "--format", "json")
     report = json.loads(proc.stdout)
-    return proc.returncode, {v["metric"]: v for v in report["verdicts"]}
+    found = {v["metric"]: v["verdict"] for v in report["verdicts"]}
+    changes = {c["field"]: (c["old"], c["new"]) for c in report["changes"]}
+    return proc.returncode, found, changes
 
 
-def verdicts(project, results):
-    code, found = compared(project, results)
-    return code, {metric: v["verdict"] for metric, v in found.items()}
-
-
-def worse_by(verdict):
-    """The relative change in the metric's bad direction (negative when it got better)."""
-    return verdict["change"] if verdict["direction"] == "lower" else -verdict["change"]
-
-
-@pytest.fixture(scope="module")
-def slow(baseline):
-    """The medium model measured against the small model's baseline: (exit code, verdict records)."""
+def test_a_slower_model_is_caught_as_a_regression(baseline):
     measure(baseline, "medium", "slow.json", runs=5)
-    return compared(baseline, "slow.json")
+    code, found, changes = verdicts(baseline, "slow.json")
+    assert code == 1, found
+    assert found["decode_tok_s"] == "regressed"
+    assert found["ttft_ms"] == "regressed"
+    assert changes["model"] == ("perfgate-small", "perfgate-medium")
+    assert "model_digest" in changes
+    # what a person reads: the terminal output names the change beside the verdicts
+    text = perfgate(baseline, "compare", "slow.json")
+    assert text.returncode == 1
+    assert "what changed since the baseline" in text.stdout
+    assert "  model: perfgate-small → perfgate-medium (e2e)" in text.stdout.splitlines()
+    markdown = perfgate(baseline, "compare", "slow.json", "--format", "md")
+    assert "- model: perfgate-small → perfgate-medium (e2e)" in markdown.stdout.splitlines()
 
 
-def test_a_slower_model_is_caught_as_a_regression(slow):
-    code, found = slow
-    assert code == 1
-    assert found["decode_tok_s"]["verdict"] == "regressed"
-    assert found["ttft_ms"]["verdict"] == "regressed"
-
-
-def test_the_same_model_again_passes(baseline, slow):
-    # The very run the baseline holds: a pass that no load can change.
-    code, found = verdicts(baseline, "base.json")
+def test_the_same_model_again_passes(baseline):
+    code, found, changes = verdicts(baseline, *(f"again-{i}.json" for i in range(ROUNDS)))
     assert code == 0, found
-    assert found["decode_tok_s"] == "unchanged"
-    assert found["ttft_ms"] == "unchanged"
-    # Measured again, live: however busy the machine got meanwhile, the same model comes out less
-    # than half as much worse than a model several times slower (better is fine: the baseline may
-    # have been the busier measurement).
-    measure(baseline, "small", "again.json", runs=5)
-    _, again = compared(baseline, "again.json")
-    _, slower = slow
-    for metric in ("decode_tok_s", "ttft_ms"):
-        assert worse_by(again[metric]) < worse_by(slower[metric]) / 2, (metric, again[metric], slower[metric])
+    assert found["decode_tok_s"] != "regressed"
+    assert found["ttft_ms"] != "regressed"
+    assert changes == {}

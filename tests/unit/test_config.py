@@ -76,10 +76,12 @@ def test_default_metric_thresholds_come_from_the_registry_and_are_unchanged():
     expected = {
         "ttft_ms": policy(0.10),
         "e2e_ms": policy(0.10),
+        "app_wall_ms": policy(0.10),  # app scenarios
         "decode_tok_s": policy(0.05),
         "prefill_tok_s": policy(0.10),
         "peak_runtime_rss_mb": policy(0.05),
         "peak_runtime_footprint_mb": policy(0.05),
+        "peak_app_rss_mb": policy(0.05),  # app scenarios
         "client_decode_tok_s": policy(0.05, informational=True),
         "itl_ms_p50": policy(0.10, informational=True),
         "peak_harness_rss_mb": policy(0.05, informational=True),

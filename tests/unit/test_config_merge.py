@@ -222,7 +222,9 @@ def test_a_misspelt_metric_in_a_file_is_refused(tmp_path):
     assert message.startswith(
         f"{tmp_path / 'pyproject.toml'}: invalid config at gate.metrics: unknown metric 'tfft_ms'"
     )
-    assert message.endswith(f"(known: {', '.join(BY_NAME)})")
+    assert message.endswith(
+        f"(known: {', '.join(BY_NAME)}; or app.<name> for a figure the app prints on a PERFGATE line)"
+    )
 
 
 def test_a_misspelt_metric_is_named_before_its_missing_thresholds(tmp_path):

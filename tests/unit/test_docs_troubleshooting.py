@@ -13,10 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 from support.docs import quoted
+from support.synthetic import make_baseline, make_result, write_baselines
 
 from perfgate.cli import main
 from perfgate.contracts.baseline import load_baseline
 from perfgate.errors import BadFileError, NewerSchemaError, PublishError
+from perfgate.files import write_model
 from perfgate.publish.comment import upsert_sticky_comment
 from perfgate.publish.github import GitHubClient
 
@@ -51,6 +53,14 @@ enabled = false
     err = capsys.readouterr().err.strip()
     pattern = re.escape(quoted("host (")).replace(re.escape("Intel(R) Xeon(R) Processor, 23.5 GiB, linux 6"), ".*")
     assert re.fullmatch(f"perfgate: {pattern}", err), err
+
+
+def test_incomparable_environment(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_baselines(tmp_path / "baselines", make_baseline())
+    write_model(tmp_path / "results.json", make_result(seed=2, chip="Apple M4 Pro"))
+    assert main(["compare", "results.json"]) == 3
+    assert f"perfgate: {quoted('baseline and results differ in chip')}" in capsys.readouterr().err.splitlines()
 
 
 def test_corrupt_and_newer_baselines(tmp_path, monkeypatch):

@@ -31,6 +31,9 @@ ON_DISK = {
         "timeout",
         "protocol_error",
         "memory_unavailable",
+        "app_failed",
+        "app_no_request",
+        "app_timeout",
     ],
     "ProblemKind": [
         "runtime_unavailable",
@@ -40,6 +43,9 @@ ON_DISK = {
         "timeout",
         "protocol_error",
         "memory_unavailable",
+        "app_failed",
+        "app_no_request",
+        "app_timeout",
         "tier_missing",
         "baseline_missing",
         "incomparable",
@@ -53,6 +59,9 @@ ON_DISK = {
         "baseline_missing",
         "incomparable",
         "memory_unavailable",
+        "app_failed",
+        "app_no_request",
+        "app_timeout",
     ],
 }
 

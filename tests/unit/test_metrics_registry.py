@@ -66,6 +66,8 @@ def test_a_complete_sample_is_summarised_on_exactly_the_registry():
         peak_combined_rss_mb=980.0,
     )
     sample = build_sample(obs, iteration=0, memory=memory, cold_load_ms=500)
+    # An app scenario's sample adds the command's own wall time and tree memory.
+    sample = sample.model_copy(update={"app_wall_ms": 900.0, "peak_app_rss_mb": 150.0})
     assert list(summarise_samples([sample])) == [m.name for m in METRICS]
 
 

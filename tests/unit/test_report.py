@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from support.synthetic import baseline_of, write_baselines
+
 from perfgate.cli import main
 from perfgate.commands.report import build_report
 from perfgate.config import PerfgateConfig
@@ -79,3 +81,26 @@ def test_cli_copies_raw_files_with_timestamped_names(tmp_path, monkeypatch):
     for name in copied:
         assert f"`raw/{name}`" in text
         assert json.loads((tmp_path / "docs" / "raw" / name).read_text(encoding="utf-8"))["schema_version"] == 1
+
+
+def test_what_changed_against_the_baselines(tmp_path):
+    """The report names the treatment that moved the numbers (here the model) when baselines are given."""
+    measured = two_tiers()[0]
+    fingerprint = measured.result.fingerprint.model_copy(update={"model": "perfgate-small", "model_digest": "ab" * 32})
+    before = measured.result.model_copy(update={"fingerprint": fingerprint})
+    write_baselines(tmp_path, baseline_of(before))
+    text = build_report(
+        [measured],
+        PerfgateConfig(),
+        title="Report",
+        baselines_dir=tmp_path,
+        expect_tiers=(),
+        raw_paths=["raw/measured.json"],
+        generated="2026-11-28",
+    )
+    section = text.split("## What changed\n", 1)[1].split("\n## ", 1)[0]
+    assert "- model: perfgate-small → perfgate-tiny (local)" in section
+    assert "- model_digest: abababababab → d49730d70504 (local)" in section
+    assert text.index("## What changed") < text.index("## Results")
+    # without baselines there is nothing to compare with, and no section
+    assert "What changed" not in render()

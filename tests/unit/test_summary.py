@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from perfgate.config import GateConfig, TriageConfig
-from perfgate.contracts.gate import GateReport, Problem, TierSummary, Verdict, VerdictKind
+from perfgate.contracts.gate import Change, GateReport, Problem, TierSummary, Verdict, VerdictKind
 from perfgate.contracts.triage import TriageEntry
 from perfgate.decide.gate import gate_status
 from perfgate.decide.headline import headline
@@ -105,7 +105,10 @@ def tier_summary(tier: str, *, model: str = "qwen2.5:7b-instruct-q4_K_M", **extr
 
 
 def make_report(
-    tiers: Sequence[TierSummary], verdicts: Sequence[Verdict], problems: Sequence[Problem] = ()
+    tiers: Sequence[TierSummary],
+    verdicts: Sequence[Verdict],
+    problems: Sequence[Problem] = (),
+    changes: Sequence[Change] = (),
 ) -> GateReport:
     """A report whose status and headline come from the real decision code."""
     status, code = gate_status(verdicts, problems, GateConfig())
@@ -119,6 +122,7 @@ def make_report(
         tiers=tuple(tiers),
         verdicts=tuple(verdicts),
         problems=tuple(problems),
+        changes=tuple(changes),
     )
 
 
@@ -189,6 +193,20 @@ def regression_report() -> GateReport:
             verdict("pro", "decode_tok_s", VerdictKind.IMPROVED, base=45.2, change=0.081, half_width=0.02),
             verdict("pro", "peak_runtime_rss_mb", base=5210.0, change=0.001, half_width=0.002, informational=True),
         ],
+        changes=[
+            # The pull request moved both tiers to another quantization and lengthened one prompt.
+            *(
+                Change(tier=t, field="model", old="qwen2.5:7b-instruct-q4_K_M", new="qwen2.5:7b-instruct-q8_0")
+                for t in ("base", "pro")
+            ),
+            Change(
+                tier="pro",
+                scenario="short-explain",
+                field="prompt",
+                old="1a2b3c4d" + "0" * 56,
+                new="5e6f7a8b" + "f" * 56,
+            ),
+        ],
     )
 
 
@@ -220,7 +238,7 @@ def hostile_report() -> GateReport:
                 host_label="mac|mini @org/team\n<img src=x>",
                 chip="Apple M2 `](https://evil.example)",
                 runtime="ollama 0.5.1 <b>",
-                warnings=(f"model differs from the baseline (qwen → {HOSTILE_MODEL})",),
+                warnings=(f"os_major differs from the baseline (darwin 14 → {HOSTILE_MODEL})",),
             )
         ],
         [
@@ -229,6 +247,10 @@ def hostile_report() -> GateReport:
             *tier_verdicts("base", scenario="x\n```\n" + HOSTILE_MODEL),
         ],
         [Problem(kind=Kind.RUNTIME_ERROR, tier="base", scenario="short", message=HOSTILE_ERROR)],
+        [
+            Change(tier="base", field="model", old="qwen", new=HOSTILE_MODEL),
+            Change(tier="base", scenario="short", field="command", old=None, new=f"python app.py '{HOSTILE_ERROR}'"),
+        ],
     )
 
 
@@ -302,6 +324,57 @@ def test_hostile_strings_are_neutralised() -> None:
     assert len(triage) == 3  # header, rule, one row: the message's newlines did not split the row
     assert "runner said: \\`\\`\\` boom \\`rm -rf\\` --\\>" in triage[2]
     check_golden("summary-hostile.md", text)
+
+
+# ---------------------------------------------------------------- what changed
+
+
+MODEL_LINE = "model: qwen2.5:7b-instruct-q4_K_M → qwen2.5:7b-instruct-q8_0 (base, pro)"
+PROMPT_LINE = "prompt: sha256 1a2b3c4d → 5e6f7a8b (pro/short-explain)"
+
+
+@pytest.mark.parametrize("render", [gate_summary, gate_markdown], ids=["summary", "compare-md"])
+def test_what_changed_in_markdown_comes_before_the_verdict_tables(render) -> None:
+    text = render(regression_report())
+    changed = text.index("#### What changed")
+    assert changed < text.index("#### base / short-explain")
+    block = text[changed:].split("\n\n#### ", 1)[0]
+    assert "- " + MODEL_LINE.replace("_", "\\_") in block  # escaped, like every value from outside
+    assert f"- {PROMPT_LINE}" in block
+    assert "reviewed commit" in block
+
+
+def test_what_changed_in_the_terminal() -> None:
+    text = gate_text(regression_report())
+    head, *lines = text.split("what changed since the baseline", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert head == " (compared as the change under test)"
+    assert lines == [f"  {MODEL_LINE}", f"  {PROMPT_LINE}"]
+    assert text.index("what changed") < text.index("base / short-explain")
+
+
+@pytest.mark.parametrize("render", [gate_summary, gate_markdown, gate_text])
+def test_nothing_changed_means_no_section(render) -> None:
+    assert "hat changed" not in render(clean_report())
+
+
+def test_a_long_list_of_changes_is_cut_and_says_where_the_rest_is() -> None:
+    changes = [
+        Change(tier="pro", scenario=f"s{i:02d}", field="prompt", old=f"{i:08x}" + "0" * 56, new="f" * 64)
+        for i in range(30)
+    ]
+    report = make_report([tier_summary("pro")], tier_verdicts("pro"), changes=changes)
+    block = gate_summary(report).split("#### What changed", 1)[1].split("\n\n####", 1)[0]
+    assert block.count("\n- prompt: ") == 20
+    assert block.endswith("- _10 more in gate.json._")
+
+
+def test_what_changed_survives_trimming() -> None:
+    report = big_report(scenarios=60, changed=True).model_copy(
+        update={"changes": (Change(tier="pro", field="model", old="small", new="medium"),)}
+    )
+    text = gate_summary(report)
+    assert "gate.json" in text  # it was trimmed
+    assert "- model: small → medium (pro)" in text
 
 
 # ---------------------------------------------------------------- trimming

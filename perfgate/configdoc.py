@@ -69,7 +69,7 @@ prefill.enabled = false  # run only the built-in short-explain scenario
 
 def _type_name(field: FieldInfo) -> str:
     text = str(field.annotation).replace("typing.", "")
-    for noise in ("perfgate.config.model.", "<class '", "'>"):
+    for noise in ("perfgate.config.model.", "perfgate.config.sections.", "<class '", "'>"):
         text = text.replace(noise, "")
     return text.replace(" | ", " or ")  # a pipe would split the table cell
 

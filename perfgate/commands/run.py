@@ -36,7 +36,8 @@ from perfgate.measure.harness import (
     selected_scenarios,
 )
 from perfgate.measure.host import probe_host, resolve_tier
-from perfgate.measure.memory import MemorySampler, locate_runtime
+from perfgate.measure.locate import locate_runtime
+from perfgate.measure.memory import MemorySampler
 from perfgate.provenance import command_line, utc_now_iso
 from perfgate.runtimes.base import RuntimeClient
 from perfgate.runtimes.registry import open_runtime

@@ -20,12 +20,11 @@ from perfgate.config.model import (
     PerfgateConfig,
     RuntimeConfig,
     ScenarioConfig,
-    SequentialConfig,
     SimConfig,
     TierConfig,
     TierMatch,
-    TriageConfig,
 )
+from perfgate.config.sections import SequentialConfig, TriageConfig
 
 __all__ = [
     "ENVIRONMENT_FIELDS",

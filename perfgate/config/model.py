@@ -7,15 +7,17 @@ because a misspelt name would otherwise switch a check off without a word.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from perfgate.errors import TRIAGE_KINDS
+from perfgate.config.base import _Model, _refuse_unknown
+from perfgate.config.sections import SequentialConfig, TriageConfig
 from perfgate.metrics import APP_METRIC_PREFIX, BY_NAME, METRICS, is_app_metric
 
 SEED_PROMPT = "Explain what Bzzbe does in two short sentences."
+
 
 # A long, fixed prompt so prefill throughput is measurable; built from a
 # repeated paragraph so its hash never changes.
@@ -28,17 +30,6 @@ PREFILL_PROMPT = (
         for i in range(1, 41)
     )
 )
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def _refuse_unknown(what: str, given: Iterable[str], known: Collection[str]) -> None:
-    """One line naming the first unknown name and every valid one (a typo must not pass silently)."""
-    for name in given:
-        if name not in known:
-            raise ValueError(f"unknown {what} {name!r} (known: {', '.join(known)})")
 
 
 def _refuse_unknown_metrics(given: Iterable[str]) -> None:
@@ -104,6 +95,8 @@ class ScenarioConfig(_Model):
 # The machine under the measurement: a difference means the numbers are not comparable.
 # (The tier itself always matches: each tier's results meet only that tier's baseline.)
 ENVIRONMENT_FIELDS = ("chip", "memory_gb", "os_major")
+
+
 # What a pull request changes: a difference is compared and shown under "What changed".
 TREATMENT_FIELDS = (
     "runtime_kind",
@@ -115,6 +108,8 @@ TREATMENT_FIELDS = (
     "scenario_options",
     "command",
 )
+
+
 FINGERPRINT_FIELDS = ENVIRONMENT_FIELDS + TREATMENT_FIELDS
 
 
@@ -273,78 +268,6 @@ class GateConfig(_Model):
         if not enabled:
             raise ValueError("every metric is disabled, so the gate would compare nothing")
         return enabled
-
-
-class SequentialConfig(_Model):
-    """``--until-conclusive``: more runs only where a verdict is in doubt."""
-
-    max_looks: int = Field(default=5, ge=1, le=20, description="Looks at most, the first after `runs` runs.")
-    batch_runs: int = Field(default=3, ge=1, description="Runs added to an unsettled scenario per look.")
-    rho: float = Field(default=2.0, gt=0, description="Alpha-spending exponent: look k spends alpha*(k/K)**rho.")
-    max_runs: int | None = Field(default=None, ge=1, description="Cap on measured runs per scenario.")
-    max_minutes: float | None = Field(default=None, gt=0, description="Wall-clock budget for the extra looks.")
-
-
-class TriageConfig(_Model):
-    """Triage entries: who owns what, how severe, and when to file."""
-
-    label: str = Field(default="perfgate", description="GitHub label on every triage issue.")
-    file_on_pr: Literal["never", "could_not_measure", "all"] = Field(
-        default="could_not_measure",
-        description=(
-            "What a pull request's gate files as issues. Regressions seen only on a PR are reported in its "
-            "comment; the default branch files everything."
-        ),
-    )
-    p1_regression: float = Field(default=0.25, gt=0, description="A regression this large (0.25 = 25 %) is P1.")
-    max_evidence: int = Field(default=10, ge=1, description="Sightings kept per entry.")
-    confirm_regressions: bool = Field(
-        default=True,
-        description=(
-            "File a regression only once confirmed (seen at two consecutive looks of an --until-conclusive run); "
-            "until then the comment calls it suspected."
-        ),
-    )
-    owners: dict[str, str] = Field(
-        default_factory=lambda: {
-            "regression": "QA",
-            "runtime_unavailable": "Runtime",
-            "model_missing": "Runtime",
-            "runtime_error": "Runtime",
-            "tier_missing": "QA/Platform",
-            "baseline_missing": "QA/Platform",
-            "incomparable": "QA/Platform",
-            "memory_unavailable": "QA",
-            "app_failed": "App",
-            "app_no_request": "App",
-            "app_timeout": "App",
-        },
-        description="Owner per entry kind, as in the seed's Defect Triage table; a kind you set keeps the others.",
-    )
-    severities: dict[str, str] = Field(
-        default_factory=lambda: {
-            "runtime_unavailable": "P1",
-            "model_missing": "P1",
-            "runtime_error": "P1",
-            "tier_missing": "P1",
-            "baseline_missing": "P2",
-            "incomparable": "P2",
-            "memory_unavailable": "P2",
-            "app_failed": "P1",
-            "app_no_request": "P1",
-            "app_timeout": "P1",
-        },
-        description=(
-            "Severity per could-not-measure kind (regressions: P1 above p1_regression, else P2); "
-            "a kind you set keeps the others."
-        ),
-    )
-
-    @field_validator("owners", "severities")
-    @classmethod
-    def _known_kinds(cls, value: dict[str, str]) -> dict[str, str]:
-        _refuse_unknown("triage kind", value, TRIAGE_KINDS)
-        return value
 
 
 class PerfgateConfig(_Model):

@@ -23,7 +23,8 @@ from support.waiting import is_gone, wait_until
 
 from perfgate.errors import AppFailed, AppNoRequest, AppTimeout, Kind
 from perfgate.measure.app import AppRunner
-from perfgate.measure.memory import MemorySampler, locate_runtime
+from perfgate.measure.locate import locate_runtime
+from perfgate.measure.memory import MemorySampler
 from perfgate.measure.proxy import MeasuringProxy
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "chat-app"

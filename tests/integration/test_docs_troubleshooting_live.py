@@ -13,7 +13,7 @@ from support.docs import quoted
 
 from perfgate.cli import main
 from perfgate.errors import MemoryUnavailable, ModelMissing
-from perfgate.measure.memory import locate_runtime
+from perfgate.measure.locate import locate_runtime
 from perfgate.runtimes.ollama import OllamaClient
 from perfgate.sim.launch import SimProcess
 from perfgate.sim.profile import SimProfile

@@ -28,7 +28,8 @@ from support.cli import free_port
 from support.waiting import wait_until
 
 from perfgate.errors import MemoryUnavailable
-from perfgate.measure.memory import MemorySampler, locate_runtime
+from perfgate.measure.locate import locate_runtime
+from perfgate.measure.memory import MemorySampler
 
 BALLAST_MIB = 64
 

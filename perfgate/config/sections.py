@@ -1,0 +1,82 @@
+"""The config tables of the later stages: sequential runs and triage."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from perfgate.config.base import _Model, _refuse_unknown
+from perfgate.errors import TRIAGE_KINDS
+
+
+class SequentialConfig(_Model):
+    """``--until-conclusive``: more runs only where a verdict is in doubt."""
+
+    max_looks: int = Field(default=5, ge=1, le=20, description="Looks at most, the first after `runs` runs.")
+    batch_runs: int = Field(default=3, ge=1, description="Runs added to an unsettled scenario per look.")
+    rho: float = Field(default=2.0, gt=0, description="Alpha-spending exponent: look k spends alpha*(k/K)**rho.")
+    max_runs: int | None = Field(default=None, ge=1, description="Cap on measured runs per scenario.")
+    max_minutes: float | None = Field(default=None, gt=0, description="Wall-clock budget for the extra looks.")
+
+
+class TriageConfig(_Model):
+    """Triage entries: who owns what, how severe, and when to file."""
+
+    label: str = Field(default="perfgate", description="GitHub label on every triage issue.")
+    file_on_pr: Literal["never", "could_not_measure", "all"] = Field(
+        default="could_not_measure",
+        description=(
+            "What a pull request's gate files as issues. Regressions seen only on a PR are reported in its "
+            "comment; the default branch files everything."
+        ),
+    )
+    p1_regression: float = Field(default=0.25, gt=0, description="A regression this large (0.25 = 25 %) is P1.")
+    max_evidence: int = Field(default=10, ge=1, description="Sightings kept per entry.")
+    confirm_regressions: bool = Field(
+        default=True,
+        description=(
+            "File a regression only once confirmed (seen at two consecutive looks of an --until-conclusive run); "
+            "until then the comment calls it suspected."
+        ),
+    )
+    owners: dict[str, str] = Field(
+        default_factory=lambda: {
+            "regression": "QA",
+            "runtime_unavailable": "Runtime",
+            "model_missing": "Runtime",
+            "runtime_error": "Runtime",
+            "tier_missing": "QA/Platform",
+            "baseline_missing": "QA/Platform",
+            "incomparable": "QA/Platform",
+            "memory_unavailable": "QA",
+            "app_failed": "App",
+            "app_no_request": "App",
+            "app_timeout": "App",
+        },
+        description="Owner per entry kind, as in the seed's Defect Triage table; a kind you set keeps the others.",
+    )
+    severities: dict[str, str] = Field(
+        default_factory=lambda: {
+            "runtime_unavailable": "P1",
+            "model_missing": "P1",
+            "runtime_error": "P1",
+            "tier_missing": "P1",
+            "baseline_missing": "P2",
+            "incomparable": "P2",
+            "memory_unavailable": "P2",
+            "app_failed": "P1",
+            "app_no_request": "P1",
+            "app_timeout": "P1",
+        },
+        description=(
+            "Severity per could-not-measure kind (regressions: P1 above p1_regression, else P2); "
+            "a kind you set keeps the others."
+        ),
+    )
+
+    @field_validator("owners", "severities")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        _refuse_unknown("triage kind", value, TRIAGE_KINDS)
+        return value

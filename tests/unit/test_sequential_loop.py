@@ -81,6 +81,33 @@ def test_nothing_in_doubt_stops_at_the_first_look_without_more_runs(baselines):
     assert more.calls == []
 
 
+def test_a_true_zero_change_in_doubt_gets_more_runs_and_settles_unchanged(tmp_path):
+    # TTFT at 12 % CV, as test_cli_sequential.py runs the simulator: 5 runs against 30 leave a true 0 %
+    # inconclusive at look 1; two more batches of 5 settle it. (The live run there can only show that
+    # an unchanged build is never called a regression: how busy the machine was between its baseline
+    # and it moves the verdict, not the procedure.)
+    noisy = {"ttft_ms": 0.12}
+    one_scenario = ("short-explain",)
+    baselines = write_baselines(
+        tmp_path / "noisy-ttft", baseline_of(make_result(seed=1, n=30, scenarios=one_scenario, cv=noisy))
+    )
+    first = make_result(seed=3, n=5, scenarios=one_scenario, cv=noisy)
+    more = FakeRuns(cv=noisy)
+    result = run_until_conclusive(
+        first, config=config(baselines, max_looks=5, batch_runs=5), more=more, look=decide_look
+    )
+    record = result.sequential
+    assert record is not None
+    assert [look.verdicts["short-explain/ttft_ms"] for look in record.looks] == [
+        "inconclusive",
+        "inconclusive",
+        "unchanged",
+    ]
+    assert record.stopped == "settled"
+    assert record.confirmed == ()
+    assert more.calls == [(frozenset(one_scenario), 5), (frozenset(one_scenario), 5)]
+
+
 @pytest.fixture
 def noisy_decode_baseline(tmp_path: Path) -> Path:
     """A baseline whose decode rate varies by 25 %: no number of current runs narrows the

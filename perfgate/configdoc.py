@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from perfgate.config import PerfgateConfig
-from perfgate.metrics import BY_NAME
+from perfgate.metrics import BY_NAME, default_informational
 
 HEADER = """# Configuration
 
@@ -145,6 +145,13 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
+def _informational_cell(metric: str, configured: bool | None) -> str:
+    if configured is not None:
+        return _yes(configured)
+    own, app = default_informational(metric, app_scenario=False), default_informational(metric, app_scenario=True)
+    return _yes(own) if own == app else f"{_yes(own)} (app scenarios: {_yes(app)})"
+
+
 def _built_in_entries(config: PerfgateConfig) -> list[str]:
     """What the named tables hold before a file, the environment or flags are merged onto them."""
     lines = ["## Built-in entries", "", "Set a key of one to change it; `enabled = false` switches it off.", ""]
@@ -157,7 +164,7 @@ def _built_in_entries(config: PerfgateConfig) -> list[str]:
                 BY_NAME[name].unit,
                 f"{p.threshold_worse:g}",
                 f"{p.threshold_better:g}",
-                _yes(p.informational),
+                _informational_cell(name, p.informational),
             )
         )
     others = ", ".join(f"`{name}`" for name in BY_NAME if name not in config.gate.metrics)

@@ -25,6 +25,9 @@ class MetricSpec:
     threshold: float | None = None  # default relative threshold; None = not compared by default
     informational: bool = False  # compared and shown, never failing, outside the Holm family
     terminal: bool = True  # shown in the terminal run table
+    # Gating (not informational) in an app scenario, where the figure is the app's own:
+    # combined RSS is then the app's tree + the runtime's, the figure an app team reports.
+    gates_for_apps: bool = False
 
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -43,7 +46,7 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("peak_runtime_footprint_mb", "MB", "runtime footprint", "lower", 0.05),
     MetricSpec("peak_app_rss_mb", "MB", "app RSS", "lower", 0.05),
     MetricSpec("peak_harness_rss_mb", "MB", "harness RSS", "lower", 0.05, informational=True),
-    MetricSpec("peak_combined_rss_mb", "MB", "combined RSS", "lower", 0.05, informational=True),
+    MetricSpec("peak_combined_rss_mb", "MB", "combined RSS", "lower", 0.05, informational=True, gates_for_apps=True),
 )
 
 BY_NAME: dict[str, MetricSpec] = {m.name: m for m in METRICS}
@@ -64,6 +67,14 @@ APP_METRIC_PREFIX = "app."
 _APP_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 # The unit an app metric's name implies, by its suffix (the registry's own naming rule).
 _SUFFIX_UNITS = (("_tok_s", "tok/s"), ("_ms", "ms"), ("_mb", "MB"), ("_s", "s"))
+
+
+def default_informational(metric: str, *, app_scenario: bool) -> bool:
+    """Whether ``metric`` is informational by default, in an app scenario or in one of perfgate's own."""
+    spec = BY_NAME.get(metric)
+    if spec is None:  # an app's own figure: gated only when listed, and then as configured
+        return False
+    return spec.informational and not (app_scenario and spec.gates_for_apps)
 
 
 def is_app_key(key: str) -> bool:

@@ -107,6 +107,7 @@ TREATMENT_FIELDS = (
     "prompt",
     "scenario_options",
     "command",
+    "app_model",
 )
 
 
@@ -207,19 +208,25 @@ class MetricPolicy(_Model):
 
     threshold_worse: float = Field(gt=0, description="Relative change for the worse that matters (0.10 = 10 %).")
     threshold_better: float = Field(gt=0, lt=1, description="Relative change for the better that counts as improved.")
-    informational: bool = Field(default=False, description="Shown, never failing, outside the Holm family.")
+    informational: bool | None = Field(
+        default=None,
+        description=(
+            "Shown, never failing, outside the Holm family. Unset: the registry's default "
+            "(`peak_combined_rss_mb` gates in app scenarios only)."
+        ),
+    )
     enabled: bool = _enabled_field("metric")
 
 
 def _default_metric_policies() -> dict[str, MetricPolicy]:
     """Every registry metric that has a default threshold."""
     policies = {
-        m.name: MetricPolicy(threshold_worse=m.threshold, threshold_better=m.threshold, informational=m.informational)
+        m.name: MetricPolicy(threshold_worse=m.threshold, threshold_better=m.threshold)
         for m in METRICS
         if m.threshold is not None
     }
     # Gating metrics first, as the gate has always listed them: the verdicts come out in this order.
-    return dict(sorted(policies.items(), key=lambda item: item[1].informational))
+    return dict(sorted(policies.items(), key=lambda item: BY_NAME[item[0]].informational))
 
 
 class GateConfig(_Model):

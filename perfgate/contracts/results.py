@@ -237,6 +237,10 @@ class ScenarioFingerprint(Frozen):
     command: str | None = Field(
         default=None, description="The app's benchmark command (shell-quoted) for an app scenario; None otherwise."
     )
+    app_model: str | None = Field(
+        default=None,
+        description="App scenarios: the model the app's first LLM request asked for (may differ from `model`).",
+    )
 
 
 class Fingerprint(Frozen):

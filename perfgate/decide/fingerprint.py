@@ -22,7 +22,12 @@ from perfgate.contracts.results import Fingerprint, RunResult, ScenarioFingerpri
 from perfgate.errors import Kind
 
 # Fields held per scenario, by their must_match name.
-SCENARIO_FIELDS = {"prompt": "prompt_sha256", "scenario_options": "options_sha256", "command": "command"}
+SCENARIO_FIELDS = {
+    "prompt": "prompt_sha256",
+    "scenario_options": "options_sha256",
+    "command": "command",
+    "app_model": "app_model",
+}
 RUN_FIELDS = tuple(f for f in FINGERPRINT_FIELDS if f not in SCENARIO_FIELDS)
 HASH_FIELDS = ("prompt", "scenario_options")
 LONGEST_VALUE = 80  # characters of a command or name shown before it is cut
@@ -39,6 +44,11 @@ class FieldDiff:
 
     def describe(self) -> str:
         return f"{self.field} ({show_change(self.field, self.old, self.new)})"
+
+
+def same_model(a: str, b: str) -> bool:
+    """Whether two model names are one model (Ollama reads a name without a tag as ``name:latest``)."""
+    return a.removesuffix(":latest") == b.removesuffix(":latest")
 
 
 def show_value(name: str, value: str | None) -> str:
@@ -83,8 +93,14 @@ def _scenario_diffs(scenario: str, base: ScenarioFingerprint, cur: ScenarioFinge
     return [
         FieldDiff(name, scenario, getattr(base, attr), getattr(cur, attr))
         for name, attr in SCENARIO_FIELDS.items()
-        if getattr(base, attr) != getattr(cur, attr)
+        if getattr(base, attr) != getattr(cur, attr) and not _unrecorded(name, base, cur)
     ]
+
+
+def _unrecorded(name: str, base: ScenarioFingerprint, cur: ScenarioFingerprint) -> bool:
+    # A baseline from before perfgate recorded the app's model has none; a scenario that
+    # stopped (or started) running an app shows as a changed command instead.
+    return name == "app_model" and (base.app_model is None or cur.app_model is None)
 
 
 def _add(found: dict[tuple[str | None, str], FieldDiff], diffs: Sequence[FieldDiff]) -> None:

@@ -25,7 +25,7 @@ from perfgate.decide.headline import headline
 from perfgate.decide.sequential import sequential_alpha
 from perfgate.decide.stats import MetricTest, decide
 from perfgate.errors import ExitCode, Kind
-from perfgate.metrics import direction_of, unit_of
+from perfgate.metrics import default_informational, direction_of, unit_of
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def _base_verdict(
     tier: str, scenario: str, metric: str, config: GateConfig, kind: VerdictKind, **kw: object
 ) -> Verdict:
     policy = config.metrics[metric]
-    forced = bool(kw.pop("force_informational", False))
+    informational = bool(kw.pop("informational", False))
     return Verdict.model_validate(
         {
             "tier": tier,
@@ -58,7 +58,7 @@ def _base_verdict(
             "metric": metric,
             "unit": unit_of(metric),
             "direction": direction_of(metric),
-            "informational": policy.informational or forced,
+            "informational": informational,
             "verdict": kind,
             "threshold_worse": policy.threshold_worse,
             "threshold_better": policy.threshold_better,
@@ -109,6 +109,7 @@ def _tier_pending(
         problems.extend(comparability.problems())
     current = _merge_current(tier_input.results)
     base_samples = baseline.samples if baseline else {}
+    apps = _app_scenarios(tier_input.results, baseline)
     for scenario in sorted(set(current) | set(base_samples) | set(failed_scenarios)):
         blocked = comparability.blocked(scenario)
         for metric in config.metrics:
@@ -128,7 +129,9 @@ def _tier_pending(
                         failure=failed_scenarios.get(scenario),
                         no_baseline=baseline is None,
                         memory_reason=memory_reason,
-                        informational=metric in tier_input.informational_metrics,
+                        informational=_informational(
+                            config, metric, app_scenario=scenario in apps, tier=tier_input.informational_metrics
+                        ),
                     )
                 )
     summary = _tier_summary(tier_input, newest, baseline, warnings)
@@ -150,7 +153,7 @@ def _pending_one(  # noqa: PLR0917 -- (tier, scenario, metric, baseline, current
     informational: bool,
 ) -> _Pending:
     """One metric's test, or the verdict that says why it cannot be tested."""
-    kw: dict[str, object] = {"n_baseline": len(b), "n_current": len(c), "force_informational": informational}
+    kw: dict[str, object] = {"n_baseline": len(b), "n_current": len(c), "informational": informational}
     if blocked:
         kind, note = VerdictKind.INCOMPARABLE, f"fingerprint differs: {', '.join(blocked)}"
     elif failure is not None:
@@ -168,10 +171,26 @@ def _pending_one(  # noqa: PLR0917 -- (tier, scenario, metric, baseline, current
             direction_of(metric),
             policy.threshold_worse,
             policy.threshold_better,
-            policy.informational or informational,
+            informational,
         )
         return _Pending(_base_verdict(tier, scenario, metric, config, VerdictKind.INCONCLUSIVE, **kw), test)
     return _Pending(_base_verdict(tier, scenario, metric, config, kind, notes=(note,), **kw), None)
+
+
+def _app_scenarios(results: Sequence[tuple[str, RunResult]], baseline: Baseline | None) -> frozenset[str]:
+    """Scenarios that ran an app's command, in the results or in the baseline."""
+    names = {s.name for _, r in results for s in r.scenarios if s.command is not None}
+    if baseline is not None:
+        names |= {name for name, fp in baseline.fingerprint.scenarios.items() if fp.command is not None}
+    return frozenset(names)
+
+
+def _informational(config: GateConfig, metric: str, *, app_scenario: bool, tier: tuple[str, ...]) -> bool:
+    """Shown but never failing: as configured, else the registry's default; a tier's list always wins."""
+    if metric in tier:
+        return True
+    configured = config.metrics[metric].informational
+    return default_informational(metric, app_scenario=app_scenario) if configured is None else configured
 
 
 def _tier_summary(

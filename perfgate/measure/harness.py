@@ -261,6 +261,7 @@ def _with_app_hashes(fingerprint: Fingerprint, runs: Sequence[_ScenarioRun]) -> 
             update={
                 "prompt_sha256": run.app_sent.prompt_sha256 or entry.prompt_sha256,
                 "options_sha256": run.app_sent.options_sha256 or entry.options_sha256,
+                "app_model": run.app_sent.model,
             }
         )
     return fingerprint.model_copy(update={"scenarios": scenarios})

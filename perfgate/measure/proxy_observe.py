@@ -319,12 +319,12 @@ class ChunkedRelay:
     def __init__(self, url: str, sink: Callable[[bytes, int], None] | None) -> None:
         self.body = ChunkedBody(url)
         self._sink = sink
-        self._pending: list[tuple[bytes, int]] = []
+        self.pending: list[tuple[bytes, int]] = []  # (read, clock) not parsed yet; the proxy appends in place
         self._tail = b""
 
     def push(self, data: bytes, at_ns: int) -> bool:
         """Keep one read; True once the body is complete."""
-        pending = self._pending
+        pending = self.pending
         pending.append((data, at_ns))
         tail = data[-4:] if len(data) >= 4 else (self._tail + data)[-4:]
         self._tail = tail
@@ -334,7 +334,8 @@ class ChunkedRelay:
 
     def catch_up(self) -> bool:
         """Parse the framing of every read kept so far (ProtocolError when it is bad); True once complete."""
-        pending, self._pending = self._pending, []
+        pending = self.pending[:]
+        self.pending.clear()  # the same list: the proxy holds its append
         for data, at_ns in pending:
             pieces = self.body.feed(data)
             if self._sink is not None:

@@ -307,15 +307,32 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self._pump_dechunked(first, sock.recv, ChunkedBody(url), feed, url)
 
     def _pump_chunked(self, data: bytes, recv: Callable[[int], bytes], relay: ChunkedRelay, url: str) -> None:
-        """The usual answer: the runtime's own chunks, passed as they are."""
-        write, clock = self._write, time.perf_counter_ns
-        while data:
-            at_ns = clock()
-            write(data)
-            self._sent += len(data)
-            if relay.push(data, at_ns):
-                return
-            data = recv(_READ_SIZE)
+        """The usual answer: the runtime's own chunks, passed as they are.
+
+        The hot loop of the proxy (once per token): ``ChunkedRelay.push`` and
+        ``_write`` written out in place, which is a fifth of its own CPU.
+        """
+        sendall, clock, keep = self.request.sendall, time.perf_counter_ns, relay.pending.append
+        sent, tail, kept = 0, b"", 0
+        try:
+            while data:
+                at_ns = clock()
+                try:
+                    sendall(data)
+                except OSError as exc:
+                    raise _ClientGone from exc
+                sent += len(data)
+                keep((data, at_ns))
+                kept += 1
+                # Only a body's last chunk ends in CRLF CRLF (see ChunkedRelay).
+                tail = data[-4:] if len(data) >= 4 else (tail + data)[-4:]
+                if tail == b"\r\n\r\n" or kept >= relay.CATCH_UP_READS:
+                    if relay.catch_up():
+                        return
+                    kept = 0
+                data = recv(_READ_SIZE)
+        finally:
+            self._sent += sent
         if not relay.catch_up():
             raise StreamTruncated(f"stream truncated: {url} closed the connection mid-body")
 

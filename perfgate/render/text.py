@@ -9,6 +9,7 @@ from tabulate import tabulate
 from perfgate.contracts.gate import GateReport
 from perfgate.contracts.results import MetricSummary, RunResult, ScenarioResult, SequentialRecord
 from perfgate.contracts.triage import TriageEntry
+from perfgate.decide.fingerprint import same_model
 from perfgate.metrics import APP_METRIC_PREFIX, unit_of
 from perfgate.render.cells import fmt_number, look_alpha_note
 from perfgate.render.changes import changes_text
@@ -87,6 +88,12 @@ def run_report(result: RunResult) -> str:
         f"model {model} · host {result.host.label} ({result.host.chip or 'unknown chip'}) · "
         f"{result.warmup} warm-up + {result.runs} runs per scenario",
     ]
+    for name, sent in result.fingerprint.scenarios.items():
+        if sent.app_model is not None and not same_model(sent.app_model, rt.model):
+            head.append(
+                f"note: scenario {name} asked the runtime for model {sent.app_model}, not {rt.model} "
+                "(runtime.model, whose digest is recorded): set --model to the app's model"
+            )
     parts = ["\n".join(head)]
     for scenario in result.scenarios:
         n = len(scenario.samples)

@@ -96,8 +96,11 @@ def measure_and_compare(work: Path, runs: int = 6):
 
 
 def test_the_unchanged_app_passes(project, tmp_path):
-    _, compared = measure_and_compare(changed_app(project, tmp_path / "same"))
+    result, compared = measure_and_compare(changed_app(project, tmp_path / "same"))
     assert compared.returncode == 0, compared.stdout + compared.stderr
+    # The model the app asked for, as the proxy saw it (the example's config.json names it).
+    app_config = json.loads((EXAMPLE / "config.json").read_text(encoding="utf-8"))
+    assert result.fingerprint.scenarios["chat"].app_model == app_config["model"]
     assert "regressed" not in compared.stdout
     assert "what changed" not in compared.stdout.lower()
 

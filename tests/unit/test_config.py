@@ -5,7 +5,7 @@ from pydantic import ValidationError
 
 from perfgate.config import SEED_PROMPT, GateConfig, MetricPolicy, PerfgateConfig, env_overrides, load_config
 from perfgate.errors import ConfigError
-from perfgate.metrics import METRICS
+from perfgate.metrics import METRICS, default_informational
 
 
 def test_defaults_match_the_seed(tmp_path):
@@ -69,25 +69,30 @@ def test_env_values_parse_as_json_when_they_can():
 
 
 def test_default_metric_thresholds_come_from_the_registry_and_are_unchanged():
-    def policy(threshold: float, *, informational: bool = False) -> MetricPolicy:
-        return MetricPolicy(threshold_worse=threshold, threshold_better=threshold, informational=informational)
+    def policy(threshold: float) -> MetricPolicy:
+        return MetricPolicy(threshold_worse=threshold, threshold_better=threshold)
 
-    # The gate's defaults as they were written out by hand before the registry held them (same order).
+    # The gate's defaults as they were written out by hand before the registry held them (same order),
+    # with whether each is informational in perfgate's own scenarios and in an app scenario.
     expected = {
-        "ttft_ms": policy(0.10),
-        "e2e_ms": policy(0.10),
-        "app_wall_ms": policy(0.10),  # app scenarios
-        "decode_tok_s": policy(0.05),
-        "prefill_tok_s": policy(0.10),
-        "peak_runtime_rss_mb": policy(0.05),
-        "peak_runtime_footprint_mb": policy(0.05),
-        "peak_app_rss_mb": policy(0.05),  # app scenarios
-        "client_decode_tok_s": policy(0.05, informational=True),
-        "itl_ms_p50": policy(0.10, informational=True),
-        "peak_harness_rss_mb": policy(0.05, informational=True),
-        "peak_combined_rss_mb": policy(0.05, informational=True),
+        "ttft_ms": (policy(0.10), False, False),
+        "e2e_ms": (policy(0.10), False, False),
+        "app_wall_ms": (policy(0.10), False, False),  # app scenarios
+        "decode_tok_s": (policy(0.05), False, False),
+        "prefill_tok_s": (policy(0.10), False, False),
+        "peak_runtime_rss_mb": (policy(0.05), False, False),
+        "peak_runtime_footprint_mb": (policy(0.05), False, False),
+        "peak_app_rss_mb": (policy(0.05), False, False),  # app scenarios
+        "client_decode_tok_s": (policy(0.05), True, True),
+        "itl_ms_p50": (policy(0.10), True, True),
+        "peak_harness_rss_mb": (policy(0.05), True, True),
+        # perfgate's own + runtime in its scenarios; the app's tree + runtime (what the team reports) in an app's.
+        "peak_combined_rss_mb": (policy(0.05), True, False),
     }
     metrics = GateConfig().metrics
-    assert list(metrics.items()) == list(expected.items())
-    from_registry = {m.name: policy(m.threshold, informational=m.informational) for m in METRICS if m.threshold}
+    assert list(metrics.items()) == [(name, p) for name, (p, _, _) in expected.items()]
+    roles = {name: (default_informational(name, app_scenario=False), default_informational(name, app_scenario=True))
+             for name in metrics}  # fmt: skip
+    assert roles == {name: (own, app) for name, (_, own, app) in expected.items()}
+    from_registry = {m.name: policy(m.threshold) for m in METRICS if m.threshold}
     assert metrics == from_registry

@@ -15,9 +15,10 @@ from perfgate.config import ENVIRONMENT_FIELDS, TREATMENT_FIELDS, GateConfig, Pe
 from perfgate.contracts.baseline import Baseline
 from perfgate.contracts.gate import Change, GateReport, GateStatus, VerdictKind
 from perfgate.contracts.results import RunResult
-from perfgate.decide.fingerprint import check_tier, show_change, show_value
+from perfgate.decide.fingerprint import check_tier, same_model, show_change, show_value
 from perfgate.decide.gate import TierInput, evaluate, group_by_tier
 from perfgate.errors import Kind
+from perfgate.render.text import run_report
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 # What a project that wants the old strictness writes: the environment and the model.
@@ -38,10 +39,10 @@ def ttft(report: GateReport, scenario: str = "short-explain", tier: str = "pro")
     return found.verdict
 
 
-def with_command(result: RunResult, scenario: str, command: str) -> RunResult:
-    """``result`` as if ``scenario`` were an app scenario run with ``command``."""
+def with_command(result: RunResult, scenario: str, command: str, app_model: str | None = None) -> RunResult:
+    """``result`` as if ``scenario`` were an app scenario run with ``command`` (asking for ``app_model``)."""
     scenarios = dict(result.fingerprint.scenarios)
-    scenarios[scenario] = scenarios[scenario].model_copy(update={"command": command})
+    scenarios[scenario] = scenarios[scenario].model_copy(update={"command": command, "app_model": app_model})
     return result.model_copy(update={"fingerprint": result.fingerprint.model_copy(update={"scenarios": scenarios})})
 
 
@@ -139,6 +140,38 @@ def test_treatment_changes_list_runtime_quantization_and_command():
     ]
     # a treatment change is not staleness: no warning repeats it
     assert report.tiers[0].warnings == ()
+
+
+def test_the_model_an_app_asks_for_is_a_treatment_change_even_when_runtime_model_stays():
+    # The app switched models; --model (runtime.model) was left alone, so only the proxy saw the change.
+    base = with_command(make_result(seed=1, n=15), "short-explain", "python app.py", app_model="qwen2.5:7b")
+    current = with_command(make_result(seed=2), "short-explain", "python app.py", app_model="qwen2.5:14b")
+    report = gate([current], [baseline_of(base)])
+    assert report.problems == ()
+    assert [(c.scenario, c.field, c.old, c.new) for c in report.changes] == [
+        ("short-explain", "app_model", "qwen2.5:7b", "qwen2.5:14b")
+    ]
+    # A baseline made before the app's model was recorded has none: nothing to compare, no change listed.
+    older = with_command(make_result(seed=1, n=15), "short-explain", "python app.py")
+    assert gate([current], [baseline_of(older)]).changes == ()
+
+
+def test_same_model_reads_an_untagged_ollama_name_as_latest():
+    assert same_model("llama3.2", "llama3.2:latest")
+    assert same_model("qwen2.5:7b", "qwen2.5:7b")
+    assert not same_model("qwen2.5:7b", "qwen2.5:14b")
+    assert not same_model("qwen2.5", "qwen2.5:7b")
+
+
+def test_run_report_notes_an_app_asking_for_another_model_than_runtime_model():
+    result = with_command(make_result(seed=2), "short-explain", "python app.py", app_model="qwen2.5:14b")
+    text = run_report(result)
+    assert (
+        "note: scenario short-explain asked the runtime for model qwen2.5:14b, not qwen2.5:7b-instruct-q4_K_M "
+        "(runtime.model, whose digest is recorded): set --model to the app's model"
+    ) in text
+    same = with_command(make_result(seed=2), "short-explain", "python app.py", app_model=result.runtime.model)
+    assert "note:" not in run_report(same)
 
 
 # ----------------------------------------------------------------- today's strictness, by config

@@ -413,3 +413,43 @@ def test_fresh_baseline_has_no_warnings_and_summary_names_the_setup():
     assert tier.chip == "Apple M3 Pro"
     assert tier.results_files == ("results-pro-0.json",)
     assert tier.baseline_created_at == "2026-11-20T10:00:00Z"
+
+
+# ----------------------------------------------------------------- app scenarios
+
+
+def _as_app(result: RunResult, scenario: str, command: str = "python bench.py") -> RunResult:
+    """``result`` with ``scenario`` made an app scenario (its command in the samples' scenario and fingerprint)."""
+    scenarios = tuple(s.model_copy(update={"command": command}) if s.name == scenario else s for s in result.scenarios)
+    prints = dict(result.fingerprint.scenarios)
+    prints[scenario] = prints[scenario].model_copy(update={"command": command})
+    return result.model_copy(
+        update={"scenarios": scenarios, "fingerprint": result.fingerprint.model_copy(update={"scenarios": prints})}
+    )
+
+
+def test_combined_rss_gates_in_an_app_scenario_and_only_informs_in_perfgates_own():
+    # App + runtime memory is what an app team reports; perfgate's own + runtime is not what it ships.
+    base = baseline_of(_as_app(make_result(seed=1, n=15), "prefill"))
+    current = _as_app(make_result(seed=2, scale={"peak_combined_rss_mb": 1.2}), "prefill")
+    report = gate([current], [base])
+    app = verdict(report, "peak_combined_rss_mb", "prefill")
+    own = verdict(report, "peak_combined_rss_mb", "short-explain")
+    assert (app.verdict, app.informational) == (VerdictKind.REGRESSED, False)
+    assert (own.verdict, own.informational) == (VerdictKind.REGRESSED, True)
+    assert report.exit_code == 1
+    assert [(v.scenario, v.metric) for v in gating(report) if v.verdict is VerdictKind.REGRESSED] == [
+        ("prefill", "peak_combined_rss_mb")
+    ]
+
+
+def test_configured_informational_wins_over_the_app_scenario_default():
+    config = GateConfig(
+        metrics={**GateConfig().metrics, "peak_combined_rss_mb": MetricPolicy(
+            threshold_worse=0.05, threshold_better=0.05, informational=True)}
+    )  # fmt: skip
+    base = baseline_of(_as_app(make_result(seed=1, n=15), "prefill"))
+    current = _as_app(make_result(seed=2, scale={"peak_combined_rss_mb": 1.2}), "prefill")
+    report = gate([current], [base], config=config)
+    assert verdict(report, "peak_combined_rss_mb", "prefill").informational
+    assert report.exit_code == 0

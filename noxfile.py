@@ -29,8 +29,8 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Ruff (lint + format check), mypy --strict, and the workflows through actionlint and zizmor."""
     session.install("-e", ".", *LINT_TOOLS)
-    session.run("ruff", "check", "perfgate", "tests", "noxfile.py")
-    session.run("ruff", "format", "--check", "perfgate", "tests", "noxfile.py")
+    session.run("ruff", "check", "perfgate", "tests", "examples", "tools", "noxfile.py")
+    session.run("ruff", "format", "--check", "perfgate", "tests", "examples", "tools", "noxfile.py")
     session.run("mypy", "perfgate")
     session.run("python", "tools/check_layers.py")
 

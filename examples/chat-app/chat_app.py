@@ -26,7 +26,10 @@ from pathlib import Path
 def ollama_url() -> str:
     """Where Ollama is, as its own clients read it: OLLAMA_HOST is host:port or a URL."""
     host = os.environ.get("OLLAMA_HOST", "127.0.0.1:11434")
-    return (host if "://" in host else f"http://{host}").rstrip("/")
+    url = (host if "://" in host else f"http://{host}").rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        sys.exit(f"chat_app: OLLAMA_HOST must be host:port or an http(s) URL, not {host!r}")
+    return url
 
 
 def hold(megabytes: int) -> bytearray:
@@ -58,7 +61,7 @@ def main(argv: list[str]) -> int:
         "stream": True,
         "options": {"num_predict": int(config.get("num_predict", 64)), "temperature": 0, "seed": 42},
     }
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 -- ollama_url() is http(s) only
         f"{ollama_url()}/api/chat",
         data=json.dumps(body).encode("utf-8"),
         headers={"Content-Type": "application/json"},
@@ -66,7 +69,7 @@ def main(argv: list[str]) -> int:
     screen: list[str] = []
     first_on_screen_ms = None
     started = time.perf_counter_ns()
-    with urllib.request.urlopen(request, timeout=120) as response:
+    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 -- http(s) only, as above
         for line in response:
             if not line.strip():
                 continue

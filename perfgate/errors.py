@@ -20,6 +20,7 @@
     │   ├── AppFailed                  3  the app's benchmark command exited non-zero
     │   ├── AppNoRequest               3  the app's command made no LLM request through the proxy
     │   ├── AppTimeout                 3  the app's command did not end within its timeout
+    │   ├── TimingUnreliable           3  perfgate was starved of CPU for most of a scenario's samples
     │   └── BaselineMissing            3  no baseline for the tier
     ├── LookFailed                     3  a sequential run's look could not be decided
     └── PublishError                   5  GitHub (or another sink) refused or failed
@@ -72,6 +73,7 @@ class Kind(StrEnum):
     APP_FAILED = "app_failed"  # the app's benchmark command exited non-zero
     APP_NO_REQUEST = "app_no_request"  # ... ended without one LLM request through the proxy
     APP_TIMEOUT = "app_timeout"  # ... did not end within its timeout (its process tree was killed)
+    TIMING_UNRELIABLE = "timing_unreliable"  # perfgate's clock readings were starved of CPU in most samples
 
 
 # The subsets each file format allows. Literal types, so mypy checks them; named
@@ -87,6 +89,7 @@ _MeasurementKind = Literal[
     Kind.APP_FAILED,
     Kind.APP_NO_REQUEST,
     Kind.APP_TIMEOUT,
+    Kind.TIMING_UNRELIABLE,
 ]
 _ProblemKind = Literal[_MeasurementKind, Kind.TIER_MISSING, Kind.BASELINE_MISSING, Kind.INCOMPARABLE]
 _TriageKind = Literal[
@@ -101,6 +104,7 @@ _TriageKind = Literal[
     Kind.APP_FAILED,
     Kind.APP_NO_REQUEST,
     Kind.APP_TIMEOUT,
+    Kind.TIMING_UNRELIABLE,
 ]
 
 
@@ -249,6 +253,15 @@ class AppTimeout(CouldNotMeasure):
     """The app's benchmark command did not end within its timeout; its whole process tree was killed."""
 
     kind = Kind.APP_TIMEOUT
+
+
+class TimingUnreliable(CouldNotMeasure):
+    """Most of a scenario's samples were timed while perfgate was starved of CPU: its clock readings lag the runtime.
+
+    Their memory figures and the runtime's own clocks are kept; the client-clock figures are not.
+    """
+
+    kind = Kind.TIMING_UNRELIABLE
 
 
 class BaselineMissing(CouldNotMeasure):

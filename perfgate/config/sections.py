@@ -53,6 +53,7 @@ class TriageConfig(_Model):
             "app_failed": "App",
             "app_no_request": "App",
             "app_timeout": "App",
+            "timing_unreliable": "QA/Platform",
         },
         description="Owner per entry kind, as in the seed's Defect Triage table; a kind you set keeps the others.",
     )
@@ -68,6 +69,7 @@ class TriageConfig(_Model):
             "app_failed": "P1",
             "app_no_request": "P1",
             "app_timeout": "P1",
+            "timing_unreliable": "P2",
         },
         description=(
             "Severity per could-not-measure kind (regressions: P1 above p1_regression, else P2); "

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from perfgate.errors import FailureKind, UsageError
 from perfgate.files import read_model
-from perfgate.metrics import APP_METRIC_PREFIX, METRIC_UNITS
+from perfgate.metrics import APP_METRIC_PREFIX, CLIENT_CLOCK_METRICS, METRIC_UNITS
 
 RESULTS_SCHEMA_VERSION = 1
 
@@ -97,11 +97,21 @@ class Sample(Frozen):
     ttft_ms: float | None = Field(description="Request sent -> first chunk with non-empty content.")
     e2e_ms: float = Field(description="Request sent -> final chunk.")
     decode_tok_s: float | None = Field(
-        description="Server eval_count/eval_duration when sent, else client_decode_tok_s (see decode_source)."
+        description=(
+            "Tokens per second over the N-1 gaps after the first token: (eval_count - 1) / eval_duration on the "
+            "server's clock when sent, else client_decode_tok_s (see decode_source). Both clocks count alike."
+        )
     )
     decode_source: Literal["server", "client"] | None = Field(description="Which clock decode_tok_s came from.")
     client_decode_tok_s: float | None = Field(
         description="(output_tokens - 1) / (last content chunk - first content chunk), client clock."
+    )
+    server_reported_tok_s: float | None = Field(
+        default=None,
+        description=(
+            "The runtime's own figure, eval_count / eval_duration (N tokens over N-1 gaps, as `ollama run "
+            "--verbose` prints it): kept for reading next to the runtime's output, never gated."
+        ),
     )
     decode_clock_ratio: float | None = Field(
         default=None,
@@ -128,15 +138,41 @@ class Sample(Frozen):
         default_factory=dict,
         description="App scenarios: the figures the command printed on `PERFGATE {...}` lines (metric `app.<name>`).",
     )
+    cpu_wait_ms: float | None = Field(
+        default=None,
+        description=(
+            "How long perfgate's measuring thread waited for a CPU while the request ran (Linux schedstat); "
+            "its clock readings may be late by up to this much. None where the OS does not say."
+        ),
+    )
+    suspect_reason: str | None = Field(
+        default=None,
+        description=(
+            "Why this sample's client-clock timings cannot be trusted (perfgate starved of CPU, a burst of "
+            "chunks after a stall, clocks that disagree); those metrics leave it out of every statistic."
+        ),
+    )
+
+    def trusts(self, metric: str) -> bool:
+        """Whether ``metric`` of this sample may enter a statistic (a suspect sample's client clock may not)."""
+        if self.suspect_reason is None:
+            return True
+        if metric == "decode_tok_s":
+            return self.decode_source == "server"
+        return metric not in CLIENT_CLOCK_METRICS
 
 
 def metric_values(samples: Sequence[Sample], metric: str) -> list[float]:
     """The non-null values of one metric; absent values are skipped, never zeroed.
 
+    A suspect sample's client-clock figures (``Sample.trusts``) are skipped too.
+
     ``app.<name>`` reads the app's own figure ``<name>`` from each sample's ``app_metrics``.
     """
     out: list[float] = []
     for sample in samples:
+        if not sample.trusts(metric):
+            continue
         if metric.startswith(APP_METRIC_PREFIX):
             value: object = sample.app_metrics.get(metric.removeprefix(APP_METRIC_PREFIX))
         else:

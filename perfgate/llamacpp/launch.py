@@ -22,6 +22,7 @@ from perfgate.contracts.results import RuntimeInfo
 from perfgate.errors import MissingExtraError, UsageError
 from perfgate.llamacpp.model import MISSING_EXTRA, ModelFile, default_cache_dir, ensure_model, file_sha256
 from perfgate.llamacpp.server import READY_PREFIX
+from perfgate.runtimes.base import DEFAULT_CLOCK, Clock
 from perfgate.runtimes.openai import OpenAIClient
 
 READY_PATTERN = re.compile(rf"^{re.escape(READY_PREFIX)}(http://\S+)\s*$")
@@ -92,6 +93,7 @@ class LlamaCppClient(OpenAIClient):
         preflight_timeout_s: float = 3.0,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 120.0,
+        clock: Clock = DEFAULT_CLOCK,
     ) -> None:
         super().__init__(
             http,
@@ -100,6 +102,7 @@ class LlamaCppClient(OpenAIClient):
             preflight_timeout_s=preflight_timeout_s,
             connect_timeout_s=connect_timeout_s,
             read_timeout_s=read_timeout_s,
+            clock=clock,
         )
         self.model_file = model_file
 

@@ -28,11 +28,12 @@ from perfgate.contracts.results import (
     ScenarioOptions,
     ScenarioResult,
 )
-from perfgate.errors import CouldNotMeasure, MemoryUnavailable, UsageError
+from perfgate.errors import CouldNotMeasure, MemoryUnavailable, TimingUnreliable, UsageError
 from perfgate.measure.app import AppMeasurement
 from perfgate.measure.host import os_major
 from perfgate.measure.samples import build_sample, summarise_samples
 from perfgate.runtimes.base import RuntimeClient
+from perfgate.runtimes.clock import WaitClock
 
 SIM_VERSION_SUFFIX = "perfgate-sim"
 
@@ -279,6 +280,9 @@ def _run_scenario(
 ) -> Failure | None:
     """Preload, discard warm-ups, measure ``count`` more runs; the first failure ends the scenario."""
     count = config.runs if count is None else count
+    # The clients' clock notes the thread's CPU waits where it can (see runtimes.clock).
+    clock = getattr(client, "clock", None)
+    clock = clock if isinstance(clock, WaitClock) else None
     if current.config.command is not None:
         if app is None:
             raise UsageError(f"scenario {current.name!r} runs an app command but no measuring proxy was started")
@@ -296,15 +300,35 @@ def _run_scenario(
     for index in range(start, start + count):
         notify(Progress(current.name, "run", index + 1, start + count))
         sampler.window()  # start this request's memory window fresh
+        if clock is not None:
+            clock.reset()
         try:
             obs = client.stream(prompt, current.options)
         except CouldNotMeasure as exc:
             return _failure(exc, current.name, index)
-        sample = build_sample(obs, iteration=index, memory=sampler.window(), cold_load_ms=config.cold_load_ms)
+        sample = build_sample(
+            obs,
+            iteration=index,
+            memory=sampler.window(),
+            cold_load_ms=config.cold_load_ms,
+            cpu_waits=None if clock is None else clock.waits(obs),
+        )
         current.samples.append(sample)
         notify(Progress(current.name, "run", index + 1, start + count, sample))
     notify(Progress(current.name, "done", start + count, start + count))
-    return None
+    return _starved(current)
+
+
+def _starved(current: _ScenarioRun) -> Failure | None:
+    """A scenario most of whose samples were timed while perfgate was starved reports fiction: it fails."""
+    suspect = [s for s in current.samples if s.suspect_reason is not None]
+    if len(suspect) * 2 <= len(current.samples):
+        return None
+    exc = TimingUnreliable(
+        f"timing unreliable: {len(suspect)} of {len(current.samples)} samples of {current.name} were timed while "
+        f"perfgate could not keep up ({suspect[0].suspect_reason}); the runner is too busy to time the runtime"
+    )
+    return _failure(exc, current.name)
 
 
 def _run_app_scenario(
@@ -343,7 +367,7 @@ def _run_app_scenario(
             current.app_sent = measured
         notify(Progress(current.name, "run", index + 1, start + count, measured.sample))
     notify(Progress(current.name, "done", start + count, start + count))
-    return None
+    return _starved(current)
 
 
 def extend_benchmark(

@@ -10,7 +10,7 @@ from perfgate.contracts.gate import GateReport
 from perfgate.contracts.results import MetricSummary, RunResult, ScenarioResult, SequentialRecord
 from perfgate.contracts.triage import TriageEntry
 from perfgate.decide.fingerprint import same_model
-from perfgate.metrics import APP_METRIC_PREFIX, unit_of
+from perfgate.metrics import APP_METRIC_PREFIX, CLIENT_CLOCK_METRICS, unit_of
 from perfgate.render.cells import fmt_number, look_alpha_note
 from perfgate.render.changes import changes_text
 from perfgate.render.verdicts import TERMINAL, verdict_tables
@@ -43,10 +43,44 @@ def _row(metric: str, summary: MetricSummary) -> list[str]:
     return [metric, unit_of(metric), fmt_number(summary.median), spread, cv, str(summary.n)]
 
 
+# Shown only for the scenarios they belong to; absent elsewhere without a word.
+_APP_ONLY = frozenset({"app_wall_ms", "peak_app_rss_mb"})
+_MACOS_ONLY = frozenset({"peak_runtime_footprint_mb"})
+_HARNESS = "peak_harness_rss_mb"
+
+
+def _absent_reason(metric: str, scenario: ScenarioResult) -> str | None:
+    """Why a metric that belongs in this scenario's table has no value (None: it does not belong)."""
+    is_app = scenario.command is not None
+    # macOS-only figures, an app's figures outside app scenarios, perfgate's own memory inside them.
+    hidden = metric in _MACOS_ONLY or (metric in _APP_ONLY and not is_app) or (is_app and metric == _HARNESS)
+    reasons = (
+        (hidden, None),
+        (metric.startswith("peak_") and scenario.memory_unavailable_reason is not None, "memory unavailable"),
+        (
+            (metric in {"client_decode_tok_s", "decode_tok_s"} or metric.startswith("itl_"))
+            and all(s.output_tokens is not None and s.output_tokens < 2 for s in scenario.samples),
+            "fewer than 2 tokens",
+        ),
+        (
+            metric in CLIENT_CLOCK_METRICS and all(s.suspect_reason is not None for s in scenario.samples),
+            "every sample suspect",
+        ),
+        (metric == "prefill_tok_s", "runtime sent no prompt timing (prompt cached?)"),
+    )
+    return next((reason for applies, reason in reasons if applies), "not reported by the runtime")
+
+
 def scenario_table(scenario: ScenarioResult) -> str:
-    # The app's own figures (PERFGATE lines of an app scenario) follow perfgate's.
+    # The app's own figures (PERFGATE lines of an app scenario) follow perfgate's. A metric
+    # that belongs here but has no value keeps its row, with the reason, rather than vanishing.
     app = sorted(m for m in scenario.summaries if m.startswith(APP_METRIC_PREFIX))
-    rows = [_row(m, scenario.summaries[m]) for m in (*TERMINAL_METRICS, *app) if m in scenario.summaries]
+    rows: list[list[str]] = []
+    for metric in (*TERMINAL_METRICS, *app):
+        if metric in scenario.summaries:
+            rows.append(_row(metric, scenario.summaries[metric]))
+        elif scenario.samples and (reason := _absent_reason(metric, scenario)) is not None:
+            rows.append([metric, unit_of(metric), "—", reason, "", "0"])
     table = tabulate(
         rows,
         headers=["metric", "unit", "median", "min – max", "cv", "n"],
@@ -54,6 +88,12 @@ def scenario_table(scenario: ScenarioResult) -> str:
         disable_numparse=True,
     )
     notes: list[str] = []
+    suspect = [s for s in scenario.samples if s.suspect_reason is not None]
+    if suspect:
+        notes.append(
+            f"  {len(suspect)} of {len(scenario.samples)} samples left out of perfgate's clock figures "
+            f"(suspect timing), e.g. run {suspect[0].iteration + 1}: {suspect[0].suspect_reason}"
+        )
     if scenario.memory_unavailable_reason:
         notes.append(f"  runtime memory: unavailable ({scenario.memory_unavailable_reason})")
     sources = {s.decode_source for s in scenario.samples if s.decode_source}

@@ -38,7 +38,7 @@ class OllamaClient:
         self.keep_alive = keep_alive
         self._preflight_timeout = timeouts(preflight_timeout_s, preflight_timeout_s)
         self._generate_timeout = timeouts(connect_timeout_s, read_timeout_s)
-        self._clock = clock
+        self.clock = clock  # public: the harness reads its CPU waits (runtimes.clock.WaitClock)
         self._pull_hint = f"run `ollama pull {model}`"
 
     # -- preflight ---------------------------------------------------------
@@ -116,11 +116,11 @@ class OllamaClient:
             headers={},
             timeout=self._generate_timeout,
             model=self.model,
-            clock=self._clock,
+            clock=self.clock,
             missing_hint=self._pull_hint,
         ) as opened:
             reader = OllamaReader(url, chat=self.api == "chat")
-            for line, at_ns in timed_lines(opened.response, url, self._clock):
+            for line, at_ns in timed_lines(opened.response, url, self.clock):
                 if reader.line(line, at_ns):
                     return reader.observation(opened.sent_ns, opened.retries_before_first_byte)
         raise StreamTruncated(f"stream truncated: {url} ended the stream without a done:true line")

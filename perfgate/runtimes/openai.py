@@ -56,7 +56,7 @@ class OpenAIClient:
         self._headers = {**NO_REUSE_HEADERS, **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
         self._preflight_timeout = timeouts(preflight_timeout_s, preflight_timeout_s)
         self._generate_timeout = timeouts(connect_timeout_s, read_timeout_s)
-        self._clock = clock
+        self.clock = clock  # public: the harness reads its CPU waits (runtimes.clock.WaitClock)
 
     # -- preflight ---------------------------------------------------------
 
@@ -141,10 +141,10 @@ class OpenAIClient:
             headers=self._headers,
             timeout=self._generate_timeout,
             model=self.model,
-            clock=self._clock,
+            clock=self.clock,
         ) as opened:
             reader = OpenAIReader(url)
-            for data, at_ns in iter_sse_data(timed_lines(opened.response, url, self._clock), url):
+            for data, at_ns in iter_sse_data(timed_lines(opened.response, url, self.clock), url):
                 if reader.event(data, at_ns):
                     return reader.observation(opened.sent_ns, opened.retries_before_first_byte)
         raise StreamTruncated(f"stream truncated: {url} ended the stream without data: [DONE]")

@@ -17,6 +17,7 @@ import httpx
 
 from perfgate.config import PerfgateConfig
 from perfgate.runtimes.base import RuntimeClient
+from perfgate.runtimes.clock import WaitClock
 from perfgate.runtimes.ollama import OllamaClient
 from perfgate.runtimes.openai import OpenAIClient
 
@@ -41,6 +42,7 @@ def _ollama(http: httpx.Client, config: PerfgateConfig, base_url: str) -> Ollama
         preflight_timeout_s=rt.preflight_timeout_s,
         connect_timeout_s=rt.connect_timeout_s,
         read_timeout_s=rt.read_timeout_s,
+        clock=WaitClock(),
     )
 
 
@@ -64,6 +66,7 @@ def open_runtime(config: PerfgateConfig) -> Iterator[OpenRuntime]:
                 preflight_timeout_s=rt.preflight_timeout_s,
                 connect_timeout_s=rt.connect_timeout_s,
                 read_timeout_s=rt.read_timeout_s,
+                clock=WaitClock(),
             )
             yield OpenRuntime(client, simulated=False, managed_pid=None)
         elif rt.kind == "llamacpp":
@@ -83,6 +86,7 @@ def open_runtime(config: PerfgateConfig) -> Iterator[OpenRuntime]:
                     preflight_timeout_s=rt.preflight_timeout_s,
                     connect_timeout_s=rt.connect_timeout_s,
                     read_timeout_s=rt.read_timeout_s,
+                    clock=WaitClock(),
                 )
                 yield OpenRuntime(client, simulated=False, managed_pid=server.pid)
         else:

@@ -67,10 +67,12 @@ def open_stream(
         stamps = [clock()]
 
         def trace(event: str, _info: dict[str, object], stamps: list[int] = stamps) -> None:
-            # "Request sent" is when its last byte is written, not when httpx began
-            # building and connecting (about 1 ms on a small VM); transports
+            # "Request sent" is read just before its first byte is written: after httpx
+            # built it and connected (about 1 ms on a small VM), and before the write,
+            # so a thread starved of CPU while writing can only make TTFT longer, never
+            # shorter (a reading after the write could come any time later). Transports
             # without httpcore tracing keep the pre-send reading.
-            if event == "http11.send_request_body.complete":
+            if event == "http11.send_request_headers.started":
                 stamps.append(clock())
 
         request.extensions["trace"] = trace

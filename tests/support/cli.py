@@ -7,7 +7,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from perfgate.contracts.results import RESULTS_SCHEMA_VERSION, RunResult
@@ -22,11 +22,15 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def perfgate(
-    *args: str | Path, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 120
+    *args: str | Path,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+    wrap: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m perfgate args`` in ``cwd``; the caller asserts on the exit code and output."""
+    """``python -m perfgate args`` in ``cwd`` (behind ``wrap``, e.g. taskset); the caller asserts on the outcome."""
     return subprocess.run(
-        [sys.executable, "-m", "perfgate", *map(str, args)],
+        [*wrap, sys.executable, "-m", "perfgate", *map(str, args)],
         cwd=cwd,
         env=dict(env) if env is not None else None,
         capture_output=True,

@@ -16,8 +16,11 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+
+import perfgate.runtimes.clock
 
 WHERE = "tests/unit is pure (see tests/unit/conftest.py): move a test that {} to tests/integration/"
 
@@ -48,3 +51,5 @@ def pure(monkeypatch: pytest.MonkeyPatch) -> None:
         real_sleep(0)
 
     monkeypatch.setattr(time, "sleep", sleep)
+    # How long this thread waited for a CPU is the live machine's business: unit tests see "unknown".
+    monkeypatch.setattr(perfgate.runtimes.clock, "SCHEDSTAT", Path("/nonexistent/perfgate-unit-tests/schedstat"))

@@ -45,7 +45,7 @@ def observation(sent_ms: float = 0.0, ttft_ms: float = 50.0, tokens: int = 8) ->
         output_tokens=tokens,
         prompt_tokens=30,
         eval_count=tokens,
-        eval_ns=tokens * 10 * MS,
+        eval_ns=(tokens - 1) * 10 * MS,  # Ollama: first to last token, n - 1 gaps
     )
 
 

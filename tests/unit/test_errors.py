@@ -34,6 +34,7 @@ ON_DISK = {
         "app_failed",
         "app_no_request",
         "app_timeout",
+        "timing_unreliable",
     ],
     "ProblemKind": [
         "runtime_unavailable",
@@ -46,6 +47,7 @@ ON_DISK = {
         "app_failed",
         "app_no_request",
         "app_timeout",
+        "timing_unreliable",
         "tier_missing",
         "baseline_missing",
         "incomparable",
@@ -62,6 +64,7 @@ ON_DISK = {
         "app_failed",
         "app_no_request",
         "app_timeout",
+        "timing_unreliable",
     ],
 }
 

@@ -14,7 +14,8 @@ class FakeClient:
     base_url = "http://127.0.0.1:1"
     model = "m"
 
-    def __init__(self, *, fail_preflight=None, fail_at=None, version="0.5.1"):
+    def __init__(self, *, fail_preflight=None, fail_at=None, version="0.5.1", burst_at=()):
+        self.burst_at = set(burst_at)  # these streams' chunks are read 1 µs apart (a starved reader)
         self.fail_preflight = fail_preflight
         self.fail_at = fail_at
         self.version = version
@@ -34,7 +35,8 @@ class FakeClient:
         if self.fail_at is not None and self.streams == self.fail_at:
             raise RuntimeFailure("runtime error: boom")
         t0 = self.streams * 1000 * MS
-        chunks = tuple(t0 + 20 * MS + i * 5 * MS for i in range(options.num_predict))
+        gap = 1_000 if self.streams in self.burst_at else 5 * MS
+        chunks = tuple(t0 + 20 * MS + i * gap for i in range(options.num_predict))
         return StreamObservation(
             sent_ns=t0,
             first_content_ns=chunks[0],
@@ -45,7 +47,7 @@ class FakeClient:
             output_tokens=len(chunks),
             prompt_tokens=5,
             eval_count=len(chunks),
-            eval_ns=len(chunks) * 5 * MS,
+            eval_ns=(len(chunks) - 1) * 5 * MS,
         )
 
     def runtime_reported(self):
@@ -141,3 +143,24 @@ def test_simulator_detected_from_version():
     result, _ = run(FakeClient(version="0.0.0-perfgate-sim"))
     assert result.simulated is True
     assert result.runtime.simulated is True
+
+
+def test_a_scenario_read_mostly_in_bursts_fails_as_timing_unreliable_and_keeps_its_samples():
+    # short-explain: stream 1 is its warm-up, 2-4 its runs; perfgate reads streams 3 and 4 in one burst each.
+    result, _ = run(FakeClient(burst_at={3, 4}))
+    short = result.scenarios[0]
+    assert [s.suspect_reason is not None for s in short.samples] == [False, True, True]
+    (failure,) = result.failures
+    assert (failure.kind, failure.scenario) == (Kind.TIMING_UNRELIABLE, "short-explain")
+    assert failure.message.startswith("timing unreliable: 2 of 3 samples of short-explain were timed while")
+    # The trusted sample alone is summarised on perfgate's clock; the runtime's decode clock keeps all three.
+    assert short.summaries["ttft_ms"].n == 1
+    assert short.summaries["decode_tok_s"].n == 3
+
+
+def test_one_suspect_sample_in_three_is_left_out_but_does_not_fail_the_run():
+    result, _ = run(FakeClient(burst_at={4}))
+    short = result.scenarios[0]
+    assert sum(s.suspect_reason is not None for s in short.samples) == 1
+    assert result.failures == ()
+    assert short.summaries["ttft_ms"].n == 2

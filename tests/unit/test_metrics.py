@@ -46,10 +46,28 @@ def test_client_side_metrics_from_clock_readings():
 
 
 def test_server_rate_preferred_and_both_kept():
-    sample = build_sample(obs(eval_count=10, eval_ns=200 * MS), iteration=0, memory=None, cold_load_ms=500)
+    sample = build_sample(obs(eval_count=10, eval_ns=180 * MS), iteration=0, memory=None, cold_load_ms=500)
     assert sample.decode_source == "server"
-    assert sample.decode_tok_s == pytest.approx(50.0)
+    assert sample.decode_tok_s == pytest.approx(50.0)  # 9 gaps in 180 ms
     assert sample.client_decode_tok_s == pytest.approx(100.0)
+
+
+def test_both_clocks_count_the_n_minus_1_gaps_after_the_first_token():
+    # Ollama's eval_duration runs from the first token to the last: 10 tokens, 9 gaps of 10 ms.
+    sample = build_sample(obs(eval_count=10, eval_ns=90 * MS), iteration=0, memory=None, cold_load_ms=500)
+    assert sample.decode_tok_s == pytest.approx(100.0)
+    assert sample.client_decode_tok_s == pytest.approx(100.0)
+    assert sample.decode_clock_ratio == pytest.approx(1.0)
+    # The runtime's own figure (10 / 90 ms, as `ollama run --verbose` prints it) is kept beside it.
+    assert sample.server_reported_tok_s == pytest.approx(10 / 0.090)
+    # One token has no gap: no rate on either clock.
+    one = build_sample(
+        obs(eval_count=1, eval_ns=1, output_tokens=1, content_chunk_ns=(50 * MS,), last_content_ns=50 * MS),
+        iteration=0,
+        memory=None,
+        cold_load_ms=500,
+    )
+    assert (one.decode_tok_s, one.client_decode_tok_s, one.decode_source) == (None, None, None)
 
 
 def test_prefill_only_from_uncached_tokens_and_cold_flag():
@@ -114,9 +132,9 @@ def test_metric_values_skip_none():
 
 
 def test_server_and_client_clocks_are_cross_checked():
-    agree = build_sample(obs(eval_count=10, eval_ns=95 * MS), iteration=0, memory=None, cold_load_ms=500)
-    assert agree.decode_clock_ratio == pytest.approx((10 / 0.095) / 100.0)
-    off = build_sample(obs(eval_count=10, eval_ns=200 * MS), iteration=1, memory=None, cold_load_ms=500)
+    agree = build_sample(obs(eval_count=10, eval_ns=85 * MS), iteration=0, memory=None, cold_load_ms=500)
+    assert agree.decode_clock_ratio == pytest.approx((9 / 0.085) / 100.0)
+    off = build_sample(obs(eval_count=10, eval_ns=180 * MS), iteration=1, memory=None, cold_load_ms=500)
     assert off.decode_clock_ratio == pytest.approx(0.5)
     options = ScenarioOptions(num_predict=10, num_ctx=2048, temperature=0, seed=1, keep_alive="1m")
 

@@ -17,6 +17,8 @@ NOT_METRICS = {
     "decode_clock_ratio": "a cross-check of two clocks, reported as a note",
     "prompt_tokens": "an input size, fixed by the scenario",
     "retries_before_first_byte": "a count of transport retries, reported as a note",
+    "server_reported_tok_s": "the runtime's own decode figure (n over n-1 gaps), kept for reading, never compared",
+    "cpu_wait_ms": "evidence about perfgate's own clock, not about the runtime",
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,7 +44,13 @@ def write_model(path: Path, model: BaseModel) -> None:
     write_text_atomic(path, dumps_model(model))
 
 
-def read_model(path: Path, model_cls: type[M], *, what: str, current_version: int) -> M:
+# Brings a file's data of an older schema version to the current one (``where`` names it in errors).
+Migration = Callable[[dict[str, Any], str], dict[str, Any]]
+
+
+def read_model(
+    path: Path, model_cls: type[M], *, what: str, current_version: int, migrate: Migration | None = None
+) -> M:
     """Load and validate one versioned file; errors name the file and field."""
     try:
         raw = path.read_text(encoding="utf-8")
@@ -51,10 +58,12 @@ def read_model(path: Path, model_cls: type[M], *, what: str, current_version: in
         raise BadFileError(f"{path}: {what} file not found") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise BadFileError(f"{path}: cannot read {what} file: {exc}") from exc
-    return parse_model(raw, str(path), model_cls, what=what, current_version=current_version)
+    return parse_model(raw, str(path), model_cls, what=what, current_version=current_version, migrate=migrate)
 
 
-def parse_model(raw: str, path: str, model_cls: type[M], *, what: str, current_version: int) -> M:
+def parse_model(
+    raw: str, path: str, model_cls: type[M], *, what: str, current_version: int, migrate: Migration | None = None
+) -> M:
     """Validate one versioned file's text; ``path`` names it in errors (may be ``REF:path``)."""
     try:
         data: Any = json.loads(raw)
@@ -70,6 +79,8 @@ def parse_model(raw: str, path: str, model_cls: type[M], *, what: str, current_v
             f"{path}: {what} file has schema_version {version}, newer than this perfgate supports "
             f"({current_version}); upgrade perfgate"
         )
+    if version < current_version and migrate is not None:
+        data = migrate(data, path)
     try:
         return model_cls.model_validate(data)
     except ValidationError as exc:

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from perfgate.contracts.gate import Problem
+from perfgate.contracts.migrate import migrate_baseline
 from perfgate.contracts.results import (
     Fingerprint,
     Frozen,
@@ -17,7 +18,7 @@ from perfgate.contracts.results import (
 from perfgate.errors import BadFileError, BaselineMissing
 from perfgate.files import parse_model, read_model
 
-BASELINE_SCHEMA_VERSION = 1
+BASELINE_SCHEMA_VERSION = 2  # 2: decode rate over n - 1 gaps on both clocks (contracts/migrate.py)
 
 
 class Provenance(Frozen):
@@ -54,7 +55,9 @@ def baseline_path(baselines_dir: Path, tier: str) -> Path:
 
 
 def load_baseline(path: Path) -> Baseline:
-    baseline = read_model(path, Baseline, what="baseline", current_version=BASELINE_SCHEMA_VERSION)
+    baseline = read_model(
+        path, Baseline, what="baseline", current_version=BASELINE_SCHEMA_VERSION, migrate=migrate_baseline
+    )
     if path.stem != baseline.tier:
         raise BadFileError(f"{path}: invalid baseline file at field 'tier': {baseline.tier!r} is not {path.stem!r}")
     return baseline
@@ -73,7 +76,9 @@ def find_baseline(baselines_dir: Path, tier: str) -> tuple[Path, Baseline]:
 def parse_baseline(text: str | None, where: str) -> Baseline | None:
     if text is None:
         return None
-    return parse_model(text, where, Baseline, what="baseline", current_version=BASELINE_SCHEMA_VERSION)
+    return parse_model(
+        text, where, Baseline, what="baseline", current_version=BASELINE_SCHEMA_VERSION, migrate=migrate_baseline
+    )
 
 
 def load_baselines(tiers: Sequence[str], baselines_dir: Path) -> dict[str, tuple[str, Baseline] | Problem]:

@@ -13,11 +13,12 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from perfgate.contracts.migrate import migrate_results
 from perfgate.errors import FailureKind, UsageError
 from perfgate.files import read_model
 from perfgate.metrics import APP_METRIC_PREFIX, CLIENT_CLOCK_METRICS, METRIC_UNITS
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2  # 2: decode rate over n - 1 gaps on both clocks (contracts/migrate.py)
 
 
 class Frozen(BaseModel):
@@ -385,7 +386,10 @@ class LoadedResults:
 
 
 def load_results(path: Path) -> LoadedResults:
-    return LoadedResults(path, read_model(path, RunResult, what="results", current_version=RESULTS_SCHEMA_VERSION))
+    return LoadedResults(
+        path,
+        read_model(path, RunResult, what="results", current_version=RESULTS_SCHEMA_VERSION, migrate=migrate_results),
+    )
 
 
 def collect_results(paths: Sequence[Path]) -> list[LoadedResults]:

@@ -7,19 +7,14 @@ from __future__ import annotations
 
 import itertools
 import math
-import statistics
 from collections.abc import Sequence
 from typing import Literal
 
-from perfgate.contracts.results import (
-    MemoryPeaks,
-    MetricSummary,
-    Sample,
-    StreamObservation,
-    metric_values,
-    sample_metrics,
-)
+from perfgate.contracts.results import MemoryPeaks, Sample, StreamObservation
+from perfgate.contracts.summaries import summarise, summarise_samples
 from perfgate.runtimes.clock import CpuWaits
+
+__all__ = ["build_sample", "summarise", "summarise_samples", "timing_suspect"]
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
@@ -153,29 +148,3 @@ def timing_suspect(
             if close > BURST_SHARE * (len(chunks) - 1):
                 return f"{close} of {len(chunks) - 1} chunk gaps under {BURST_GAP_NS // 1000} µs: read in bursts"
     return None
-
-
-def summarise(values: Sequence[float]) -> MetricSummary:
-    """Median, mean, spread of a non-empty sequence."""
-    n = len(values)
-    mean = statistics.fmean(values)
-    stdev = statistics.stdev(values) if n >= 2 else None
-    return MetricSummary(
-        n=n,
-        median=statistics.median(values),
-        mean=mean,
-        stdev=stdev,
-        cv=stdev / mean if stdev is not None and mean != 0 else None,
-        min=min(values),
-        max=max(values),
-    )
-
-
-def summarise_samples(samples: Sequence[Sample]) -> dict[str, MetricSummary]:
-    """Summaries of every metric that has at least one value (the app's own figures last)."""
-    summaries: dict[str, MetricSummary] = {}
-    for metric in sample_metrics(samples):
-        values = metric_values(samples, metric)
-        if values:
-            summaries[metric] = summarise(values)
-    return summaries

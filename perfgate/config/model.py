@@ -80,7 +80,22 @@ class ScenarioConfig(_Model):
         default=600.0, gt=0, description="App scenarios: a run of `command` that lasts longer is killed (app_timeout)."
     )
     num_predict: int = Field(default=64, ge=1, description="Maximum output tokens (Ollama num_predict / max_tokens).")
-    num_ctx: int = Field(default=4096, ge=256, description="Context window; always sent so the runtime never guesses.")
+    num_ctx: int = Field(
+        default=4096,
+        ge=256,
+        description=(
+            "Context window, sent where the protocol can (Ollama's options; a llama.cpp server perfgate starts is "
+            "started with the largest); an OpenAI-compatible server's own setting is not claimed."
+        ),
+    )
+    cold_prompt: bool = Field(
+        default=False,
+        description=(
+            "Measure the prompt cold: each request's prompt begins with a nonce, and the runtime is asked not to "
+            "reuse its prompt cache where it has a switch (llama.cpp `cache_prompt: false`). Without it, every "
+            "request after the first may be a cache hit."
+        ),
+    )
     temperature: float = Field(default=0.0, ge=0.0, description="Sampling temperature (0 = greedy).")
     seed: int = Field(default=42, description="Fixed sampling seed.")
     enabled: bool = _enabled_field("scenario")
@@ -284,7 +299,7 @@ class PerfgateConfig(_Model):
     scenarios: dict[str, ScenarioConfig] = Field(
         default_factory=lambda: {
             "short-explain": ScenarioConfig(prompt=SEED_PROMPT, num_predict=64),
-            "prefill": ScenarioConfig(prompt=PREFILL_PROMPT, num_predict=16),
+            "prefill": ScenarioConfig(prompt=PREFILL_PROMPT, num_predict=16, cold_prompt=True),
         },
         description=(
             "Named scenarios. A table you set is merged onto the built-in one of that name or adds a scenario; "

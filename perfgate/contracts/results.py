@@ -205,10 +205,16 @@ class ScenarioOptions(Frozen):
     """Generation options sent identically on every request of a scenario."""
 
     num_predict: int
-    num_ctx: int
+    num_ctx: int | None = Field(
+        description="Context window sent with every request; None where the protocol has no way to send it."
+    )
     temperature: float
     seed: int
     keep_alive: str
+    cold_prompt: bool = Field(
+        default=False,
+        description="Each request's prompt began with a nonce and the runtime was asked not to reuse its cache.",
+    )
 
 
 class ScenarioResult(Frozen):

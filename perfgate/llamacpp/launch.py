@@ -82,6 +82,7 @@ class LlamaCppClient(OpenAIClient):
     """The OpenAI-compatible client, naming the runtime perfgate started and the exact model file it serves."""
 
     kind = "llamacpp"
+    sends_num_ctx = True  # perfgate starts the server with the largest num_ctx of the scenarios
 
     def __init__(
         self,

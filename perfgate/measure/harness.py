@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -76,18 +77,31 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def scenario_options(scenario: ScenarioConfig, keep_alive: str) -> ScenarioOptions:
+def scenario_options(scenario: ScenarioConfig, keep_alive: str, *, sends_num_ctx: bool = True) -> ScenarioOptions:
+    """The options a scenario's requests carry; ``num_ctx`` only where the client can send it."""
     return ScenarioOptions(
         num_predict=scenario.num_predict,
-        num_ctx=scenario.num_ctx,
+        num_ctx=scenario.num_ctx if sends_num_ctx else None,
         temperature=scenario.temperature,
         seed=scenario.seed,
         keep_alive=keep_alive,
+        cold_prompt=scenario.cold_prompt,
     )
 
 
 def options_hash(options: ScenarioOptions) -> str:
-    return sha256_text(json.dumps(options.model_dump(mode="json"), sort_keys=True))
+    # A field left at its old meaning stays out of the hash, so baselines made before it existed still match.
+    data = options.model_dump(mode="json", exclude={"cold_prompt"} if not options.cold_prompt else set())
+    return sha256_text(json.dumps(data, sort_keys=True))
+
+
+def request_prompt(prompt: str, options: ScenarioOptions) -> str:
+    """The prompt as sent: with a fresh nonce at its start when the scenario measures it cold.
+
+    At the start, because runtimes reuse the longest cached *prefix* (llama.cpp's
+    slot cache, Ollama's runner): a nonce anywhere later would leave all before it cached.
+    """
+    return f"[{secrets.token_hex(6)}] {prompt}" if options.cold_prompt else prompt
 
 
 def build_fingerprint(
@@ -98,6 +112,7 @@ def build_fingerprint(
     scenarios: dict[str, ScenarioConfig],
     keep_alive: str,
     commands: Mapping[str, str] | None = None,
+    sends_num_ctx: bool = True,
 ) -> Fingerprint:
     """The run's fingerprint; ``commands`` maps an app scenario to its benchmark command (shell-quoted)."""
     commands = commands or {}
@@ -114,7 +129,7 @@ def build_fingerprint(
         scenarios={
             name: ScenarioFingerprint(
                 prompt_sha256=sha256_text(sc.prompt or ""),
-                options_sha256=options_hash(scenario_options(sc, keep_alive)),
+                options_sha256=options_hash(scenario_options(sc, keep_alive, sends_num_ctx=sends_num_ctx)),
                 command=commands.get(name),
             )
             for name, sc in scenarios.items()
@@ -217,7 +232,8 @@ def run_benchmark(
             failures.append(_failure(exc))
         sampler = sampler_factory(runtime_pid)
         for name, scenario in scenarios.items():
-            current = _ScenarioRun(name, scenario, scenario_options(scenario, keep_alive), [])
+            options = scenario_options(scenario, keep_alive, sends_num_ctx=client.sends_num_ctx)
+            current = _ScenarioRun(name, scenario, options, [])
             runs.append(current)
             failure = _run_scenario(client, sampler, current, config, notify, app=app)
             if failure is not None:
@@ -238,7 +254,13 @@ def run_benchmark(
         tier=tier,
         fingerprint=_with_app_hashes(
             build_fingerprint(
-                tier=tier, host=host, runtime=runtime, scenarios=scenarios, keep_alive=keep_alive, commands=commands
+                tier=tier,
+                host=host,
+                runtime=runtime,
+                scenarios=scenarios,
+                keep_alive=keep_alive,
+                commands=commands,
+                sends_num_ctx=client.sends_num_ctx,
             ),
             runs,
         ),
@@ -292,7 +314,7 @@ def _run_scenario(
         client.preload(current.options)
         for index in range(config.warmup):
             notify(Progress(current.name, "warmup", index + 1, config.warmup))
-            client.stream(prompt, current.options)
+            client.stream(request_prompt(prompt, current.options), current.options)
             current.warmups += 1
     except CouldNotMeasure as exc:
         return _failure(exc, current.name)
@@ -303,7 +325,7 @@ def _run_scenario(
         if clock is not None:
             clock.reset()
         try:
-            obs = client.stream(prompt, current.options)
+            obs = client.stream(request_prompt(prompt, current.options), current.options)
         except CouldNotMeasure as exc:
             return _failure(exc, current.name, index)
         sample = build_sample(

@@ -29,6 +29,7 @@ class RuntimeClient(Protocol):
     kind: str
     base_url: str
     model: str
+    sends_num_ctx: bool  # whether requests can carry the context window (OpenAI's protocol has no field for it)
 
     def preflight(self) -> RuntimeInfo:
         """Check the runtime answers and has the model; describe it.

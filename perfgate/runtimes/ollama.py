@@ -17,6 +17,7 @@ class OllamaClient:
     """Talks to one Ollama server about one model over an injected ``httpx.Client``."""
 
     kind: str = "ollama"
+    sends_num_ctx = True  # options.num_ctx on every request
 
     def __init__(
         self,

@@ -34,6 +34,7 @@ class OpenAIClient:
     """Talks to one OpenAI-compatible server about one model over an injected ``httpx.Client``."""
 
     kind: str = "openai"
+    sends_num_ctx = False  # the protocol has no field for it: the server's own setting applies, unclaimed
 
     def __init__(
         self,
@@ -57,6 +58,7 @@ class OpenAIClient:
         self._preflight_timeout = timeouts(preflight_timeout_s, preflight_timeout_s)
         self._generate_timeout = timeouts(connect_timeout_s, read_timeout_s)
         self.clock = clock  # public: the harness reads its CPU waits (runtimes.clock.WaitClock)
+        self.is_llamacpp = False  # learnt in preflight: llama.cpp's /props says build_info
 
     # -- preflight ---------------------------------------------------------
 
@@ -68,10 +70,12 @@ class OpenAIClient:
                 f"model missing: {self.model!r} is not served at {self._root}/v1/models "
                 f"(it serves {', '.join(repr(m) for m in served[:5])})"
             )
+        version = self._build_info()
+        self.is_llamacpp = version is not None
         return RuntimeInfo(
             kind=self.kind,
             base_url=self.base_url,
-            version=self._build_info(),
+            version=version,
             model=self.model,
             simulated=False,
             runtime_reported=self.runtime_reported(),
@@ -159,6 +163,8 @@ class OpenAIClient:
         # Ollama's "-1 = unbounded" has no OpenAI spelling: leave the cap to the server.
         if options.num_predict >= 0:
             body["max_tokens"] = options.num_predict
+        if options.cold_prompt and self.is_llamacpp:
+            body["cache_prompt"] = False  # llama.cpp's own switch: do not reuse the slot's cached prompt
         return body
 
     def runtime_reported(self) -> dict[str, int | float | str | None]:

@@ -133,6 +133,7 @@ def test_a_configured_scenario_of_that_name_lends_its_settings_and_the_flag_its_
 
 class FakeClient:
     kind = "ollama"
+    sends_num_ctx = True
     base_url = "http://127.0.0.1:1"
     model = "m"
     preloads = 0

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from perfgate.config import PerfgateConfig
+import hashlib
+import json
+
+from perfgate.config import PerfgateConfig, ScenarioConfig
 from perfgate.contracts.results import HostInfo, MemoryPeaks, RuntimeInfo, StreamObservation
 from perfgate.errors import Kind, MemoryUnavailable, RuntimeFailure, RuntimeUnavailable
-from perfgate.measure.harness import run_benchmark
+from perfgate.measure.harness import options_hash, request_prompt, run_benchmark, scenario_options
 
 MS = 1_000_000
 HOST = HostInfo(label="Ross’s Mac mini", os="darwin", os_version="14.5", chip="Apple M3 Pro", memory_bytes=36 * 2**30)
@@ -11,6 +14,7 @@ HOST = HostInfo(label="Ross’s Mac mini", os="darwin", os_version="14.5", chip=
 
 class FakeClient:
     kind = "ollama"
+    sends_num_ctx = True
     base_url = "http://127.0.0.1:1"
     model = "m"
 
@@ -164,3 +168,25 @@ def test_one_suspect_sample_in_three_is_left_out_but_does_not_fail_the_run():
     assert sum(s.suspect_reason is not None for s in short.samples) == 1
     assert result.failures == ()
     assert short.summaries["ttft_ms"].n == 2
+
+
+def test_a_cold_prompt_begins_with_a_fresh_nonce_every_request():
+    cold = scenario_options(ScenarioConfig(prompt="Summarise this.", cold_prompt=True), "5m")
+    sent = {request_prompt("Summarise this.", cold) for _ in range(50)}
+    assert len(sent) == 50  # never the same prefix twice: no runtime can reuse a cached prefix
+    assert all(p.startswith("[") and p.endswith("] Summarise this.") for p in sent)
+    warm = scenario_options(ScenarioConfig(prompt="Summarise this."), "5m")
+    assert request_prompt("Summarise this.", warm) == "Summarise this."
+
+
+def test_the_options_hash_of_a_warm_scenario_is_what_it_was_before_cold_prompts_existed():
+    options = scenario_options(ScenarioConfig(prompt="x"), "5m")
+    before = {"num_predict": 64, "num_ctx": 4096, "temperature": 0.0, "seed": 42, "keep_alive": "5m"}
+    assert options_hash(options) == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()
+    cold = scenario_options(ScenarioConfig(prompt="x", cold_prompt=True), "5m")
+    assert options_hash(cold) != options_hash(options)
+
+
+def test_the_builtin_prefill_scenario_measures_its_prompt_cold():
+    assert PerfgateConfig().scenarios["prefill"].cold_prompt
+    assert not PerfgateConfig().scenarios["short-explain"].cold_prompt

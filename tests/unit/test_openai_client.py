@@ -470,3 +470,34 @@ def test_reasoning_content_counts_as_first_token():
     assert obs.text == "Let me thinkAnswer"
     assert len(obs.content_chunk_ns) == 2
     assert obs.first_content_ns == obs.content_chunk_ns[0]
+
+
+def test_a_cold_prompt_asks_llama_cpp_not_to_reuse_its_cache_and_leaves_other_servers_alone() -> None:
+    cold = OPTIONS.model_copy(update={"cold_prompt": True})
+    for props, expected in ((httpx.Response(200, json={"build_info": "b6000"}), False), (None, None)):
+        clock = FakeClock()
+        table: dict[str, httpx.Response | Exception] = {
+            "/health": httpx.Response(200, json={"status": "ok"}),
+            "/v1/models": httpx.Response(200, json=MODELS),
+            "/v1/chat/completions": streamed(clock, (1, event(chunk(finish="stop"))), (2, DONE)),
+        }
+        if props is not None:
+            table["/props"] = props
+        sent: list[httpx.Request] = []
+        route = routes(table)
+
+        def handler(request: httpx.Request, route=route, sent=sent) -> httpx.Response:
+            sent.append(request)
+            return route(request)
+
+        client = make_client(handler, clock)
+        client.preflight()
+        client.stream("Why?", cold)
+        body = json.loads(sent[-1].content)
+        assert body.get("cache_prompt") == expected  # llama.cpp: False; an unknown server: not sent at all
+        assert "num_ctx" not in body  # the protocol has no context field
+        assert "options" not in body
+
+
+def test_an_openai_compatible_client_does_not_claim_a_context_window() -> None:
+    assert OpenAIClient.sends_num_ctx is False

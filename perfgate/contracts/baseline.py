@@ -34,6 +34,8 @@ class Provenance(Frozen):
     command: str = Field(description="The command that produced the measurements.")
     runs: int = Field(description="Measured runs per scenario.")
     source_files: tuple[str, ...] = Field(description="Results files the samples were taken from.")
+    runtime_pid: int | None = Field(default=None, description="The runtime process of the newest source run.")
+    runtime_started_at: str | None = Field(default=None, description="When that process started (ISO 8601 UTC).")
 
 
 class Baseline(Frozen):

@@ -270,6 +270,11 @@ class RuntimeInfo(Frozen):
         default_factory=dict,
         description="Sizes as the runtime estimates them (e.g. Ollama /api/ps size, size_vram); not measured.",
     )
+    pid: int | None = Field(default=None, description="The runtime process measured (the top of its tree).")
+    started_at: str | None = Field(
+        default=None,
+        description="When that process started (ISO 8601 UTC): long before the run means it served requests before.",
+    )
 
 
 class ScenarioFingerprint(Frozen):

@@ -75,6 +75,8 @@ def build_baseline(sources: Sequence[LoadedResults], *, tier: str, config: Perfg
             command=newest.command,
             runs=sum(s.result.runs for s in sources),
             source_files=tuple(s.path.name for s in sources),
+            runtime_pid=newest.runtime.pid,
+            runtime_started_at=newest.runtime.started_at,
         ),
         samples={s: {m: tuple(v) for m, v in sorted(ms.items())} for s, ms in sorted(merged.items())},
     )

@@ -218,4 +218,44 @@ def staleness_warnings(
     if "os_major" not in must_match and baseline.fingerprint.os_major != current.fingerprint.os_major:
         old, new = baseline.fingerprint.os_major, current.fingerprint.os_major
         out.append(f"os_major differs from the baseline ({old} → {new})")
+    return [*out, *runtime_warnings(baseline, current)]
+
+
+# A runtime started this long before a run had served other requests first (perfgate starts its own
+# runtimes seconds before their first request).
+ALREADY_SERVING = timedelta(minutes=1)
+
+
+def serving_before(started_at: str | None, run_at: str) -> timedelta | None:
+    """How long a runtime had been running when a run began, when that is past ``ALREADY_SERVING``."""
+    started, begun = _parse_time(started_at or ""), _parse_time(run_at)
+    if started is None or begun is None or begun - started <= ALREADY_SERVING:
+        return None
+    return begun - started
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+def runtime_warnings(baseline: Baseline, current: RunResult) -> list[str]:
+    """Runtime memory that may be inherited: a runtime serving before the run, or the baseline's very process."""
+    out: list[str] = []
+    rt, prov = current.runtime, baseline.provenance
+    if rt.pid is not None and (rt.pid, rt.started_at) == (prov.runtime_pid, prov.runtime_started_at):
+        out.append(
+            f"results and baseline measured the same runtime process (pid {rt.pid}): its memory carries what the "
+            "baseline's requests left; restart the runtime between them"
+        )
+    for who, started, run_at in (
+        ("baseline", prov.runtime_started_at, prov.measured_at),
+        ("results", rt.started_at, current.created_at),
+    ):
+        before = serving_before(started, run_at)
+        if before is not None:
+            out.append(
+                f"{who}: the runtime had been serving for {_span(before)} before the run; its memory may include "
+                "what earlier requests left (restart it first, or let perfgate start one: --runtime llamacpp)"
+            )
     return out

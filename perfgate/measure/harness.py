@@ -32,6 +32,7 @@ from perfgate.contracts.results import (
 from perfgate.errors import CouldNotMeasure, MemoryUnavailable, TimingUnreliable, UsageError
 from perfgate.measure.app import AppMeasurement
 from perfgate.measure.host import os_major
+from perfgate.measure.runtime_identity import process_started_at
 from perfgate.measure.samples import build_sample, summarise_samples
 from perfgate.runtimes.base import RuntimeClient
 from perfgate.runtimes.clock import WaitClock
@@ -198,6 +199,7 @@ def run_benchmark(
     progress: ProgressCallback | None = None,
     scenario_names: Sequence[str] = (),
     app: AppMeasurer | None = None,
+    process_started: Callable[[int], str | None] = process_started_at,
 ) -> RunResult:
     """Run the named scenarios (default: all); return results with failures recorded.
 
@@ -230,6 +232,8 @@ def run_benchmark(
             runtime_pid = None
             memory_reason = exc.message
             failures.append(_failure(exc))
+        if runtime_pid is not None:
+            runtime = runtime.model_copy(update={"pid": runtime_pid, "started_at": process_started(runtime_pid)})
         sampler = sampler_factory(runtime_pid)
         for name, scenario in scenarios.items():
             options = scenario_options(scenario, keep_alive, sends_num_ctx=client.sends_num_ctx)

@@ -9,7 +9,7 @@ from tabulate import tabulate
 from perfgate.contracts.gate import GateReport
 from perfgate.contracts.results import MetricSummary, RunResult, ScenarioResult, SequentialRecord
 from perfgate.contracts.triage import TriageEntry
-from perfgate.decide.fingerprint import same_model
+from perfgate.decide.fingerprint import same_model, serving_before
 from perfgate.metrics import APP_METRIC_PREFIX, CLIENT_CLOCK_METRICS, unit_of
 from perfgate.render.cells import fmt_number, look_alpha_note
 from perfgate.render.changes import changes_text
@@ -128,6 +128,12 @@ def run_report(result: RunResult) -> str:
         f"model {model} · host {result.host.label} ({result.host.chip or 'unknown chip'}) · "
         f"{result.warmup} warm-up + {result.runs} runs per scenario",
     ]
+    before = serving_before(rt.started_at, result.created_at)
+    if before is not None:
+        head.append(
+            f"note: the runtime (pid {rt.pid}) had been serving for {before.total_seconds() / 60:.0f} min before "
+            "this run: its memory may include what earlier requests left"
+        )
     for name, sent in result.fingerprint.scenarios.items():
         if sent.app_model is not None and not same_model(sent.app_model, rt.model):
             head.append(

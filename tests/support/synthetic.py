@@ -252,6 +252,8 @@ def baseline_of(result: RunResult, *, measured_at: str = "2026-11-20T10:00:00Z")
             command=result.command,
             runs=result.runs,
             source_files=("results-base.json",),
+            runtime_pid=result.runtime.pid,
+            runtime_started_at=result.runtime.started_at,
         ),
         samples=scenario_samples(result),
     )

@@ -207,6 +207,7 @@ def run_app(app: FakeApp | None, **config: object):
         locate_runtime_pid=lambda: 10,
         sampler_factory=lambda pid: FakeSampler(),
         app=app,
+        process_started=lambda pid: None,
     )
     return result, client
 
@@ -291,6 +292,7 @@ def test_perfgates_own_scenarios_and_the_apps_run_side_by_side(tmp_path: Path):
         locate_runtime_pid=lambda: 10,
         sampler_factory=lambda pid: FakeSampler(),
         app=app,
+        process_started=lambda pid: None,
     )
     assert [s.name for s in result.scenarios] == ["app", "short-explain"]
     assert client.streams == 2

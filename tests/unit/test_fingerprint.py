@@ -330,3 +330,29 @@ def test_the_strict_toml_in_the_baselines_doc_loads_and_refuses_every_treatment(
         [make_result(seed=2, model="perfgate-medium")], [make_baseline()], config=GateConfig(must_match=must_match)
     )
     assert report.exit_code == 3
+
+
+# ----------------------------------------------------------------- inherited runtime memory
+
+
+def _with_runtime(result: RunResult, pid: int, started_at: str) -> RunResult:
+    return result.model_copy(
+        update={"runtime": result.runtime.model_copy(update={"pid": pid, "started_at": started_at})}
+    )
+
+
+def test_results_from_the_baselines_own_runtime_process_are_warned_about():
+    # The created_at of make_result is 2026-11-27T10:00:00Z; the runtime started just before each run.
+    base = baseline_of(_with_runtime(make_result(seed=1, n=15), 4242, "2026-11-27T09:59:30Z"))
+    same = _with_runtime(make_result(seed=2), 4242, "2026-11-27T09:59:30Z")
+    (warning,) = gate([same], [base]).tiers[0].warnings
+    assert warning.startswith("results and baseline measured the same runtime process (pid 4242)")
+    fresh = _with_runtime(make_result(seed=2), 5151, "2026-11-27T09:59:40Z")
+    assert gate([fresh], [base]).tiers[0].warnings == ()
+
+
+def test_a_runtime_serving_long_before_the_run_is_warned_about():
+    base = baseline_of(_with_runtime(make_result(seed=1, n=15), 4242, "2026-11-27T09:59:30Z"))
+    old = _with_runtime(make_result(seed=2), 5151, "2026-11-27T07:30:00Z")
+    (warning,) = gate([old], [base]).tiers[0].warnings
+    assert warning.startswith("results: the runtime had been serving for 2 h 30 min before the run")

@@ -7,6 +7,7 @@ from perfgate.config import PerfgateConfig, ScenarioConfig
 from perfgate.contracts.results import HostInfo, MemoryPeaks, RuntimeInfo, StreamObservation
 from perfgate.errors import Kind, MemoryUnavailable, RuntimeFailure, RuntimeUnavailable
 from perfgate.measure.harness import options_hash, request_prompt, run_benchmark, scenario_options
+from perfgate.render.text import run_report
 
 MS = 1_000_000
 HOST = HostInfo(label="Ross’s Mac mini", os="darwin", os_version="14.5", chip="Apple M3 Pro", memory_bytes=36 * 2**30)
@@ -76,7 +77,7 @@ class FakeSampler:
         )
 
 
-def run(client, *, locate=lambda: 10, config=None):
+def run(client, *, locate=lambda: 10, config=None, started="2026-11-28T00:00:00Z"):
     config = config or PerfgateConfig(runs=3, warmup=1)
     sampler = FakeSampler()
     events = []
@@ -92,6 +93,7 @@ def run(client, *, locate=lambda: 10, config=None):
         locate_runtime_pid=locate,
         sampler_factory=lambda pid: sampler,
         progress=events.append,
+        process_started=lambda pid: started,
     )
     return result, events
 
@@ -190,3 +192,13 @@ def test_the_options_hash_of_a_warm_scenario_is_what_it_was_before_cold_prompts_
 def test_the_builtin_prefill_scenario_measures_its_prompt_cold():
     assert PerfgateConfig().scenarios["prefill"].cold_prompt
     assert not PerfgateConfig().scenarios["short-explain"].cold_prompt
+
+
+def test_the_runtime_process_and_its_start_are_recorded():
+    result, _ = run(FakeClient(), started="2026-11-27T21:00:00Z")
+    assert (result.runtime.pid, result.runtime.started_at) == (10, "2026-11-27T21:00:00Z")
+    text = run_report(result)
+    # The run began 2026-11-28T00:00:00Z: three hours after the runtime started serving.
+    assert "note: the runtime (pid 10) had been serving for 180 min before this run" in text
+    fresh, _ = run(FakeClient(), started="2026-11-27T23:59:50Z")
+    assert "had been serving" not in run_report(fresh)

@@ -2,18 +2,24 @@
 
 ``ollama serve`` keeps the model in a child "runner" process that exists only
 while a model is loaded and whose name changed across versions, so the sampler
-never matches by name: it starts from the server's PID and re-enumerates every
-descendant on every tick. A runtime that cannot be found is *unavailable with a
-reason*, never 0 MB. An app scenario's command is watched the same way
-(``watch_app``): its tree is re-enumerated on every tick, in the same tick as
-the runtime's, so ``peak_combined_rss_mb`` is app + runtime at one moment.
+never matches by name: it starts from the server's PID and follows every
+descendant. A runtime that cannot be found is *unavailable with a reason*,
+never 0 MB. An app scenario's command is watched the same way (``watch_app``),
+in the same tick as the runtime's, so ``peak_combined_rss_mb`` is app +
+runtime at one moment.
+
+The sampler shares the process with the measuring thread, so a tick must stay
+cheap: each tree is listed with the OS's own child listing (``proctree``) and
+only every few ticks, or at once when a member ends (``treewatch``, which
+states the bound on how soon a new process is counted); every tick reads the
+known members' memory, one small read each.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -23,6 +29,8 @@ import psutil
 from perfgate.contracts.results import MemoryPeaks
 from perfgate.errors import MemoryUnavailable
 from perfgate.measure.footprint import FootprintReader, default_footprint_reader
+from perfgate.measure.proctree import RssReader, TreeLister, default_rss_reader, default_tree_lister
+from perfgate.measure.treewatch import TreeWatch, max_gap_ticks
 
 MIB = 2**20
 
@@ -93,7 +101,9 @@ class MemorySampler:
 
     Use as a context manager (or ``start()``/``stop()``). Each ``window()``
     returns the peaks since the previous call and starts a new window, so the
-    harness calls it after every measured request.
+    harness calls it after every measured request. ``tree_lister`` and
+    ``rss_reader`` choose how trees are listed and memory read (default: the
+    cheapest this machine has; the benchmark and tests pass others).
     """
 
     def __init__(
@@ -104,17 +114,22 @@ class MemorySampler:
         harness_pid: int | None = None,
         footprint_reader: FootprintReader | None = None,
         no_runtime_reason: str | None = None,
+        tree_lister: TreeLister | None = None,
+        rss_reader: Callable[[], RssReader] = default_rss_reader,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
         self.runtime_pid = runtime_pid
         self.interval_s = interval_s
         self._footprint = footprint_reader if footprint_reader is not None else default_footprint_reader()
-        try:
-            self._harness = psutil.Process(os.getpid() if harness_pid is None else harness_pid)
-        except GONE as exc:
-            raise MemoryUnavailable(f"harness process {harness_pid} not found") from exc
-        self._root: psutil.Process | None = None
+        self._lister = tree_lister if tree_lister is not None else default_tree_lister()
+        self._new_rss_reader = rss_reader
+        self._max_gap = max_gap_ticks(interval_s)
+        self._harness_pid = os.getpid() if harness_pid is None else harness_pid
+        if not psutil.pid_exists(self._harness_pid):
+            raise MemoryUnavailable(f"harness process {harness_pid} not found")
+        self._harness_rss = rss_reader()
+        self._runtime: TreeWatch | None = None
         self._root_reason: str | None = None
         if runtime_pid is None:
             self._root_reason = no_runtime_reason or "no runtime process to sample"
@@ -122,16 +137,24 @@ class MemorySampler:
             try:
                 # Kept for the sampler's life so a recycled PID is noticed
                 # (psutil compares the creation time) rather than sampled.
-                self._root = psutil.Process(runtime_pid)
+                self._runtime = self._watch(psutil.Process(runtime_pid))
             except GONE:
                 self._root_reason = f"runtime process {runtime_pid} not found"
-        self._app: psutil.Process | None = None
+        self._app: TreeWatch | None = None
         self._app_watched = False
         self._peaks = _Peaks()
         self._peaks_lock = threading.Lock()
         self._sample_lock = threading.Lock()  # window()'s own sample must not interleave with a tick
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def _watch(self, root: psutil.Process) -> TreeWatch:
+        return TreeWatch(root, lister=self._lister, rss=self._new_rss_reader(), max_gap=self._max_gap)
+
+    @property
+    def listing_method(self) -> str:
+        """How process trees are listed here: ``proc-children``, ``libproc`` or ``psutil``."""
+        return self._lister.method
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -170,12 +193,14 @@ class MemorySampler:
         """Sample this app command's process tree with the runtime's from now on (None: stop).
 
         Call ``window()`` after starting to watch, so the window holds only
-        ticks in which the app was watched.
+        ticks in which the app was watched. The app's tree is listed on the
+        first tick, and its launcher's children are counted as they appear
+        (within one or two ticks while the tree is changing; see treewatch).
         """
-        app: psutil.Process | None = None
+        app: TreeWatch | None = None
         if pid is not None:
             try:
-                app = psutil.Process(pid)
+                app = self._watch(psutil.Process(pid))
             except GONE:
                 app = None  # already ended: watched, but nothing left to read
         with self._sample_lock:
@@ -194,7 +219,7 @@ class MemorySampler:
         with self._peaks_lock:
             peaks, self._peaks = self._peaks, _Peaks()
         if peaks.harness_rss is None:
-            raise MemoryUnavailable(f"cannot read the harness's own memory (pid {self._harness.pid})")
+            raise MemoryUnavailable(f"cannot read the harness's own memory (pid {self._harness_pid})")
         runtime_missing = peaks.runtime_rss is None
         return MemoryPeaks(
             peak_runtime_rss_mb=_mib(peaks.runtime_rss),
@@ -217,76 +242,57 @@ class MemorySampler:
     def _read_runtime(self) -> _Tick:
         harness_rss: int | None
         try:
-            harness_rss = self._harness.memory_info().rss
+            harness_rss = self._harness_rss(self._harness_pid)
         except (*GONE, *DENIED):
             harness_rss = None
-        if self._root is None:
+        watch = self._runtime
+        if watch is None:
             return _Tick(None, None, harness_rss, (), harness_in_tree=False, reason=self._root_reason)
-        tree = self._tree(self._root)
-        if isinstance(tree, str):
-            return _Tick(None, None, harness_rss, (), harness_in_tree=False, reason=tree)
-        rss_total, footprint_total, pids, reason = self._measure(tree)
+        rss_total, footprint_total, pids, reason = self._measure(watch)
         return _Tick(
             rss_total,
             footprint_total,
             harness_rss,
             pids,
-            harness_in_tree=self._harness.pid in pids,
+            harness_in_tree=self._harness_pid in pids,
             reason=reason,
         )
 
-    def _tree(self, root: psutil.Process) -> list[psutil.Process] | str:
-        """The live runtime tree, or why there is none."""
+    def _measure(self, watch: TreeWatch) -> tuple[int | None, int | None, tuple[int, ...], str | None]:
+        footprint_of = self._footprint
+
+        def read_one(pid: int) -> tuple[int, int | None] | None:
+            rss = watch.rss(pid)
+            if rss is None:
+                return None  # a zombie: it holds no memory
+            return rss, None if footprint_of is None else footprint_of(pid)
+
+        root = watch.root.pid
         try:
-            if not root.is_running() or root.status() == psutil.STATUS_ZOMBIE:
-                # A zombie still has a PID but no memory: reporting its 0 MB would lie.
-                return f"runtime process {root.pid} exited"
-            children = root.children(recursive=True)
+            readings = watch.read(read_one)
         except GONE:
-            return f"runtime process {root.pid} exited"
-        except DENIED:
-            return f"access denied to runtime process {root.pid} (run perfgate as the runtime's user)"
-        return [root, *children]
-
-    def _measure(self, procs: Iterable[psutil.Process]) -> tuple[int | None, int | None, tuple[int, ...], str | None]:
-        rss_total = 0
-        footprint_total: int | None = 0 if self._footprint is not None else None
-        pids: list[int] = []
-        for proc in procs:
-            try:
-                if proc.status() == psutil.STATUS_ZOMBIE:
-                    continue
-                rss = proc.memory_info().rss
-            except GONE:
-                continue  # left between enumeration and reading: it holds no memory now
-            except DENIED:
-                # Leaving an unreadable member out would understate the tree
-                # (it may be the model runner), so this tick has no number.
-                return None, None, (), f"access denied to runtime process {proc.pid} (run perfgate as its user)"
-            pids.append(proc.pid)
-            rss_total += rss
-            if footprint_total is not None and self._footprint is not None:
-                footprint = self._footprint(proc.pid)
-                # An incomplete footprint sum is not a footprint; drop it for this tick.
-                footprint_total = None if footprint is None else footprint_total + footprint
-        if not pids:
+            return None, None, (), f"runtime process {root} exited"
+        except DENIED as exc:
+            # Leaving an unreadable member out would understate the tree (it
+            # may be the model runner), so this tick has no number.
+            pid = getattr(exc, "pid", None) or root
+            return None, None, (), f"access denied to runtime process {pid} (run perfgate as the runtime's user)"
+        if not readings:
             return None, None, (), "runtime process tree exited"
-        return rss_total, footprint_total, tuple(pids), None
+        rss_total = sum(rss for _pid, (rss, _footprint) in readings)
+        footprints = [footprint for _pid, (_rss, footprint) in readings]
+        # An incomplete footprint sum is not a footprint; drop it for this tick.
+        footprint_total = None if footprint_of is None or None in footprints else sum(f or 0 for f in footprints)
+        return rss_total, footprint_total, tuple(pid for pid, _reading in readings), None
 
 
-def _tree_rss(root: psutil.Process) -> int | None:
-    """Summed RSS of a process and its live descendants, enumerated now; None when it has ended or is unreadable."""
+def _tree_rss(watch: TreeWatch) -> int | None:
+    """Summed RSS of an app's tree this tick; None when it has ended or a member is unreadable.
+
+    (A partial sum would understate the tree.)
+    """
     try:
-        procs = [root, *root.children(recursive=True)]
+        readings = watch.read(watch.rss)
     except (*GONE, *DENIED):
         return None
-    total: int | None = None
-    for proc in procs:
-        try:
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                total = (total or 0) + proc.memory_info().rss
-        except GONE:
-            continue  # ended between enumeration and reading: holds no memory now
-        except DENIED:
-            return None  # a partial sum would understate the tree
-    return total
+    return sum(rss for _pid, rss in readings) if readings else None

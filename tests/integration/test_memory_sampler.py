@@ -1,7 +1,9 @@
 """Process-tree memory sampling and runtime discovery over real processes and sockets.
 
 The sampler tests use a "server" child that spawns a "runner" grandchild
-holding a touched ballast, like ``ollama serve`` and its runner. Nothing here
+holding a touched ballast, like ``ollama serve`` and its runner. They run
+twice: with the OS's own child listing (/proc children files on Linux,
+libproc on macOS) and with psutil's whole-machine scan, the fallback. Nothing here
 sleeps a fixed time before asserting: ``CountingSampler`` says how many ticks
 the background thread has taken, and a test waits until the ticks it needs
 have happened (with a generous deadline), however slow the machine is.
@@ -30,6 +32,15 @@ from support.waiting import wait_until
 from perfgate.errors import MemoryUnavailable
 from perfgate.measure.locate import locate_runtime
 from perfgate.measure.memory import MemorySampler
+from perfgate.measure.proctree import (
+    LibprocChildren,
+    PsutilRss,
+    TreeLister,
+    default_tree_lister,
+    load_proc_listchildpids,
+    proc_children,
+)
+from perfgate.measure.treewatch import max_gap_ticks
 
 BALLAST_MIB = 64
 
@@ -55,6 +66,17 @@ s.bind((sys.argv[1], 0))
 s.listen()
 print(s.getsockname()[1], flush=True)
 time.sleep(60)
+"""
+
+# Starts a runner for each line on stdin and prints its pid: a tree that grows
+# when the test says so.
+SPAWNER = """
+import subprocess, sys
+runners = []
+for _line in sys.stdin:
+    argv = [sys.executable, "-c", sys.argv[1], sys.argv[2]]
+    runners.append(subprocess.Popen(argv, stdout=subprocess.PIPE, text=True))
+    print(runners[-1].stdout.readline().split()[1], flush=True)
 """
 
 # Lives until its stdin closes: the test decides when it exits, not a timer.
@@ -131,15 +153,23 @@ def _mib(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
 
 
+@pytest.fixture(params=["os-listing", "psutil-scan"])
+def how(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """How the sampler lists trees and reads memory: the machine's cheapest way, or psutil's (the fallback)."""
+    if request.param == "psutil-scan":
+        return {"tree_lister": TreeLister(None, "psutil"), "rss_reader": PsutilRss}
+    return {}
+
+
 # --------------------------------------------------------------------------- sampler over a real tree
 
 
-def test_runtime_peak_counts_the_grandchild_and_harness_is_separate(tree: Tree) -> None:
+def test_runtime_peak_counts_the_grandchild_and_harness_is_separate(tree: Tree, how: dict[str, Any]) -> None:
     assert _mib(tree.server.pid) < BALLAST_MIB  # so only the runner can lift the sum past the ballast
     assert _mib(tree.runner_pid) >= BALLAST_MIB  # the ballast really is resident
     own_before = _mib(os.getpid())
 
-    with CountingSampler(tree.server.pid, interval_s=0.01) as sampler:
+    with CountingSampler(tree.server.pid, interval_s=0.01, **how) as sampler:
         sampler.wait_for_ticks(1)
         peaks = sampler.window()
 
@@ -159,8 +189,8 @@ def test_runtime_peak_counts_the_grandchild_and_harness_is_separate(tree: Tree) 
     assert peaks.peak_runtime_footprint_mb is None or sys.platform == "darwin"
 
 
-def test_window_resets_and_the_tree_is_re_enumerated(tree: Tree) -> None:
-    with CountingSampler(tree.server.pid, interval_s=0.01) as sampler:
+def test_window_resets_and_the_tree_is_re_enumerated(tree: Tree, how: dict[str, Any]) -> None:
+    with CountingSampler(tree.server.pid, interval_s=0.01, **how) as sampler:
         sampler.wait_for_ticks(1)
         first = sampler.window()
         assert first.peak_runtime_rss_mb is not None
@@ -179,8 +209,8 @@ def test_window_resets_and_the_tree_is_re_enumerated(tree: Tree) -> None:
     assert sampler.running is False
 
 
-def test_immediate_window_still_has_a_tick(tree: Tree) -> None:
-    sampler = MemorySampler(tree.server.pid, interval_s=10)  # thread never gets a second tick
+def test_immediate_window_still_has_a_tick(tree: Tree, how: dict[str, Any]) -> None:
+    sampler = MemorySampler(tree.server.pid, interval_s=10, **how)  # thread never gets a second tick
     with sampler:
         sampler.window()
         peaks = sampler.window()
@@ -189,14 +219,14 @@ def test_immediate_window_still_has_a_tick(tree: Tree) -> None:
     assert peaks.peak_runtime_rss_mb >= BALLAST_MIB
 
 
-def test_footprint_is_summed_over_the_tree_with_an_injected_reader(tree: Tree) -> None:
+def test_footprint_is_summed_over_the_tree_with_an_injected_reader(tree: Tree, how: dict[str, Any]) -> None:
     seen: list[int] = []
 
     def reader(pid: int) -> int | None:
         seen.append(pid)
         return 10 * 2**20
 
-    with MemorySampler(tree.server.pid, interval_s=10, footprint_reader=reader) as sampler:
+    with MemorySampler(tree.server.pid, interval_s=10, footprint_reader=reader, **how) as sampler:
         peaks = sampler.window()
     assert peaks.runtime_pids == tuple(sorted({tree.server.pid, tree.runner_pid}))
     assert peaks.peak_runtime_footprint_mb == 20.0
@@ -212,10 +242,10 @@ def test_incomplete_footprint_is_not_reported(tree: Tree) -> None:
     assert peaks.peak_runtime_rss_mb is not None
 
 
-def test_runtime_exiting_mid_sampling_does_not_crash() -> None:
+def test_runtime_exiting_mid_sampling_does_not_crash(how: dict[str, Any]) -> None:
     proc = _spawn("-c", UNTIL_STDIN_CLOSES, stdin=subprocess.PIPE)
     try:
-        with CountingSampler(proc.pid, interval_s=0.01) as sampler:
+        with CountingSampler(proc.pid, interval_s=0.01, **how) as sampler:
             sampler.wait_for_ticks(1)  # the thread has seen the runtime alive
             assert proc.stdin is not None
             proc.stdin.close()  # now it exits
@@ -236,16 +266,63 @@ def test_runtime_exiting_mid_sampling_does_not_crash() -> None:
     assert after.peak_harness_rss_mb > 0
 
 
-def test_zombie_runtime_is_unavailable_not_zero() -> None:
+def test_zombie_runtime_is_unavailable_not_zero(how: dict[str, Any]) -> None:
     proc = _spawn("-c", "pass")
     try:
         # Not reaped yet: the PID exists but holds no memory.
         wait_until(lambda: psutil.Process(proc.pid).status() == psutil.STATUS_ZOMBIE, what="a zombie child")
-        peaks = MemorySampler(proc.pid).window()
+        peaks = MemorySampler(proc.pid, **how).window()
     finally:
         _kill_group(proc)
     assert peaks.peak_runtime_rss_mb is None
     assert peaks.unavailable_reason == f"runtime process {proc.pid} exited"
+
+
+def test_a_child_started_in_a_quiet_tree_is_counted_within_the_listing_bound(how: dict[str, Any]) -> None:
+    server = _spawn("-c", SPAWNER, RUNNER, str(BALLAST_MIB), stdin=subprocess.PIPE)
+    bound = max_gap_ticks(0.01)  # ticks between listings of a tree that has not changed for a while
+    try:
+        assert server.stdin is not None
+        assert server.stdout is not None
+        with CountingSampler(server.pid, interval_s=0.01, **how) as sampler:
+            sampler.wait_for_ticks(3 * bound)  # unchanged for long: listings are as rare as they get
+            before = sampler.window()
+            server.stdin.write("start a runner\n")
+            server.stdin.flush()
+            runner_pid = int(server.stdout.readline())
+            sampler.wait_for_ticks(bound + 2)  # `bound` whole ticks after the runner was ready
+            after = sampler.window()
+    finally:
+        _kill_group(server)
+    assert before.runtime_pids == (server.pid,)
+    assert runner_pid in after.runtime_pids
+    assert after.peak_runtime_rss_mb is not None
+    assert after.peak_runtime_rss_mb >= BALLAST_MIB
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc children files are Linux's")
+def test_linux_lists_children_from_proc_without_a_scan() -> None:
+    assert default_tree_lister().method == "proc-children"
+    proc = _spawn("-c", UNTIL_STDIN_CLOSES, stdin=subprocess.PIPE)
+    try:
+        assert proc.pid in proc_children(os.getpid())
+        assert proc.pid in MemorySampler(os.getpid()).window().runtime_pids
+    finally:
+        _kill_group(proc)
+
+
+@pytest.mark.mac
+@pytest.mark.skipif(sys.platform != "darwin", reason="needs macOS libproc")
+def test_macos_lists_children_with_proc_listchildpids() -> None:
+    func = load_proc_listchildpids()
+    assert func is not None
+    assert default_tree_lister().method == "libproc"
+    proc = _spawn("-c", UNTIL_STDIN_CLOSES, stdin=subprocess.PIPE)
+    try:
+        assert proc.pid in LibprocChildren(func)(os.getpid())
+        assert proc.pid in MemorySampler(os.getpid()).window().runtime_pids
+    finally:
+        _kill_group(proc)
 
 
 def test_runtime_pid_that_does_not_exist() -> None:

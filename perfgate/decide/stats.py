@@ -1,4 +1,4 @@
-"""The decision rule, as pure functions: arrays in, frozen results out.
+"""The decision rule, as pure functions: samples in, frozen results out.
 
 For one metric, baseline samples B and current samples C are put on a log
 scale and *oriented* so that "worse" is positive (lower-is-better metrics as
@@ -13,6 +13,9 @@ scale and *oriented* so that "worse" is positive (lower-is-better metrics as
   otherwise;
 * Holm's step-down adjustment across every gating test in the gate.
 
+The rank tests are ``perfgate.decide.ranks``: plain Python floats, no numpy or
+scipy (why, and how they are checked against ``scipy.stats``, is said there).
+
 ``docs/statistics.md`` explains the rule with a worked example. Nothing here
 does I/O, reads a clock, or formats text for people.
 """
@@ -22,18 +25,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
-import numpy as np
-from numpy.typing import NDArray
-from scipy import stats as sps
+from perfgate.decide.ranks import EXACT_LIMIT as EXACT_LIMIT  # noqa: PLC0414 -- re-export: part of the rule
+from perfgate.decide.ranks import hodges_lehmann as hodges_lehmann  # noqa: PLC0414 -- re-export
+from perfgate.decide.ranks import median_of_sorted, min_p, normal_ppf, pairs_of
+from perfgate.decide.ranks import p_greater as p_greater  # noqa: PLC0414 -- re-export
 
 Direction = Literal["lower", "higher"]
 VerdictName = Literal["regressed", "improved", "unchanged", "inconclusive"]
-FloatArray = NDArray[np.float64]
-
-EXACT_LIMIT = 400  # n*m up to which the exact null distribution is counted
 
 
 @dataclass(frozen=True)
@@ -68,80 +68,6 @@ class Decision:
     reasons: tuple[str, ...]  # why inconclusive / noise notes, short phrases
 
 
-# ----------------------------------------------------------------- Mann–Whitney
-
-
-@lru_cache(maxsize=256)
-def _u_null_cdf(n: int, m: int) -> FloatArray:
-    """P(U <= u) for u = 0..n*m under H0, by counting arrangements (no ties)."""
-    # counts[j][u]: ways for i items of one sample and j of the other to give U = u;
-    # built row by row with the recurrence f(i, j, u) = f(i-1, j, u-j) + f(i, j-1, u).
-    prev = [np.ones(1) for _ in range(m + 1)]  # i = 0: U is always 0
-    for i in range(1, n + 1):
-        row = [np.ones(1)]  # j = 0
-        for j in range(1, m + 1):
-            size = i * j + 1
-            counts = np.zeros(size)
-            left = prev[j]  # f(i-1, j, .) shifted by j
-            counts[j : j + left.size] += left
-            down = row[j - 1]  # f(i, j-1, .)
-            counts[: down.size] += down
-            row.append(counts)
-        prev = row
-    dist = prev[m]
-    return np.asarray(np.cumsum(dist) / dist.sum(), dtype=np.float64)
-
-
-def _u_statistic(c: FloatArray, b: FloatArray) -> tuple[float, bool]:
-    """U = #(c > b) + 0.5 #(c == b) over all pairs, and whether any tie occurred."""
-    diff = c[:, None] - b[None, :]
-    greater = float(np.count_nonzero(diff > 0))
-    ties = int(np.count_nonzero(diff == 0))
-    return greater + 0.5 * ties, ties > 0 or len(np.unique(np.concatenate([c, b]))) < c.size + b.size
-
-
-def p_greater(c: FloatArray, b: FloatArray) -> float:
-    """One-sided p-value for "c tends to be larger than b"."""
-    n, m = c.size, b.size
-    u, tied = _u_statistic(c, b)
-    if not tied and n * m <= EXACT_LIMIT:
-        cdf = _u_null_cdf(n, m)
-        # P(U >= u) = 1 - P(U <= u - 1)
-        k = round(u)
-        return float(1.0 if k <= 0 else 1.0 - cdf[k - 1])
-    if np.ptp(np.concatenate([c, b])) == 0:
-        return 1.0  # every value equal: no evidence either way
-    result = sps.mannwhitneyu(c, b, alternative="greater", method="asymptotic", use_continuity=True)
-    p = float(result.pvalue)
-    return 1.0 if math.isnan(p) else p
-
-
-def min_p(n: int, m: int) -> float:
-    """The smallest one-sided p-value Mann–Whitney can give with n and m samples."""
-    return 1.0 / math.comb(n + m, n)
-
-
-def _critical_rank(n: int, m: int, tail: float) -> int:
-    """Largest k with P(U < k) <= tail: the Moses interval uses the k-th order statistics."""
-    if n * m <= EXACT_LIMIT:
-        cdf = _u_null_cdf(n, m)
-        below = np.nonzero(cdf <= tail)[0]  # P(U <= u) <= tail  <=>  P(U < u+1) <= tail
-        return int(below[-1] + 1) if below.size else 0
-    mean = n * m / 2
-    sd = math.sqrt(n * m * (n + m + 1) / 12)
-    return max(0, math.floor(mean - float(sps.norm.ppf(1 - tail)) * sd))
-
-
-def hodges_lehmann(c: FloatArray, b: FloatArray, tail: float) -> tuple[float, float, float]:
-    """Shift estimate and its (1 - 2*tail) interval from the pairwise differences."""
-    diffs = np.sort((c[:, None] - b[None, :]).ravel())
-    estimate = float(np.median(diffs))
-    k = _critical_rank(c.size, b.size, tail)
-    if k <= 0:
-        return estimate, -math.inf, math.inf
-    return estimate, float(diffs[k - 1]), float(diffs[diffs.size - k])
-
-
 # ----------------------------------------------------------------- Holm
 
 
@@ -171,25 +97,35 @@ class _Raw:
     sd_baseline: float
 
 
-def _cv(values: FloatArray) -> float | None:
-    if values.size < 2:
+def _sd(values: Sequence[float]) -> float:
+    """Sample standard deviation (n - 1 in the denominator); nan below two values."""
+    n = len(values)
+    if n < 2:
+        return math.nan
+    mean = math.fsum(values) / n
+    return math.sqrt(math.fsum([(v - mean) ** 2 for v in values]) / (n - 1))
+
+
+def _cv(values: Sequence[float]) -> float | None:
+    if len(values) < 2:
         return None
-    mean = float(values.mean())
-    return None if mean == 0 else float(values.std(ddof=1) / mean)
+    mean = math.fsum(values) / len(values)
+    return None if mean == 0 else _sd(values) / mean
 
 
-def _oriented_logs(values: Sequence[float], direction: Direction) -> FloatArray:
-    logs = np.log(np.asarray(values, dtype=np.float64))
-    return logs if direction == "lower" else -logs
+def _oriented_logs(values: Sequence[float], direction: Direction) -> list[float]:
+    if direction == "lower":
+        return [math.log(v) for v in values]
+    return [-math.log(v) for v in values]
 
 
 def _raw(test: MetricTest, tail: float) -> _Raw:
     c = _oriented_logs(test.current, test.direction)
     b = _oriented_logs(test.baseline, test.direction)
-    effect, low, high = hodges_lehmann(c, b, tail)
-    sd_c = float(c.std(ddof=1)) if c.size >= 2 else math.nan
-    sd_b = float(b.std(ddof=1)) if b.size >= 2 else math.nan
-    return _Raw(effect, low, high, p_greater(c, b), p_greater(b, c), sd_c, sd_b)
+    pairs = pairs_of(c, b)
+    effect, low, high = pairs.shift(tail)
+    p_worse, p_better = pairs.p_greater(c_greater=True), pairs.p_greater(c_greater=False)
+    return _Raw(effect, low, high, p_worse, p_better, _sd(c), _sd(b))
 
 
 def _to_change(oriented: float, direction: Direction) -> float:
@@ -227,10 +163,10 @@ def runs_needed(
         return None
     e = raw.effect
     if e > bound_worse or e < -bound_better:
-        margin, z = abs(e), float(sps.norm.ppf(1 - alpha / family))
+        margin, z = abs(e), normal_ppf(1 - alpha / family)
     else:
         level = alpha if interval_alpha is None else interval_alpha
-        margin, z = min(bound_worse - e, bound_better + e), float(sps.norm.ppf(1 - level))
+        margin, z = min(bound_worse - e, bound_better + e), normal_ppf(1 - level)
     room = (margin / (z * 1.05)) ** 2 - sd_b**2 / m
     if margin <= 0 or room <= 0:
         return None
@@ -303,9 +239,7 @@ def _verdict(
     n, m = len(test.current), len(test.baseline)
     bound_worse, bound_better = _bounds(test)
     reasons: list[str] = []
-    c_arr = np.asarray(test.current, dtype=np.float64)
-    b_arr = np.asarray(test.baseline, dtype=np.float64)
-    c_cv, b_cv = _cv(c_arr), _cv(b_arr)
+    c_cv, b_cv = _cv(test.current), _cv(test.baseline)
     for label, cv in (("current", c_cv), ("baseline", b_cv)):
         if cv is not None and cv > cv_warning:
             reasons.append(f"noisy {label} (CV {cv * 100:.0f} %)")
@@ -352,8 +286,8 @@ def _verdict(
         p_worse_adjusted=p_worse_adj,
         p_better=raw.p_better,
         p_better_adjusted=p_better_adj,
-        baseline_median=float(np.median(b_arr)),
-        current_median=float(np.median(c_arr)),
+        baseline_median=median_of_sorted(sorted(test.baseline)),
+        current_median=median_of_sorted(sorted(test.current)),
         baseline_cv=b_cv,
         current_cv=c_cv,
         runs_needed=needed,

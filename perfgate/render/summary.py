@@ -20,7 +20,7 @@ from tabulate import tabulate
 from perfgate.contracts.gate import GateReport, GateStatus, Verdict, VerdictKind
 from perfgate.render.cells import escape, interval_level, look_alpha_note
 from perfgate.render.changes import changes_markdown
-from perfgate.render.verdicts import MARKDOWN, by_scenario, scenario_heading, table_of_rows, verdict_row
+from perfgate.render.verdicts import MARKDOWN, RowTable, by_scenario, scenario_heading, verdict_row
 
 GITHUB_COMMENT_LIMIT = 65_536
 SAFETY_MARGIN = 1_536  # room for the sticky marker and a trimming note
@@ -141,14 +141,19 @@ def _chart(report: GateReport) -> str | None:
 class _Sections:
     """The summary's sections, each rendered once however many trimming passes put them together.
 
-    A verdict table is laid out once per set of rows it shows (trimming informational
-    or unchanged rows re-lays only the tables that had such rows), each row formatted once.
+    Every row of every verdict table is formatted once (``RowTable``); a table is laid out
+    once per set of rows it shows (trimming informational or unchanged rows re-lays only
+    the tables that had such rows, from the same cells), and the trimming passes and the
+    bisection over whole tables only join the pieces.
     """
 
     def __init__(self, report: GateReport, triage: Sequence[TriageRow], baseline_diff: str | None) -> None:
         self.groups = list(by_scenario(report.verdicts).items())
-        self._rows = [[verdict_row(v, MARKDOWN) for v in verdicts] for _, verdicts in self.groups]
         self._interval = f"{interval_level(report.alpha)} interval"
+        self._rows = [
+            RowTable([verdict_row(v, MARKDOWN) for v in verdicts], MARKDOWN, interval=self._interval)
+            for _, verdicts in self.groups
+        ]
         self._tables: dict[tuple[int, tuple[int, ...]], str] = {}
         head = [f"### {STATUS_ICON[report.status]} perfgate: {escape(report.headline)}", _overview(report)]
         warnings = [f"- ⚠️ {escape(t.tier)}: {escape(w)}" for t in report.tiers for w in t.warnings]
@@ -183,8 +188,7 @@ class _Sections:
             if not shown:
                 text = f"{heading}_{hidden} metrics unchanged (rows trimmed)._"
             else:
-                rows = self._rows[index]
-                table = table_of_rows([rows[i] for i in shown], MARKDOWN, interval=self._interval)
+                table = self._rows[index].lay_out(shown)
                 plural = "s" if hidden != 1 else ""
                 more = f"\n\n_{hidden} more row{plural} trimmed._" if hidden else ""
                 text = f"{heading}{table}{more}"

@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -530,22 +531,23 @@ def test_the_table_header_names_the_interval_level_the_footer_states(alpha: floa
 def test_trimming_lays_out_each_distinct_table_once(
     monkeypatch: pytest.MonkeyPatch, scenarios: int, changed: bool, trimmed: str
 ) -> None:
-    import perfgate.render.verdicts  # noqa: PLC0415 -- the module whose tabulate calls are counted
+    import perfgate.render.summary  # noqa: PLC0415 -- the module whose table layouts are counted
 
     report = big_report(scenarios=scenarios, changed=changed)  # every trimming step, then the bisection
     rows = rows_for(report, context(5))
     expected = gate_summary(report, rows)
     calls = 0
-    real = perfgate.render.verdicts.tabulate
+    real = perfgate.render.summary.RowTable.lay_out
 
-    def counting(*args: object, **kwargs: object) -> str:
+    def counting(*args: Any, **kwargs: Any) -> str:
         nonlocal calls
         calls += 1
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(perfgate.render.verdicts, "tabulate", counting)
+    monkeypatch.setattr(perfgate.render.summary.RowTable, "lay_out", counting)
     assert gate_summary(report, rows) == expected
     assert trimmed in expected
     # Each tier/scenario table at most three times: all rows, without informational, without unchanged.
     groups = len({(v.tier, v.scenario) for v in report.verdicts})
+    assert calls > 0
     assert calls <= 3 * groups

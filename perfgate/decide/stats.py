@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from perfgate.decide.ranks import EXACT_LIMIT as EXACT_LIMIT  # noqa: PLC0414 -- re-export: part of the rule
 from perfgate.decide.ranks import hodges_lehmann as hodges_lehmann  # noqa: PLC0414 -- re-export
@@ -86,31 +86,31 @@ def holm(p_values: Sequence[float]) -> list[float]:
 # ----------------------------------------------------------------- one metric
 
 
-@dataclass(frozen=True)
-class _Raw:
+class _Raw(NamedTuple):
     effect: float  # oriented log shift (worse > 0)
     low: float
     high: float
     p_worse: float
     p_better: float
-    sd_current: float  # sd of the oriented logs (nan when n < 2)
-    sd_baseline: float
+    current_logs: list[float]  # the oriented logs, for the noise an inconclusive verdict's estimate needs
+    baseline_logs: list[float]
 
 
-def _sd(values: Sequence[float]) -> float:
-    """Sample standard deviation (n - 1 in the denominator); nan below two values."""
+def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (n - 1 in the denominator; nan below two values)."""
     n = len(values)
-    if n < 2:
-        return math.nan
     mean = math.fsum(values) / n
-    return math.sqrt(math.fsum([(v - mean) ** 2 for v in values]) / (n - 1))
+    if n < 2:
+        return mean, math.nan
+    deviations = [v - mean for v in values]
+    return mean, math.sqrt(math.fsum([d * d for d in deviations]) / (n - 1))
 
 
 def _cv(values: Sequence[float]) -> float | None:
     if len(values) < 2:
         return None
-    mean = math.fsum(values) / len(values)
-    return None if mean == 0 else _sd(values) / mean
+    mean, sd = _mean_sd(values)
+    return None if mean == 0 else sd / mean
 
 
 def _oriented_logs(values: Sequence[float], direction: Direction) -> list[float]:
@@ -125,7 +125,7 @@ def _raw(test: MetricTest, tail: float) -> _Raw:
     pairs = pairs_of(c, b)
     effect, low, high = pairs.shift(tail)
     p_worse, p_better = pairs.p_greater(c_greater=True), pairs.p_greater(c_greater=False)
-    return _Raw(effect, low, high, p_worse, p_better, _sd(c), _sd(b))
+    return _Raw(effect, low, high, p_worse, p_better, c, b)
 
 
 def _to_change(oriented: float, direction: Direction) -> float:
@@ -157,8 +157,10 @@ def runs_needed(
     unknown or more current runs alone cannot get there (the baseline then
     needs more runs too).
     """
-    sd_b = raw.sd_baseline if math.isfinite(raw.sd_baseline) else raw.sd_current
-    sd_c = raw.sd_current if math.isfinite(raw.sd_current) else sd_b
+    # sd of the oriented logs (nan below two values), one sample standing in for the other.
+    own_c, own_b = _mean_sd(raw.current_logs)[1], _mean_sd(raw.baseline_logs)[1]
+    sd_b = own_b if math.isfinite(own_b) else own_c
+    sd_c = own_c if math.isfinite(own_c) else sd_b
     if not (math.isfinite(sd_b) and math.isfinite(sd_c)) or sd_c <= 0:
         return None
     e = raw.effect

@@ -65,6 +65,17 @@ def parse_model(
     raw: str, path: str, model_cls: type[M], *, what: str, current_version: int, migrate: Migration | None = None
 ) -> M:
     """Validate one versioned file's text; ``path`` names it in errors (may be ``REF:path``)."""
+    # A file of the current version is parsed and validated in one pass by pydantic, about
+    # three times faster than json.loads and then validation (a gate reads every tier's
+    # results and baseline). Anything else (a version to migrate or refuse, a bad file)
+    # goes the long way below, which says what is wrong.
+    try:
+        fast = model_cls.model_validate_json(raw)
+    except ValidationError:
+        pass
+    else:
+        if "schema_version" in fast.model_fields_set and getattr(fast, "schema_version", None) == current_version:
+            return fast
     try:
         data: Any = json.loads(raw)
     except json.JSONDecodeError as exc:

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from perfgate.contracts.results import Failure, MetricSummary
 from perfgate.errors import BadFileError, Kind, NewerSchemaError
-from perfgate.files import dumps_model, read_model, write_model
+from perfgate.files import dumps_model, parse_model, read_model, write_model
 
 
 class Versioned(MetricSummary):
@@ -47,3 +48,29 @@ def test_non_ascii_written_as_is(tmp_path):
     path = tmp_path / "f.json"
     write_model(path, Failure(kind=Kind.TIMEOUT, message="Ross’s Mac mini"))
     assert "Ross’s Mac mini" in path.read_text(encoding="utf-8")
+
+
+def test_a_current_file_reads_the_same_whichever_way_it_is_parsed():
+    from support.synthetic import baseline_of, make_result, summarised  # noqa: PLC0415 -- only this test
+
+    result = summarised(make_result(seed=3, n=5))
+    for model in (result, baseline_of(result)):
+        text = dumps_model(model)
+        current = json.loads(text)["schema_version"]
+        kind = type(model)
+        read = parse_model(text, "f.json", kind, what="test", current_version=current)
+        assert read == kind.model_validate(json.loads(text)) == model  # the one-pass read: same model
+
+
+def test_an_older_file_still_goes_through_its_migration():
+    seen: list[int] = []
+
+    def migrate(data: dict[str, Any], where: str) -> dict[str, Any]:
+        seen.append(data["schema_version"])
+        return {**data, "schema_version": 2, "n": data["n"] + 1}
+
+    fields = {"n": 2, "median": 1.0, "mean": 1.0, "stdev": 0.0, "cv": 0.0, "min": 1.0, "max": 1.0}
+    old = json.dumps({"schema_version": 1, **fields})
+    read = parse_model(old, "f.json", Versioned, what="test", current_version=2, migrate=migrate)
+    assert seen == [1]
+    assert (read.schema_version, read.n) == (2, 3)

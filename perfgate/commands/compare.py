@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from perfgate.commands import Console, Outcome
+from perfgate.commands import Console, Outcome, collector_paused
 from perfgate.config import PerfgateConfig
 from perfgate.contracts.baseline import load_baselines
 from perfgate.contracts.gate import GateReport
@@ -76,5 +76,6 @@ def compare_and_print(
 def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) -> Outcome:
     from perfgate.contracts.results import collect_results  # noqa: PLC0415
 
-    loaded = collect_results([Path(p) for p in args.results])
-    return Outcome(report=compare_and_print(args, config, loaded, console))
+    with collector_paused():
+        loaded = collect_results([Path(p) for p in args.results])
+        return Outcome(report=compare_and_print(args, config, loaded, console))

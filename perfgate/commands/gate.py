@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from perfgate.commands import Console, Outcome
+from perfgate.commands import Console, Outcome, collector_paused
 from perfgate.commands.baseline import changed_baselines
 from perfgate.commands.compare import compare, split_list
 from perfgate.commands.triage import open_store
@@ -167,9 +167,12 @@ def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) 
         base_ref=args.base_ref,
     )
     # Only a gate that may publish talks to GitHub; making the client loads a CA bundle (about 0.1 s).
-    with httpx.Client() if options.comment or options.triage else nullcontext() as http:
+    with (
+        collector_paused(),
+        httpx.Client() if options.comment or options.triage else nullcontext() as http,
+    ):
         outcome = run_ci_gate(options, config, environ=dict(os.environ), http=http)
-    console.say(gate_text(outcome.report))
+        console.say(gate_text(outcome.report))
     console.say(f"\ngate.json and {outcome.summary_path.name} written to {outcome.summary_path.parent}")
     for problem in outcome.report.problems:
         console.fail(problem.message)

@@ -156,7 +156,7 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks that print figures (not tests): `nox -s bench` (harness, sampler) or `-- decision`, `proxy`, ..."""
+    """Benchmarks that print figures (not tests): `nox -s bench` (harness, sampler) or `-- decision`, `proxy`, `gate`"""
     session.install("-e", ".")
     which = session.posargs or ["harness", "sampler"]
     known = sorted(path.stem.removeprefix("bench_") for path in (ROOT / "tests" / "bench").glob("bench_*.py"))

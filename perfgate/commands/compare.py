@@ -29,7 +29,7 @@ def compare(
     look_alpha: float | None = None,
 ) -> GateReport:
     """Every results file against its tier's baseline (read from ``baselines_dir``), decided as one gate."""
-    # The gate's numpy/scipy stay out of `perfgate run`'s process until it compares: its RSS is measured.
+    # The gate's modules stay out of `perfgate run`'s process until it compares: its RSS is measured.
     from perfgate.decide.gate import compare_results  # noqa: PLC0415
 
     baselines = load_baselines(sorted({item.result.tier for item in loaded}), baselines_dir)

@@ -191,7 +191,7 @@ def _until_conclusive(
             app=app,
         )
 
-    # The looks are decided in a child process: the gate's numpy/scipy never
+    # The looks are decided in a child process: the gate's modules and reports never
     # enter this process, whose RSS is the harness memory being measured.
     with LookWorker() as look:
         return run_until_conclusive(result, config=config, more=more, look=look)

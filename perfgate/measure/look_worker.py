@@ -1,11 +1,12 @@
 """One look of a sequential run, decided in a child process.
 
-The gate needs numpy and scipy (about 75 MB of resident memory). The process
-that measures is also the "harness" whose peak RSS perfgate reports, so if it
-decided the looks itself, every sample of a ``--until-conclusive`` run would
-carry that much more harness memory than a plain run — and the baseline,
-measured without looks, would show a harness "regression" that is only the
-gate's own imports. So the looks are decided by one ``python -m
+The gate's modules, and the report each look builds, are memory a plain run
+never holds (it was about 75 MB while the gate imported numpy and scipy; it is
+a few MB since the rank tests are plain Python). The process that measures is
+also the "harness" whose peak RSS perfgate reports, so if it decided the looks
+itself, every sample of a ``--until-conclusive`` run would carry more harness
+memory than a plain run — and the baseline, measured without looks, would show
+a harness "regression" that is only the gate's own work. So the looks are decided by one ``python -m
 perfgate.measure.look_worker`` child per run (``LookWorker``): each request
 (config, results so far, the look's alpha) goes in on stdin as a JSON line,
 and the gate report, or the one-line reason there is none, comes back on
@@ -45,7 +46,7 @@ class LookRequest(Frozen):
 
 def decide_look(result: RunResult, config: PerfgateConfig, alpha: float) -> GateReport:
     """Decide one look in this process (used by the child, and by tests with no child)."""
-    # The gate's imports (numpy, scipy) stay out of the parent, whose RSS is the harness memory measured.
+    # The gate's imports stay out of the parent, whose RSS is the harness memory measured.
     from perfgate.decide.gate import compare_results  # noqa: PLC0415
 
     return compare_results(

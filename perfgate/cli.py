@@ -16,12 +16,13 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias, get_args
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias, get_args
 
-from perfgate import __version__
+from perfgate import __version__, flags
 from perfgate.commands import Console, Outcome
-from perfgate.config import PerfgateConfig, RuntimeConfig, load_config
+from perfgate.config import PerfgateConfig, RuntimeConfig, load_config, unknown_env
 from perfgate.errors import ExitCode, PerfgateError
+from perfgate.stdio import until_reader_leaves
 
 EXIT_CODES_HELP = """exit codes:
   0   pass: every gating metric was compared and none regressed
@@ -100,8 +101,18 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- parser
 
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad flag reported like every other bad input: one ``perfgate:`` line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("perfgate").strip()
+        where = f"{command}: " if command else ""
+        self.exit(int(ExitCode.USAGE), f"perfgate: {where}{message}; see {self.prog} --help\n")
+
+
 if TYPE_CHECKING:
-    Sub: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]  # argparse has no public name for it
+    Sub: TypeAlias = argparse._SubParsersAction[_Parser]  # argparse has no public name for it
 
 _RUN_SIM_FLAGS = ("ttft_ms", "tok_s", "jitter_cv", "load_ms", "ballast_mb")
 
@@ -119,30 +130,42 @@ def _command(sub: Sub, name: str, module: str, help_text: str, function: str = "
 
 
 def _compare_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--baselines-dir", metavar="DIR", help="committed baselines (default: config baselines_dir)")
-    parser.add_argument("--expect-tiers", metavar="A,B", help="tiers that must have results (missing = failure)")
-    parser.add_argument("--gate-out", metavar="FILE", help="also write the GateReport JSON here")
+    parser.add_argument(
+        "--baselines-dir", type=flags.path, metavar="DIR", help="committed baselines (default: config baselines_dir)"
+    )
+    parser.add_argument(
+        "--expect-tiers",
+        type=flags.names("tier"),
+        metavar="A,B",
+        help="tiers that must have results (missing = failure)",
+    )
+    parser.add_argument("--gate-out", type=flags.path, metavar="FILE", help="also write the GateReport JSON here")
 
 
 def _add_run(sub: Sub) -> None:
     run = _command(sub, "run", "run", "measure TTFT, throughput and memory; write a results file")
     run.add_argument("--runtime", choices=_choices("kind"), help="runtime kind (default: config runtime.kind)")
-    run.add_argument("--base-url", help="runtime base URL (default: config runtime.base_url)")
+    run.add_argument("--base-url", type=flags.base_url, help="runtime base URL (default: config runtime.base_url)")
     run.add_argument("--model", help="model name as the runtime knows it")
     run.add_argument(
         "--scenario",
         action="append",
+        type=flags.name("scenario"),
         metavar="NAME",
         help="scenario to run (repeatable; default all); with `-- CMD`, the app scenario's name (default 'app')",
     )
     run.add_argument("--runs", type=int, help="measured requests per scenario")
     run.add_argument("--warmup", type=int, help="discarded warm-up requests per scenario")
-    run.add_argument("--tier", help="tier name (default: detected from the host)")
-    run.add_argument("--out", metavar="FILE", help="results file (default: <results_dir>/results-<tier>.json)")
+    run.add_argument("--tier", type=flags.name("tier"), help="tier name (default: detected from the host)")
+    run.add_argument(
+        "--out", type=flags.path, metavar="FILE", help="results file (default: <results_dir>/results-<tier>.json)"
+    )
     run.add_argument("--runtime-pid", type=int, help="PID of the runtime to sample memory from")
     run.add_argument("--process-name", help="find the runtime process by this name")
     run.add_argument("--model-size", choices=_choices("model_size"), help="llamacpp: generated model to serve")
-    run.add_argument("--gguf", metavar="FILE", help="llamacpp: serve this GGUF instead of a generated model")
+    run.add_argument(
+        "--gguf", type=flags.path, metavar="FILE", help="llamacpp: serve this GGUF instead of a generated model"
+    )
     for key, kind, text in (
         ("ttft-ms", float, "time to first token, ms"),
         ("tok-s", float, "decode rate, tokens/s"),
@@ -165,7 +188,7 @@ def _add_run(sub: Sub) -> None:
     )
     run.add_argument(
         "--app-timeout",
-        type=float,
+        type=flags.positive_float,
         metavar="S",
         help="app scenarios: a run of the app's command lasting longer is killed (default: scenario timeout_s)",
     )
@@ -184,7 +207,7 @@ def _add_run(sub: Sub) -> None:
 
 def _add_compare(sub: Sub) -> None:
     compare = _command(sub, "compare", "compare", "compare results with their tiers' baselines; print verdicts")
-    compare.add_argument("results", nargs="+", metavar="RESULTS", help="results files or directories")
+    compare.add_argument("results", nargs="+", type=flags.path, metavar="RESULTS", help="results files or directories")
     compare.add_argument("--format", choices=["text", "md", "json"], default="text", help="stdout format")
     _compare_flags(compare)
 
@@ -193,31 +216,45 @@ def _add_baseline(sub: Sub) -> None:
     baseline = sub.add_parser("baseline", help="update or review the committed baselines")
     bsub = baseline.add_subparsers(dest="baseline_command", required=True, metavar="ACTION")
     update = _command(bsub, "update", "baseline", "write baselines/<tier>.json from results files", "execute_update")
-    update.add_argument("--tier", required=True, help="tier whose baseline is written")
-    update.add_argument("--from", dest="from_", nargs="+", required=True, metavar="RESULTS", help="results files")
-    update.add_argument("--baselines-dir", metavar="DIR", help="default: config baselines_dir")
+    update.add_argument("--tier", type=flags.name("tier"), required=True, help="tier whose baseline is written")
+    update.add_argument(
+        "--from", dest="from_", nargs="+", type=flags.path, required=True, metavar="RESULTS", help="results files"
+    )
+    update.add_argument("--baselines-dir", type=flags.path, metavar="DIR", help="default: config baselines_dir")
     diff = _command(bsub, "diff", "baseline", "old vs new of every baseline changed since a git ref", "execute_diff")
-    diff.add_argument("--base-ref", default="HEAD", help="git ref to compare with (default HEAD)")
-    diff.add_argument("--baselines-dir", metavar="DIR", help="default: config baselines_dir")
+    diff.add_argument("--base-ref", type=flags.git_ref, default="HEAD", help="git ref to compare with (default HEAD)")
+    diff.add_argument("--baselines-dir", type=flags.path, metavar="DIR", help="default: config baselines_dir")
     diff.add_argument("--format", choices=["text", "md"], default="text", help="stdout format")
 
 
 def _add_gate(sub: Sub) -> None:
     gate = _command(sub, "gate", "gate", "the CI gate: every tier's results, one report, PR comment, triage")
-    gate.add_argument("--results-dir", required=True, metavar="DIR", help="directory holding every tier's results")
-    gate.add_argument("--baselines-dir", metavar="DIR", help="default: config baselines_dir")
-    gate.add_argument("--expect-tiers", metavar="A,B", help="tiers that must have results (missing = P1 failure)")
-    gate.add_argument("--summary-out", metavar="FILE", help="Markdown summary (default: DIR/summary.md)")
+    gate.add_argument(
+        "--results-dir", type=flags.path, required=True, metavar="DIR", help="directory holding every tier's results"
+    )
+    gate.add_argument("--baselines-dir", type=flags.path, metavar="DIR", help="default: config baselines_dir")
+    gate.add_argument(
+        "--expect-tiers",
+        type=flags.names("tier"),
+        metavar="A,B",
+        help="tiers that must have results (missing = P1 failure)",
+    )
+    gate.add_argument(
+        "--summary-out", type=flags.path, metavar="FILE", help="Markdown summary (default: DIR/summary.md)"
+    )
     gate.add_argument("--comment", action="store_true", help="post/update the sticky PR comment")
     gate.add_argument("--triage", action="store_true", help="open/update/resolve triage entries")
     gate.add_argument(
         "--triage-ledger",
+        type=flags.path,
         metavar="FILE",
         help="local JSON ledger instead of GitHub issues (default without a token: <results_dir>/triage-ledger.json)",
     )
-    gate.add_argument("--pr", type=int, help="pull request number (default: from GITHUB_EVENT_PATH)")
-    gate.add_argument("--repository", metavar="OWNER/NAME", help="default: GITHUB_REPOSITORY")
-    gate.add_argument("--base-ref", help="git ref for the baseline diff (default: origin/$GITHUB_BASE_REF)")
+    gate.add_argument("--pr", type=flags.positive_int, help="pull request number (default: from GITHUB_EVENT_PATH)")
+    gate.add_argument("--repository", type=flags.repository, metavar="OWNER/NAME", help="default: GITHUB_REPOSITORY")
+    gate.add_argument(
+        "--base-ref", type=flags.git_ref, help="git ref for the baseline diff (default: origin/$GITHUB_BASE_REF)"
+    )
 
 
 def _add_triage(sub: Sub) -> None:
@@ -226,28 +263,33 @@ def _add_triage(sub: Sub) -> None:
     tlist = _command(tsub, "list", "triage", "print open triage entries")
     tlist.add_argument(
         "--triage-ledger",
+        type=flags.path,
         metavar="FILE",
         help="read this ledger (default without a token: "
         "<results_dir>/triage-ledger.json; with GITHUB_TOKEN: the repository's issues)",
     )
-    tlist.add_argument("--repository", metavar="OWNER/NAME", help="default: GITHUB_REPOSITORY")
+    tlist.add_argument("--repository", type=flags.repository, metavar="OWNER/NAME", help="default: GITHUB_REPOSITORY")
     tlist.add_argument("--all", action="store_true", help="include resolved entries")
 
 
 def _add_report(sub: Sub) -> None:
     report = _command(sub, "report", "report", "write the performance report (Markdown) from results files")
-    report.add_argument("results", nargs="+", metavar="RESULTS", help="results files or directories")
-    report.add_argument("--baselines-dir", metavar="DIR", help="also compare with these baselines")
+    report.add_argument("results", nargs="+", type=flags.path, metavar="RESULTS", help="results files or directories")
+    report.add_argument("--baselines-dir", type=flags.path, metavar="DIR", help="also compare with these baselines")
     report.add_argument("--title", default="Performance Report", help="report title")
-    report.add_argument("--out", metavar="FILE", help="write here (default: stdout)")
-    report.add_argument("--copy-raw", metavar="DIR", help="copy the results files here with timestamped names")
-    report.add_argument("--expect-tiers", metavar="A,B", help="tiers the report must cover (missing = P1)")
+    report.add_argument("--out", type=flags.path, metavar="FILE", help="write here (default: stdout)")
+    report.add_argument(
+        "--copy-raw", type=flags.path, metavar="DIR", help="copy the results files here with timestamped names"
+    )
+    report.add_argument(
+        "--expect-tiers", type=flags.names("tier"), metavar="A,B", help="tiers the report must cover (missing = P1)"
+    )
     report.add_argument("--date", help="date shown as generated (default: today, UTC)")
 
 
 def _add_host(sub: Sub) -> None:
     host = _command(sub, "host", "host", "print this machine's facts and its tier")
-    host.add_argument("--tier", help="force a tier")
+    host.add_argument("--tier", type=flags.name("tier"), help="force a tier")
     host.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -256,7 +298,7 @@ def _add_sim(sub: Sub) -> None:
 
     sim = _command(sub, "sim", "sim", "serve the simulated runtime (Ollama + OpenAI APIs) on loopback")
     sim.add_argument("--host", default="127.0.0.1", help="bind address (loopback by default)")
-    sim.add_argument("--port", type=int, default=11434, help="port (0 picks a free one; default 11434)")
+    sim.add_argument("--port", type=flags.port, default=11434, help="port (0 picks a free one; default 11434)")
     sim.add_argument("--model", help="model name served (default: config runtime.model)")
     for name, field in SimProfile.model_fields.items():
         if name == "model":
@@ -266,30 +308,43 @@ def _add_sim(sub: Sub) -> None:
             sim.add_argument(flag, choices=list(FAULTS), help=field.description)
         else:
             kind = int if field.annotation in (int, "int") else float
-            sim.add_argument(flag, type=kind, help=f"{field.description} (default {field.default})")
+            sim.add_argument(
+                flag, type=flags.bounded(field, kind), help=f"{field.description} (default {field.default})"
+            )
 
 
 def _add_proxy(sub: Sub) -> None:
     proxy = _command(
         sub, "proxy", "proxy", "measuring proxy in front of a runtime: forward every request, record each one"
     )
-    proxy.add_argument("--port", type=int, required=True, help="port to listen on (0 picks a free one)")
+    proxy.add_argument("--port", type=flags.port, required=True, help="port to listen on (0 picks a free one)")
     proxy.add_argument("--host", default="127.0.0.1", help="bind address (loopback by default)")
-    proxy.add_argument("--upstream", metavar="URL", help="the runtime's base URL (default: config runtime.base_url)")
     proxy.add_argument(
-        "--record", required=True, metavar="FILE", help="append one JSON line per completed request to FILE"
+        "--upstream",
+        type=flags.base_url,
+        metavar="URL",
+        help="the runtime's base URL (default: config runtime.base_url)",
+    )
+    proxy.add_argument(
+        "--record",
+        type=flags.path,
+        required=True,
+        metavar="FILE",
+        help="append one JSON line per completed request to FILE",
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="perfgate",
         description="Performance regression gate for apps that run a local LLM.",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"perfgate {__version__}")
-    parser.add_argument("--config", metavar="FILE", help="TOML config (default: [tool.perfgate] in ./pyproject.toml)")
+    parser.add_argument(
+        "--config", type=flags.path, metavar="FILE", help="TOML config (default: [tool.perfgate] in ./pyproject.toml)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     adders = (
         _add_run,
@@ -310,12 +365,24 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------- dispatch
 
 
+def _warn_unknown_env(console: Console) -> None:
+    """One line naming the ``PERFGATE_*`` variables that are not settings (they are ignored, not refused)."""
+    ignored = unknown_env(os.environ)
+    if ignored:
+        shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
+        console.fail(
+            f"warning: ignoring {shown}: not a perfgate setting (settings are PERFGATE_<KEY>[__<KEY>], "
+            "see docs/configuration.md)"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
-    console = Console(sys.stdout, sys.stderr)
+    console = Console(until_reader_leaves(sys.stdout), until_reader_leaves(sys.stderr))
     try:
+        _warn_unknown_env(console)
         config: PerfgateConfig = load_config(
             config_file=Path(args.config) if args.config else None, overrides=_run_overrides(args)
         )
@@ -330,3 +397,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 -- the one catch-all: a bug must never exit with a verdict's code
         return _internal_error(exc)
+    finally:
+        console.out.flush()
+        console.err.flush()

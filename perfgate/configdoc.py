@@ -40,7 +40,12 @@ end of this page.
 Unknown keys are errors (exit 2), naming the key, and so are names that do
 not exist: a metric under `gate.metrics` or in a tier's
 `informational_metrics`, a fingerprint field in `must_match`, a forced `tier`
-that is not configured.
+that is not configured. A `PERFGATE_*` variable whose first part is no
+top-level key below (a team's `PERFGATE_SLACK_WEBHOOK`) is not perfgate's: it
+is ignored, with one warning line. Tier and scenario names (`SafeName`) are at
+most 64 letters, digits, `.`, `_` or `-`, starting with a letter or digit:
+they become file names (`baselines/<tier>.json`) and Markdown. No setting
+takes NaN or infinity (TOML can spell both).
 
 A small example:
 
@@ -71,6 +76,8 @@ def _type_name(field: FieldInfo) -> str:
     text = str(field.annotation).replace("typing.", "")
     for noise in ("perfgate.config.model.", "perfgate.config.sections.", "<class '", "'>"):
         text = text.replace(noise, "")
+    if text.startswith("Optional[") and text.endswith("]"):  # how `SafeName | None` prints
+        text = f"{text.removeprefix('Optional[')[:-1]} or None"
     return text.replace(" | ", " or ")  # a pipe would split the table cell
 
 

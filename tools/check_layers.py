@@ -38,6 +38,8 @@ LAYERS: dict[str, int] = {
     "perfgate.publish": 11,
     "perfgate.commands": 12,
     "perfgate.cli": 13,
+    "perfgate.flags": 12,  # the command line's value checks (argparse types)
+    "perfgate.stdio": 1,  # stdout/stderr for the CLI: a reader that leaves early is not an error
     "perfgate.__main__": 14,
 }
 

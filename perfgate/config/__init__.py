@@ -8,7 +8,8 @@ generated from the model.
 
 from __future__ import annotations
 
-from perfgate.config.load import env_overrides, load_config, read_config_file
+from perfgate.config.base import base_url_problem
+from perfgate.config.load import env_overrides, load_config, read_config_file, unknown_env
 from perfgate.config.model import (
     ENVIRONMENT_FIELDS,
     FINGERPRINT_FIELDS,
@@ -20,11 +21,10 @@ from perfgate.config.model import (
     PerfgateConfig,
     RuntimeConfig,
     ScenarioConfig,
-    SimConfig,
     TierConfig,
     TierMatch,
 )
-from perfgate.config.sections import SequentialConfig, TriageConfig
+from perfgate.config.sections import SequentialConfig, SimConfig, TriageConfig
 
 __all__ = [
     "ENVIRONMENT_FIELDS",
@@ -42,7 +42,9 @@ __all__ = [
     "TierConfig",
     "TierMatch",
     "TriageConfig",
+    "base_url_problem",
     "env_overrides",
     "load_config",
     "read_config_file",
+    "unknown_env",
 ]

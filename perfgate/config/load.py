@@ -18,6 +18,11 @@ from pydantic import ValidationError
 
 from perfgate.config.model import PerfgateConfig
 from perfgate.errors import ConfigError
+from perfgate.files import MAX_TOML_BYTES, clip, read_text_limited
+
+# PERFGATE_* variables that are not settings: the config file's path, and the
+# proxy URL perfgate gives an app's command (which may itself run perfgate).
+NOT_SETTINGS = frozenset({"PERFGATE_CONFIG", "PERFGATE_PROXY_URL"})
 
 
 def _nested_set(target: dict[str, Any], dotted: list[str], value: object) -> None:
@@ -38,31 +43,52 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
+def _setting_path(name: str) -> list[str] | None:
+    """``PERFGATE_RUNTIME__BASE_URL`` -> ``["runtime", "base_url"]``; None for a variable that is not a setting."""
+    if not name.startswith("PERFGATE_") or name in NOT_SETTINGS:
+        return None
+    return [part.lower() for part in name.removeprefix("PERFGATE_").split("__")]
+
+
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     """``PERFGATE_RUNS=7``, ``PERFGATE_RUNTIME__BASE_URL=...``: ``__`` nests.
 
     Values are parsed as JSON when they parse (numbers, booleans, lists), else
-    taken as strings.
+    taken as strings. Only variables under one of the config's own top-level
+    keys are read, and strictly (a misspelt key inside ``runtime`` is refused);
+    others with the prefix belong to someone else (``unknown_env``).
     """
     out: dict[str, Any] = {}
     for name, raw in environ.items():
-        if not name.startswith("PERFGATE_") or name == "PERFGATE_CONFIG":
+        path = _setting_path(name)
+        if path is None or path[0] not in PerfgateConfig.model_fields:
             continue
-        path = [part.lower() for part in name.removeprefix("PERFGATE_").split("__")]
         try:
             value: Any = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             value = raw
         _nested_set(out, path, value)
     return out
 
 
+def unknown_env(environ: Mapping[str, str]) -> list[str]:
+    """``PERFGATE_*`` variables under no top-level setting (a team's ``PERFGATE_SLACK_WEBHOOK``): ignored, and named."""
+    return sorted(
+        name
+        for name in environ
+        if (path := _setting_path(name)) is not None and path[0] not in PerfgateConfig.model_fields
+    )
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     """The ``[tool.perfgate]`` table of a pyproject.toml, or a whole perfgate TOML file."""
+    text = read_text_limited(path, "config", limit=MAX_TOML_BYTES, error=ConfigError)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: cannot read config: its arrays or tables are nested too deeply") from exc
     if path.name == "pyproject.toml":
         table = data.get("tool", {}).get("perfgate", {})
         return dict(table) if isinstance(table, dict) else {}
@@ -76,7 +102,8 @@ def _where(loc: Iterable[int | str]) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         elif part != "[key]":
-            text += f".{part}" if text else part
+            # A key too long to be a name is shown cut, so the error stays one readable line.
+            text += f".{clip(part)}" if text else clip(part)
     return text or "(root)"
 
 
@@ -140,8 +167,8 @@ def load_config(
     if file is None:
         candidate = (cwd or Path.cwd()) / "pyproject.toml"
         file = candidate if candidate.is_file() else None
-    elif not file.is_file():
-        raise ConfigError(f"{file}: config file not found")
+    # A file named by --config or PERFGATE_CONFIG that is missing, a directory or unreadable is
+    # refused by read_config_file, naming it (Path.is_file() raises on a name too long).
     if file is not None:
         layers = _deep_merge(layers, read_config_file(file))
         source = str(file)

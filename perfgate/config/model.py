@@ -12,8 +12,9 @@ from typing import Literal, Protocol, TypeVar
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from perfgate.config.base import _Model, _refuse_unknown
-from perfgate.config.sections import SequentialConfig, TriageConfig
+from perfgate.config.base import _checked_path, _Model, _refuse_unknown, base_url_problem
+from perfgate.config.sections import SequentialConfig, SimConfig, TriageConfig
+from perfgate.files import SafeName
 from perfgate.metrics import APP_METRIC_PREFIX, BY_NAME, METRICS, is_app_metric
 
 SEED_PROMPT = "Explain what Bzzbe does in two short sentences."
@@ -179,14 +180,17 @@ class RuntimeConfig(_Model):
             "extra) on a generated or given GGUF for the run."
         ),
     )
-    base_url: str = Field(default="http://127.0.0.1:11434", description="Runtime base URL.")
+    base_url: str = Field(
+        default="http://127.0.0.1:11434", description="Runtime base URL: http(s)://HOST:PORT, optionally a path."
+    )
     model: str = Field(default="qwen2.5:7b-instruct-q4_K_M", description="Model name as the runtime knows it.")
     ollama_api: Literal["chat", "generate"] = Field(default="chat", description="Ollama endpoint used.")
     keep_alive: str = Field(default="10m", description="Ollama keep_alive sent with every request.")
     process_name: str | None = Field(
         default=None, description="Fallback: find the runtime process by this name (e.g. 'ollama')."
     )
-    pid: int | None = Field(default=None, description="Runtime PID to sample (overrides discovery).")
+    # 2**22 is the largest PID Linux allows; macOS stops below 100000.
+    pid: int | None = Field(default=None, ge=1, le=2**22, description="Runtime PID to sample (overrides discovery).")
     preflight_timeout_s: float = Field(default=3.0, gt=0, description="Timeout of the liveness check.")
     connect_timeout_s: float = Field(default=5.0, gt=0, description="Connect timeout of measured requests.")
     read_timeout_s: float = Field(default=120.0, gt=0, description="Max gap between stream reads before 'timeout'.")
@@ -198,6 +202,20 @@ class RuntimeConfig(_Model):
         ),
     )
     gguf: str | None = Field(default=None, description="llamacpp: serve this GGUF file instead of a generated model.")
+
+    @field_validator("gguf", "model_cache_dir")
+    @classmethod
+    def _valid_path(cls, value: str | None) -> str | None:
+        return _checked_path(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        problem = base_url_problem(value)
+        if problem is not None:
+            raise ValueError(f"{value[:80]!r} is not a base URL: {problem}")
+        return value
+
     model_cache_dir: str | None = Field(
         default=None,
         description=(
@@ -205,17 +223,6 @@ class RuntimeConfig(_Model):
             "(default: $XDG_CACHE_HOME/perfgate/models, else ~/.cache/perfgate/models)."
         ),
     )
-
-
-class SimConfig(_Model):
-    """Profile of the built-in simulated runtime (``--runtime sim``)."""
-
-    ttft_ms: float = Field(default=40.0, ge=0, description="Time to first token.")
-    tok_s: float = Field(default=60.0, gt=0, description="Decode rate in tokens per second.")
-    prefill_tok_s: float = Field(default=2000.0, gt=0, description="Reported prefill rate.")
-    jitter_cv: float = Field(default=0.03, ge=0, description="Coefficient of variation of per-request timing noise.")
-    load_ms: float = Field(default=800.0, ge=0, description="Model load time of the first request.")
-    ballast_mb: int = Field(default=64, ge=0, description="Memory held by the simulated runner child process.")
 
 
 class MetricPolicy(_Model):
@@ -250,6 +257,14 @@ class GateConfig(_Model):
     alpha: float = Field(default=0.05, gt=0, lt=0.5, description="False-alarm budget per gate (Holm over all tests).")
     fail_on_inconclusive: bool = Field(default=False, description="Exit 4 when a gating verdict is inconclusive.")
     cv_warning: float = Field(default=0.10, gt=0, description="Warn when a sample set's CV exceeds this.")
+    baseline_cv_warning: float = Field(
+        default=0.10,
+        gt=0,
+        description=(
+            "`baseline update` warns when a gated metric of the new baseline varies more than this (CV), with "
+            "the runs a baseline that noisy needs for the metric's threshold to be told from noise."
+        ),
+    )
     min_baseline_samples: int = Field(default=10, ge=2, description="Fewest samples per scenario a baseline may hold.")
     baseline_runs: int = Field(default=15, ge=2, description="Measured runs per scenario for `nox -s baseline`.")
     max_baseline_age_days: float = Field(default=60, gt=0, description="Older baselines get a staleness warning.")
@@ -296,7 +311,7 @@ class PerfgateConfig(_Model):
     """All of perfgate's settings."""
 
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Runtime to benchmark.")
-    scenarios: dict[str, ScenarioConfig] = Field(
+    scenarios: dict[SafeName, ScenarioConfig] = Field(
         default_factory=lambda: {
             "short-explain": ScenarioConfig(prompt=SEED_PROMPT, num_predict=64),
             "prefill": ScenarioConfig(prompt=PREFILL_PROMPT, num_predict=16, cold_prompt=True),
@@ -310,7 +325,7 @@ class PerfgateConfig(_Model):
     runs: int = Field(default=5, ge=1, description="Measured requests per scenario.")
     memory_interval_ms: float = Field(default=50.0, gt=0, description="Memory sampling interval.")
     cold_load_ms: float = Field(default=500.0, ge=0, description="A sample whose load_ms exceeds this is cold.")
-    tiers: dict[str, TierConfig] = Field(
+    tiers: dict[SafeName, TierConfig] = Field(
         default_factory=lambda: {
             "base": TierConfig(
                 description="Apple M1/M2, 16 GB",
@@ -351,13 +366,21 @@ class PerfgateConfig(_Model):
         ),
     )
     # After `tiers`, so that its validator sees them.
-    tier: str | None = Field(default=None, description="Force a tier instead of detecting it; must be a tier above.")
+    tier: SafeName | None = Field(
+        default=None, description="Force a tier instead of detecting it; must be a tier above."
+    )
     sim: SimConfig = Field(default_factory=SimConfig, description="Simulated runtime profile.")
     gate: GateConfig = Field(default_factory=GateConfig, description="Decision rule.")
     triage: TriageConfig = Field(default_factory=TriageConfig, description="Triage entries.")
     sequential: SequentialConfig = Field(default_factory=SequentialConfig, description="Sequential runs.")
     results_dir: str = Field(default="perf-results", description="Where `nox -s perf` writes results files.")
     baselines_dir: str = Field(default="baselines", description="Committed per-tier baselines.")
+
+    @field_validator("results_dir", "baselines_dir")
+    @classmethod
+    def _valid_dir(cls, value: str) -> str:
+        _checked_path(value)
+        return value
 
     @field_validator("scenarios")
     @classmethod

@@ -1,4 +1,4 @@
-"""The config tables of the later stages: sequential runs and triage."""
+"""The config tables of the simulator and the later stages: sequential runs and triage."""
 
 from __future__ import annotations
 
@@ -8,6 +8,17 @@ from pydantic import Field, field_validator
 
 from perfgate.config.base import _Model, _refuse_unknown
 from perfgate.errors import TRIAGE_KINDS
+
+
+class SimConfig(_Model):
+    """Profile of the built-in simulated runtime (``--runtime sim``)."""
+
+    ttft_ms: float = Field(default=40.0, ge=0, description="Time to first token.")
+    tok_s: float = Field(default=60.0, gt=0, description="Decode rate in tokens per second.")
+    prefill_tok_s: float = Field(default=2000.0, gt=0, description="Reported prefill rate.")
+    jitter_cv: float = Field(default=0.03, ge=0, description="Coefficient of variation of per-request timing noise.")
+    load_ms: float = Field(default=800.0, ge=0, description="Model load time of the first request.")
+    ballast_mb: int = Field(default=64, ge=0, description="Memory held by the simulated runner child process.")
 
 
 class SequentialConfig(_Model):

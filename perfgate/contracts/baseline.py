@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
+from perfgate.contracts.figures import FiniteFigure, figure_problem
 from perfgate.contracts.gate import Problem
 from perfgate.contracts.migrate import migrate_baseline
-from perfgate.contracts.results import (
-    Fingerprint,
-    Frozen,
-    HostInfo,
-)
+from perfgate.contracts.results import Fingerprint, Frozen, HostInfo
 from perfgate.errors import BadFileError, BaselineMissing
-from perfgate.files import parse_model, read_model
+from perfgate.files import SafeName, parse_model, read_model
 
 BASELINE_SCHEMA_VERSION = 2  # 2: decode rate over n - 1 gaps on both clocks (contracts/migrate.py)
 
@@ -38,16 +35,30 @@ class Provenance(Frozen):
     runtime_started_at: str | None = Field(default=None, description="When that process started (ISO 8601 UTC).")
 
 
+def _measured(metrics: dict[str, tuple[float, ...]]) -> dict[str, tuple[float, ...]]:
+    """Every value is one a measurement can have made (a NaN or a negative TTFT is refused, naming it)."""
+    for metric, values in metrics.items():
+        for index, value in enumerate(values):
+            problem = figure_problem(metric, value)
+            if problem is not None:
+                raise ValueError(f"value {index} of {problem}; re-make the baseline from good results")
+    return metrics
+
+
+# One scenario's raw values per metric.
+ScenarioSamples = Annotated[dict[str, tuple[FiniteFigure, ...]], AfterValidator(_measured)]
+
+
 class Baseline(Frozen):
     """``baselines/<tier>.json``: raw samples per scenario and metric, committed and reviewed."""
 
     schema_version: int = BASELINE_SCHEMA_VERSION
     kind: Literal["perfgate-baseline"] = "perfgate-baseline"
-    tier: str
+    tier: SafeName
     simulated: bool
     fingerprint: Fingerprint
     provenance: Provenance
-    samples: dict[str, dict[str, tuple[float, ...]]] = Field(
+    samples: dict[SafeName, ScenarioSamples] = Field(
         description="scenario -> metric -> raw per-request values (None values dropped)."
     )
 

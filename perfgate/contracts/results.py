@@ -13,9 +13,10 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from perfgate.contracts.figures import Count, Figure, FiniteFigure, PositiveFigure
 from perfgate.contracts.migrate import migrate_results
 from perfgate.errors import FailureKind, UsageError
-from perfgate.files import read_model
+from perfgate.files import SafeName, read_model
 from perfgate.metrics import APP_METRIC_PREFIX, CLIENT_CLOCK_METRICS, METRIC_UNITS
 
 RESULTS_SCHEMA_VERSION = 2  # 2: decode rate over n - 1 gaps on both clocks (contracts/migrate.py)
@@ -32,7 +33,7 @@ class Failure(Frozen):
 
     kind: FailureKind
     message: str = Field(description="One-line reason, as printed to the user.")
-    scenario: str | None = Field(default=None, description="Scenario it happened in, if any.")
+    scenario: SafeName | None = Field(default=None, description="Scenario it happened in, if any.")
     iteration: int | None = Field(default=None, description="Measured iteration (0-based), if any.")
 
 
@@ -94,52 +95,56 @@ class MemoryPeaks(Frozen):
 class Sample(Frozen):
     """One measured request."""
 
-    iteration: int
-    ttft_ms: float | None = Field(description="Request sent -> first chunk with non-empty content.")
-    e2e_ms: float = Field(description="Request sent -> final chunk.")
-    decode_tok_s: float | None = Field(
+    iteration: int = Field(description="Measured iteration (0-based; a warm-up, never kept, is -1).")
+    ttft_ms: PositiveFigure | None = Field(description="Request sent -> first chunk with non-empty content.")
+    e2e_ms: PositiveFigure = Field(description="Request sent -> final chunk.")
+    decode_tok_s: PositiveFigure | None = Field(
         description=(
             "Tokens per second over the N-1 gaps after the first token: (eval_count - 1) / eval_duration on the "
             "server's clock when sent, else client_decode_tok_s (see decode_source). Both clocks count alike."
         )
     )
     decode_source: Literal["server", "client"] | None = Field(description="Which clock decode_tok_s came from.")
-    client_decode_tok_s: float | None = Field(
+    client_decode_tok_s: PositiveFigure | None = Field(
         description="(output_tokens - 1) / (last content chunk - first content chunk), client clock."
     )
-    server_reported_tok_s: float | None = Field(
+    server_reported_tok_s: PositiveFigure | None = Field(
         default=None,
         description=(
             "The runtime's own figure, eval_count / eval_duration (N tokens over N-1 gaps, as `ollama run "
             "--verbose` prints it): kept for reading next to the runtime's output, never gated."
         ),
     )
-    decode_clock_ratio: float | None = Field(
+    decode_clock_ratio: PositiveFigure | None = Field(
         default=None,
         description="Server decode rate / client decode rate; far from 1 means the two clocks disagree.",
     )
-    prefill_tok_s: float | None = Field(description="Uncached prompt tokens / their server duration; None if unknown.")
-    load_ms: float | None = Field(description="Server-reported load (and queue) time.")
+    prefill_tok_s: PositiveFigure | None = Field(
+        description="Uncached prompt tokens / their server duration; None if unknown."
+    )
+    load_ms: Figure | None = Field(description="Server-reported load (and queue) time.")
     cold: bool = Field(description="True when load_ms exceeds the configured cold threshold.")
-    output_tokens: int | None
-    prompt_tokens: int | None
-    itl_ms_p50: float | None = Field(description="Median gap between content chunks (inter-chunk latency).")
-    itl_ms_p90: float | None
-    itl_ms_p99: float | None
+    output_tokens: Count | None
+    prompt_tokens: Count | None
+    itl_ms_p50: Figure | None = Field(description="Median gap between content chunks (inter-chunk latency).")
+    itl_ms_p90: Figure | None
+    itl_ms_p99: Figure | None
     done_reason: str | None
     token_count_source: Literal["server", "chunks"] = "server"
-    retries_before_first_byte: int = 0
-    peak_runtime_rss_mb: float | None = None
-    peak_runtime_footprint_mb: float | None = None
-    peak_harness_rss_mb: float | None = None
-    peak_combined_rss_mb: float | None = None
-    app_wall_ms: float | None = Field(default=None, description="App scenarios: the command's wall time.")
-    peak_app_rss_mb: float | None = Field(default=None, description="App scenarios: peak RSS of the command's tree.")
-    app_metrics: dict[str, float] = Field(
+    retries_before_first_byte: Count = 0
+    peak_runtime_rss_mb: PositiveFigure | None = None
+    peak_runtime_footprint_mb: PositiveFigure | None = None
+    peak_harness_rss_mb: PositiveFigure | None = None
+    peak_combined_rss_mb: PositiveFigure | None = None
+    app_wall_ms: PositiveFigure | None = Field(default=None, description="App scenarios: the command's wall time.")
+    peak_app_rss_mb: PositiveFigure | None = Field(
+        default=None, description="App scenarios: peak RSS of the command's tree."
+    )
+    app_metrics: dict[str, FiniteFigure] = Field(
         default_factory=dict,
         description="App scenarios: the figures the command printed on `PERFGATE {...}` lines (metric `app.<name>`).",
     )
-    cpu_wait_ms: float | None = Field(
+    cpu_wait_ms: Figure | None = Field(
         default=None,
         description=(
             "How long perfgate's measuring thread waited for a CPU while the request ran (Linux schedstat); "
@@ -192,6 +197,8 @@ def sample_metrics(samples: Sequence[Sample]) -> list[str]:
 class MetricSummary(Frozen):
     """Summary of one metric over a scenario's samples (None values excluded)."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
     n: int
     median: float
     mean: float
@@ -220,7 +227,7 @@ class ScenarioOptions(Frozen):
 class ScenarioResult(Frozen):
     """All samples of one scenario and their summaries."""
 
-    name: str
+    name: SafeName
     prompt_sha256: str = Field(
         description="Hash of the prompt; for an app scenario, of the messages the app sent in its first LLM request."
     )
@@ -300,7 +307,7 @@ class Fingerprint(Frozen):
     under test may change. ``gate.must_match`` says which fields must match.
     """
 
-    tier: str
+    tier: SafeName
     chip: str | None
     memory_gb: float | None
     os_major: str | None
@@ -309,7 +316,7 @@ class Fingerprint(Frozen):
     model: str
     model_digest: str | None
     quantization: str | None
-    scenarios: dict[str, ScenarioFingerprint]
+    scenarios: dict[SafeName, ScenarioFingerprint]
 
 
 class ScenarioMetric(NamedTuple):
@@ -371,7 +378,7 @@ class RunResult(Frozen):
     git_sha: str | None = None
     command: str = Field(description="The command line that produced this file.")
     host: HostInfo
-    tier: str
+    tier: SafeName
     fingerprint: Fingerprint
     runtime: RuntimeInfo
     simulated: bool

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from perfgate.errors import BadFileError
+from perfgate.files import read_text_limited
 from perfgate.provenance import utc_now_iso
 from perfgate.triage.policy import RunContext
 
@@ -19,11 +20,10 @@ def load_event(event_path: Path | None, environ: Mapping[str, str]) -> dict[str,
         if not location:
             return {}
         event_path = Path(location)
+    text = read_text_limited(event_path, "GitHub event")
     try:
-        event = json.loads(event_path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BadFileError(f"{event_path}: cannot read the GitHub event file ({exc.strerror or exc})") from exc
-    except ValueError as exc:
+        event = json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise BadFileError(f"{event_path}: the GitHub event file is not JSON ({exc})") from exc
     if not isinstance(event, dict):
         raise BadFileError(f"{event_path}: the GitHub event is not a JSON object")

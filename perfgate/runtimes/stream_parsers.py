@@ -12,8 +12,9 @@ malformed one), says when the stream's end marker arrived, and then gives the
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict, Unpack
+from typing import Any, Literal, TypedDict, TypeGuard, Unpack
 
 from perfgate.contracts.results import StreamObservation
 from perfgate.errors import ProtocolError, RuntimeFailure
@@ -93,9 +94,14 @@ def optional_int(obj: dict[str, Any], key: str, url: str) -> int | None:
     value = obj.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise ProtocolError(f"protocol error: {url} sent {key}={value!r}, expected an integer")
+    # A count or a duration in ns is never negative, NaN or infinite (JSON from Python may spell those).
+    if not _finite_number(value) or value != int(value) or value < 0:
+        raise ProtocolError(f"protocol error: {url} sent {key}={value!r}, expected an integer of 0 or more")
     return int(value)
+
+
+def _finite_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def optional_ms_as_ns(obj: dict[str, Any], key: str, url: str) -> int | None:
@@ -103,7 +109,7 @@ def optional_ms_as_ns(obj: dict[str, Any], key: str, url: str) -> int | None:
     value = obj.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not _finite_number(value) or value < 0:
         raise ProtocolError(f"protocol error: {url} sent {key}={value!r}, expected a number of milliseconds")
     return round(value * 1_000_000)
 

@@ -31,7 +31,8 @@ DEFAULT_MODEL = "qwen2.5:7b-instruct-q4_K_M"
 class SimProfile(BaseModel):
     """Timing, memory and fault behaviour of one simulated runtime."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # A NaN or infinite delay would hang or crash the server: refused like a negative one.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     model: str = Field(default=DEFAULT_MODEL, min_length=1, description="The one model the simulator serves.")
     ttft_ms: float = Field(default=40.0, ge=0, description="Time to first token of a short prompt (warm).")

@@ -404,7 +404,7 @@ def test_a_broken_event_file_names_the_file(tmp_path: Path) -> None:
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(BadFileError, match=r"event\.json: the GitHub event file is not JSON"):
         pr_number_from_event(path, {})
-    with pytest.raises(BadFileError, match="cannot read"):
+    with pytest.raises(BadFileError, match=r"missing\.json: GitHub event file not found"):
         load_event(tmp_path / "missing.json", {})
     with pytest.raises(BadFileError, match="not a JSON object"):
         load_event(write_event(tmp_path, [1, 2]), {})

@@ -28,7 +28,8 @@ def _numeric_fields(model: type[Sample]) -> list[str]:
     out = []
     for name in model.model_fields:
         hint = hints[name]
-        args = set(typing.get_args(hint)) if isinstance(hint, types.UnionType) else {hint}
+        # `float | None` is a types.UnionType; an Annotated float (a checked figure) `| None` is a typing.Union.
+        args = set(typing.get_args(hint)) if typing.get_origin(hint) in {types.UnionType, typing.Union} else {hint}
         if args - {type(None)} and args - {type(None)} <= {int, float}:
             out.append(name)
     return out

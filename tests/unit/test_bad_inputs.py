@@ -355,6 +355,18 @@ CASES = [
         "defaults + flags: invalid config at runtime.pid: Input should be greater than or equal to 1 (got -5)",
     ),
     Case(
+        "run --sim-tok-s NaN",
+        _argv("run", "--runtime", "sim", "--sim-tok-s", "nan"),
+        2,
+        "defaults + flags: invalid config at sim.tok_s: Input should be a finite number (got nan)",
+    ),
+    Case(
+        "run --sim-ttft-ms negative",
+        _argv("run", "--runtime", "sim", "--sim-ttft-ms", "-5"),
+        2,
+        "defaults + flags: invalid config at sim.ttft_ms: Input should be greater than or equal to 0 (got -5.0)",
+    ),
+    Case(
         "--max-minutes infinite",
         _argv("run", "--max-minutes", "inf"),
         2,

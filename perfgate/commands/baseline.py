@@ -13,7 +13,7 @@ from pathlib import Path
 from perfgate.commands import Console, Outcome
 from perfgate.config import PerfgateConfig
 from perfgate.contracts.baseline import baseline_path, load_baseline, parse_baseline
-from perfgate.contracts.results import collect_results
+from perfgate.contracts.collect import collect_results
 from perfgate.decide.baseline import BaselineDiff, build_baseline, diff_baselines
 from perfgate.files import write_model
 from perfgate.gitutil import git_ls, git_show

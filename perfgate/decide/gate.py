@@ -334,6 +334,8 @@ def evaluate(
             )
         )
     status, code = gate_status(verdicts, problems, config)
+    if not summaries:  # no tier at all (the commands refuse this before): nothing compared never passes
+        status, code = GateStatus.COULD_NOT_MEASURE, ExitCode.COULD_NOT_MEASURE
     return GateReport(
         perfgate_version=__version__,
         created_at=created_at,

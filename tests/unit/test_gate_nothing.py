@@ -83,6 +83,15 @@ def test_the_a_a_gate_still_passes():
     assert compared_anything(report)
 
 
+def test_a_gate_of_no_tier_at_all_never_passes():
+    report = gate([], [])
+    assert (report.status, report.exit_code, report.headline) == (
+        GateStatus.COULD_NOT_MEASURE,
+        3,
+        "Could not measure: no results",
+    )
+
+
 def test_results_that_ran_no_scenario_are_one_problem():
     report = gate([make_result(seed=2, scenarios=())], [make_baseline()])
     assert_could_not_measure(report, f"pro: {RESULTS} measured no scenario and recorded no failure; run it again")

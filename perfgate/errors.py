@@ -70,6 +70,8 @@ class Kind(StrEnum):
     TIER_MISSING = "tier_missing"
     BASELINE_MISSING = "baseline_missing"
     INCOMPARABLE = "incomparable"
+    # a scenario or gating metric of the baseline with no valid value in the results, or nothing compared at all
+    MEASUREMENT_MISSING = "measurement_missing"
     APP_FAILED = "app_failed"  # the app's benchmark command exited non-zero
     APP_NO_REQUEST = "app_no_request"  # ... ended without one LLM request through the proxy
     APP_TIMEOUT = "app_timeout"  # ... did not end within its timeout (its process tree was killed)
@@ -91,7 +93,9 @@ _MeasurementKind = Literal[
     Kind.APP_TIMEOUT,
     Kind.TIMING_UNRELIABLE,
 ]
-_ProblemKind = Literal[_MeasurementKind, Kind.TIER_MISSING, Kind.BASELINE_MISSING, Kind.INCOMPARABLE]
+_ProblemKind = Literal[
+    _MeasurementKind, Kind.TIER_MISSING, Kind.BASELINE_MISSING, Kind.INCOMPARABLE, Kind.MEASUREMENT_MISSING
+]
 _TriageKind = Literal[
     Kind.REGRESSION,
     Kind.RUNTIME_UNAVAILABLE,
@@ -105,6 +109,7 @@ _TriageKind = Literal[
     Kind.APP_NO_REQUEST,
     Kind.APP_TIMEOUT,
     Kind.TIMING_UNRELIABLE,
+    Kind.MEASUREMENT_MISSING,
 ]
 
 

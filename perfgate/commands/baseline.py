@@ -14,7 +14,7 @@ from pathlib import Path
 from perfgate.commands import Console, Outcome
 from perfgate.config import PerfgateConfig
 from perfgate.contracts.baseline import Baseline, baseline_path, load_baseline, parse_baseline
-from perfgate.contracts.results import collect_results
+from perfgate.contracts.collect import collect_results
 from perfgate.decide.baseline import BaselineDiff, NoisyMetric, build_baseline, diff_baselines, noisy_metrics
 from perfgate.errors import BadFileError, NewerSchemaError
 from perfgate.files import read_text_limited, write_model

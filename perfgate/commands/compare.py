@@ -1,7 +1,8 @@
 """``perfgate compare``: results against their tiers' baselines, decided as one gate.
 
-Stages: collect results files → load each tier's baseline → decide (pure,
-``perfgate.decide``) → write ``--gate-out`` → print text, Markdown or JSON.
+Stages: collect results files (``contracts.collect``: parsed, copies and stale
+files left out, none at all is exit 3) → load each tier's baseline → decide
+(pure, ``perfgate.decide``) → write ``--gate-out`` → print text, Markdown or JSON.
 """
 
 from __future__ import annotations
@@ -73,9 +74,20 @@ def compare_and_print(
     return report
 
 
-def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) -> Outcome:
-    from perfgate.contracts.results import collect_results  # noqa: PLC0415
+def collect_and_say(paths: Sequence[Path], console: Console) -> list[LoadedResults]:
+    """The results files named (or found in named directories); each file passed over is one line on stderr.
 
+    No results at all is could-not-measure (exit 3): nothing measured never passes.
+    """
+    from perfgate.contracts.collect import find_results, require_results  # noqa: PLC0415
+
+    found = find_results(paths)
+    for skipped in found.skipped:
+        console.fail(skipped.line)
+    return require_results(found, paths)
+
+
+def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) -> Outcome:
     with collector_paused():
-        loaded = collect_results([Path(p) for p in args.results])
+        loaded = collect_and_say([Path(p) for p in args.results], console)
         return Outcome(report=compare_and_print(args, config, loaded, console))

@@ -1,6 +1,7 @@
 """``perfgate gate``: the CI gate over every tier's results, then the PR comment and triage.
 
-Stages: collect every results file under ``--results-dir`` → compare with each
+Stages: collect every results file under ``--results-dir`` (``contracts.collect``:
+a missing directory is exit 2, no results exit 3, stale files left out) → compare with each
 tier's baseline → write ``gate.json`` → triage findings (reconcile with the
 store) → Markdown summary → job summary → apply triage → sticky PR comment.
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +27,9 @@ from perfgate.commands.baseline import changed_baselines
 from perfgate.commands.compare import compare, split_list
 from perfgate.commands.triage import open_store
 from perfgate.config import PerfgateConfig
+from perfgate.contracts.collect import collect_results_dir, require_results
 from perfgate.contracts.gate import GateReport
-from perfgate.contracts.results import collect_results_dir
+from perfgate.contracts.results import LoadedResults
 from perfgate.contracts.triage import TriageEntry
 from perfgate.errors import ConfigError, PerfgateError, PublishError
 from perfgate.files import write_model, write_text_atomic
@@ -94,12 +96,17 @@ def _baseline_diff(options: GateOptions, environ: Mapping[str, str], errors: lis
 
 
 def run_ci_gate(
-    options: GateOptions, config: PerfgateConfig, *, environ: Mapping[str, str], http: httpx.Client | None
+    options: GateOptions,
+    config: PerfgateConfig,
+    loaded: Sequence[LoadedResults],
+    *,
+    environ: Mapping[str, str],
+    http: httpx.Client | None,
 ) -> GateOutcome:
     """Compare every tier, write the outputs, then publish; returns what happened (``http`` None: no publishing)."""
     event = load_event(None, environ)
     report = compare(
-        collect_results_dir(options.results_dir),
+        loaded,
         config,
         baselines_dir=options.baselines_dir,
         expect_tiers=options.expect_tiers,
@@ -166,12 +173,18 @@ def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) 
         repository=args.repository,
         base_ref=args.base_ref,
     )
+    # The directory must exist (a mistyped one is exit 2, and is not created); each file passed
+    # over is one line. With no results, only --expect-tiers gives a gate to write (each tier missing).
+    found = collect_results_dir(options.results_dir)
+    for skipped in found.skipped:
+        console.fail(skipped.line)
+    loaded = list(found.loaded) if options.expect_tiers else require_results(found, [options.results_dir])
     # Only a gate that may publish talks to GitHub; making the client loads a CA bundle (about 0.1 s).
     with (
         collector_paused(),
         httpx.Client() if options.comment or options.triage else nullcontext() as http,
     ):
-        outcome = run_ci_gate(options, config, environ=dict(os.environ), http=http)
+        outcome = run_ci_gate(options, config, loaded, environ=dict(os.environ), http=http)
         console.say(gate_text(outcome.report))
     console.say(f"\ngate.json and {outcome.summary_path.name} written to {outcome.summary_path.parent}")
     for problem in outcome.report.problems:

@@ -1,8 +1,10 @@
 """``perfgate report``: the performance report document (the seed's sections) from results files.
 
-Stages: collect results files → copy them beside the report (``--copy-raw``)
-→ compare with baselines when given, else triage from what the results show →
-render the Markdown → write it (or print it).
+Stages: collect results files (as ``compare`` does) → copy them beside the
+report (``--copy-raw``) → compare with baselines when given, else triage from
+what the results show → render the Markdown → write it (or print it). A report
+of nothing (no sample at all, or nothing compared with the baselines) is still
+written, and exits 3.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from perfgate.commands import Console, Outcome
-from perfgate.commands.compare import compare, split_list
+from perfgate.commands.compare import collect_and_say, compare, split_list
 from perfgate.config import PerfgateConfig
-from perfgate.contracts.results import LoadedResults, collect_results
-from perfgate.decide.gate import problems_from_results
+from perfgate.contracts.results import LoadedResults
+from perfgate.decide.coverage import compared_anything, problems_from_results
 from perfgate.errors import UsageError
 from perfgate.files import write_text_atomic
 from perfgate.render.report import ReportInput, report_markdown
@@ -56,11 +58,40 @@ def build_report(
     generated: str,
 ) -> str:
     """The report document: compare with baselines when given, triage from what was seen."""
+    text, _ = report_document(
+        loaded,
+        config,
+        title=title,
+        baselines_dir=baselines_dir,
+        expect_tiers=expect_tiers,
+        raw_paths=raw_paths,
+        generated=generated,
+    )
+    return text
+
+
+def report_document(
+    loaded: Sequence[LoadedResults],
+    config: PerfgateConfig,
+    *,
+    title: str,
+    baselines_dir: Path | None,
+    expect_tiers: Sequence[str],
+    raw_paths: Sequence[str],
+    generated: str,
+) -> tuple[str, str | None]:
+    """The report document, and why it shows nothing (no sample, or nothing compared), if it does not."""
     context = RunContext(date=generated)
     gate = None
+    nothing = None
+    if not any(scenario.samples for item in loaded for scenario in item.result.scenarios):
+        nothing = "nothing measured: no results file holds a sample; the report says why"
     if baselines_dir is not None:
         gate = compare(loaded, config, baselines_dir=baselines_dir, expect_tiers=expect_tiers)
         findings = findings_from_report(gate, config.triage)
+        if nothing is None and not compared_anything(gate):
+            why = gate.problems[0].message if gate.problems else "no gating metric in both results and baselines"
+            nothing = f"nothing compared: {why}"
     else:
         findings = findings_from_problems(problems_from_results(loaded, expect_tiers), config.triage)
     rows = triage_rows(findings, [], [], context, config.triage, filing=False)
@@ -75,17 +106,17 @@ def build_report(
             expected_tiers=expect_tiers,
             memory_interval_ms=config.memory_interval_ms,
         )
-    )
+    ), nothing
 
 
 def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) -> Outcome:
-    loaded = collect_results([Path(p) for p in args.results])
+    loaded = collect_and_say([Path(p) for p in args.results], console)
     out = Path(args.out) if args.out else None
     raw = [str(p) for p in copy_raw(loaded, Path(args.copy_raw))] if args.copy_raw else [str(i.path) for i in loaded]
     if out is not None:
         # Paths in the report are relative to it, so the report and its raw files move together.
         raw = [_relative_to(Path(p), out.parent) for p in raw]
-    text = build_report(
+    text, nothing = report_document(
         loaded,
         config,
         title=args.title,
@@ -99,7 +130,9 @@ def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) 
     else:
         write_text_atomic(out, text)
         console.say(f"report written to {out}")
-    return Outcome()
+    if nothing is not None:
+        console.fail(nothing)
+    return Outcome(could_not_measure=nothing is not None)
 
 
 def _relative_to(path: Path, base: Path) -> str:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from perfgate.contracts.figures import Count, Figure, FiniteFigure, PositiveFigure
 from perfgate.contracts.migrate import migrate_results
-from perfgate.errors import FailureKind, UsageError
+from perfgate.errors import FailureKind
 from perfgate.files import SafeName, read_model
 from perfgate.metrics import APP_METRIC_PREFIX, CLIENT_CLOCK_METRICS, METRIC_UNITS
 
@@ -408,32 +408,3 @@ def load_results(path: Path) -> LoadedResults:
         path,
         read_model(path, RunResult, what="results", current_version=RESULTS_SCHEMA_VERSION, migrate=migrate_results),
     )
-
-
-def collect_results(paths: Sequence[Path]) -> list[LoadedResults]:
-    """Results files named directly, or every ``*.json`` results file inside a named directory."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.glob("*.json") if _looks_like_results(p)))
-        else:
-            files.append(path)
-    if not files:
-        raise UsageError(f"no results files found in {', '.join(str(p) for p in paths)}")
-    return [load_results(path) for path in files]
-
-
-def collect_results_dir(directory: Path) -> list[LoadedResults]:
-    """Every results file under ``directory`` (artifact downloads nest one folder per tier); may be empty."""
-    if not directory.is_dir():
-        return []
-    return [load_results(p) for p in sorted(directory.rglob("*.json")) if _looks_like_results(p)]
-
-
-def _looks_like_results(path: Path) -> bool:
-    # gate.json and other perfgate files share the directory; only results files are inputs.
-    try:
-        head = path.read_text(encoding="utf-8")[:4096]
-    except OSError:
-        return False
-    return '"perfgate-results"' in head or path.name.startswith("results")

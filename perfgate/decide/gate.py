@@ -2,15 +2,15 @@
 
 Every (tier, scenario, metric) that can be compared becomes one test; all
 gating tests of the gate are decided together so Holm's adjustment spans the
-whole gate. What cannot be compared becomes a ``Problem`` and a verdict that
-says why (``missing``, ``error``, ``incomparable``) — never ``unchanged``.
+whole gate. What cannot be compared becomes a verdict that says why
+(``missing``, ``error``, ``incomparable``) — never ``unchanged`` — and a
+``Problem``: a gate never passes on nothing (``decide.coverage``).
 A treatment that differs from the baseline (model, prompt, runtime...) is
 compared, and recorded as a ``Change`` (``decide.fingerprint``).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +20,15 @@ from perfgate.config import GateConfig, PerfgateConfig, TierConfig
 from perfgate.contracts.baseline import Baseline
 from perfgate.contracts.gate import Change, GateReport, GateStatus, Problem, TierSummary, Verdict, VerdictKind
 from perfgate.contracts.results import LoadedResults, RunResult, metric_values, sample_metrics
+from perfgate.decide.coverage import (
+    Gaps,
+    empty_scenarios,
+    nothing_compared,
+    split_baseline_own,
+    stopped,
+    unmeasured,
+    valid,
+)
 from perfgate.decide.fingerprint import Comparability, check_tier, staleness_warnings
 from perfgate.decide.headline import headline
 from perfgate.decide.sequential import sequential_alpha
@@ -44,6 +53,7 @@ class TierInput:
 class _Pending:
     verdict: Verdict
     test: MetricTest | None
+    notes: tuple[str, ...] = ()  # kept beside the decision's own reasons
 
 
 def _base_verdict(
@@ -83,23 +93,28 @@ def _tier_pending(
     tier = tier_input.tier
     problems: list[Problem] = []
     pending: list[_Pending] = []
-    newest = max((r for _, r in tier_input.results), key=lambda r: r.created_at, default=None)
     warnings: list[str] = []
+    results = list(tier_input.results)
+    if tier_input.baseline is not None:
+        # The results file a baseline was made from, gated against it, would pass on nothing new.
+        results, left_out, own = split_baseline_own(tier, results, tier_input.baseline)
+        warnings.extend(left_out)
+        problems.extend([own] if own is not None else [])
+    newest = max((r for _, r in results), key=lambda r: r.created_at, default=None)
     failed_scenarios: dict[str, str] = {}
-    for _, result in tier_input.results:
+    for _, result in results:
         for failure in result.failures:
             problems.append(Problem(kind=failure.kind, tier=tier, scenario=failure.scenario, message=failure.message))
             if failure.scenario is not None:
                 failed_scenarios[failure.scenario] = failure.message
-    memory_reason = next(
-        (f.message for _, r in tier_input.results for f in r.failures if f.kind is Kind.MEMORY_UNAVAILABLE), None
-    )
+    memory_reason = next((f.message for _, r in results for f in r.failures if f.kind is Kind.MEMORY_UNAVAILABLE), None)
     if tier_input.baseline_problem is not None:
         problems.append(tier_input.baseline_problem)
+    problems.extend(unmeasured(tier, results))
     baseline = tier_input.baseline[1] if tier_input.baseline else None
     # A run that measured nothing (runtime down, model missing) never learnt the runtime's
     # version or digest: its fingerprint is empty, not different, and its failure says why.
-    measured = sorted((r for _, r in tier_input.results if r.scenarios), key=lambda r: r.created_at, reverse=True)
+    measured = sorted((r for _, r in results if r.scenarios), key=lambda r: r.created_at, reverse=True)
     comparability = Comparability(tier)
     if baseline is not None and measured:
         # The tier's own must_match (e.g. 'sim' ignores the host) replaces gate.must_match.
@@ -107,62 +122,88 @@ def _tier_pending(
         comparability = check_tier(tier, baseline.fingerprint, [r.fingerprint for r in measured], must_match)
         warnings.extend(staleness_warnings(baseline, measured[0], config, now, must_match))
         problems.extend(comparability.problems())
-    current = _merge_current(tier_input.results)
+    current = _merge_current(results)
     base_samples = baseline.samples if baseline else {}
-    apps = _app_scenarios(tier_input.results, baseline)
+    apps = _app_scenarios(results, baseline)
+    gaps = Gaps(tier, tier_input.baseline[0]) if tier_input.baseline else None
     for scenario in sorted(set(current) | set(base_samples) | set(failed_scenarios)):
         blocked = comparability.blocked(scenario)
         for metric in config.metrics:
-            # Ratios need positive, finite values; anything else is not a measurement.
-            b = tuple(v for v in base_samples.get(scenario, {}).get(metric, ()) if math.isfinite(v) and v > 0)
-            c = tuple(v for v in current.get(scenario, {}).get(metric, ()) if math.isfinite(v) and v > 0)
-            if b or c:
-                pending.append(
-                    _pending_one(
-                        tier,
-                        scenario,
-                        metric,
-                        b,
-                        c,
-                        config,
-                        blocked=blocked,
-                        failure=failed_scenarios.get(scenario),
-                        no_baseline=baseline is None,
-                        memory_reason=memory_reason,
-                        informational=_informational(
-                            config, metric, app_scenario=scenario in apps, tier=tier_input.informational_metrics
-                        ),
-                    )
-                )
-    summary = _tier_summary(tier_input, newest, baseline, warnings)
+            b_raw = base_samples.get(scenario, {}).get(metric, ())
+            c_raw = current.get(scenario, {}).get(metric, ())
+            if not (b_raw or c_raw):
+                continue
+            informational = _informational(
+                config, metric, app_scenario=scenario in apps, tier=tier_input.informational_metrics
+            )
+            one = _pending_one(
+                tier,
+                scenario,
+                metric,
+                (b_raw, c_raw),
+                config,
+                blocked=blocked,
+                failure=failed_scenarios.get(scenario),
+                baseline=baseline is not None,
+                absent=scenario not in current,
+                memory_reason=memory_reason,
+                informational=informational,
+            )
+            pending.append(one)
+            if gaps is not None and one.verdict.verdict is VerdictKind.MISSING and not informational:
+                gaps.add(scenario, metric, b_raw, c_raw, absent=scenario not in current)
+    if gaps is not None:
+        problems.extend(
+            gaps.problems(
+                # a stopped run's failure, or results that ran no scenario (``unmeasured``), say why already
+                explained=stopped(results) or not any(r.scenarios for _, r in results),
+                memory_explained=memory_reason is not None,
+                empty_scenarios=empty_scenarios(results),
+            )
+        )
+        if not problems and not any(p.test is not None and not p.verdict.informational for p in pending):
+            problems.append(nothing_compared(tier, gaps.baseline_file))
+    summary = _tier_summary(tier_input, results, newest, baseline, warnings)
     return pending, problems, summary, comparability.changes
 
 
-def _pending_one(  # noqa: PLR0917 -- (tier, scenario, metric, baseline, current, config) is the natural key
+def _pending_one(
     tier: str,
     scenario: str,
     metric: str,
-    b: tuple[float, ...],
-    c: tuple[float, ...],
+    values: tuple[Sequence[float], Sequence[float]],
     config: GateConfig,
     *,
     blocked: list[str],
     failure: str | None,
-    no_baseline: bool,
+    baseline: bool,
+    absent: bool,
     memory_reason: str | None,
     informational: bool,
 ) -> _Pending:
-    """One metric's test, or the verdict that says why it cannot be tested."""
+    """One metric's test, or the verdict that says why it cannot be tested.
+
+    ``values`` are the baseline's and the results' raw values; only the valid ones
+    (finite, positive) are compared, and how many were left out is noted.
+    """
+    b_raw, c_raw = values
+    b, c = valid(b_raw), valid(c_raw)
     kw: dict[str, object] = {"n_baseline": len(b), "n_current": len(c), "informational": informational}
     if blocked:
         kind, note = VerdictKind.INCOMPARABLE, f"fingerprint differs: {', '.join(blocked)}"
     elif failure is not None:
         kind, note = VerdictKind.ERROR, failure
     elif not b:
-        kind, note = VerdictKind.MISSING, "no baseline" if no_baseline else "not in the baseline"
+        kind = VerdictKind.MISSING
+        note = "no valid baseline value" if b_raw else "not in the baseline" if baseline else "no baseline"
     elif not c:
         kind = VerdictKind.MISSING
-        note = memory_reason if memory_reason and metric.startswith("peak_runtime") else "not measured"
+        if absent:
+            note = "not in the results"
+        elif c_raw:
+            note = "no valid value"
+        else:
+            note = memory_reason if memory_reason and metric.startswith("peak_runtime") else "not measured"
     else:
         policy = config.metrics[metric]
         test = MetricTest(
@@ -173,7 +214,9 @@ def _pending_one(  # noqa: PLR0917 -- (tier, scenario, metric, baseline, current
             policy.threshold_better,
             informational,
         )
-        return _Pending(_base_verdict(tier, scenario, metric, config, VerdictKind.INCONCLUSIVE, **kw), test)
+        dropped = len(b_raw) - len(b) + len(c_raw) - len(c)
+        notes = (f"{dropped} invalid value{'' if dropped == 1 else 's'} left out",) if dropped else ()
+        return _Pending(_base_verdict(tier, scenario, metric, config, VerdictKind.INCONCLUSIVE, **kw), test, notes)
     return _Pending(_base_verdict(tier, scenario, metric, config, kind, notes=(note,), **kw), None)
 
 
@@ -194,11 +237,15 @@ def _informational(config: GateConfig, metric: str, *, app_scenario: bool, tier:
 
 
 def _tier_summary(
-    tier_input: TierInput, newest: RunResult | None, baseline: Baseline | None, warnings: list[str]
+    tier_input: TierInput,
+    results: Sequence[tuple[str, RunResult]],
+    newest: RunResult | None,
+    baseline: Baseline | None,
+    warnings: list[str],
 ) -> TierSummary:
     return TierSummary(
         tier=tier_input.tier,
-        results_files=tuple(name for name, _ in tier_input.results),
+        results_files=tuple(name for name, _ in results),
         baseline_file=tier_input.baseline[0] if tier_input.baseline else None,
         host_label=newest.host.label if newest else None,
         chip=newest.host.chip if newest else None,
@@ -282,11 +329,13 @@ def evaluate(
                     "runs_needed": d.runs_needed,
                     "confirmed": d.verdict == "regressed"
                     and (p.verdict.tier, p.verdict.scenario, p.verdict.metric) in confirmed,
-                    "notes": d.reasons,
+                    "notes": (*d.reasons, *p.notes),
                 }
             )
         )
     status, code = gate_status(verdicts, problems, config)
+    if not summaries:  # no tier at all (the commands refuse this before): nothing compared never passes
+        status, code = GateStatus.COULD_NOT_MEASURE, ExitCode.COULD_NOT_MEASURE
     return GateReport(
         perfgate_version=__version__,
         created_at=created_at,
@@ -369,19 +418,3 @@ def group_by_tier(
         else:
             out.append(TierInput(tier, items, found, None, must_match, informational))
     return out
-
-
-def problems_from_results(loaded: Sequence[LoadedResults], expect_tiers: Sequence[str]) -> list[Problem]:
-    """Could-not-measure problems visible in the results alone (no baselines needed)."""
-    problems = [
-        Problem(kind=f.kind, tier=item.result.tier, scenario=f.scenario, message=f.message)
-        for item in loaded
-        for f in item.result.failures
-    ]
-    seen = {item.result.tier for item in loaded}
-    problems += [
-        Problem(kind=Kind.TIER_MISSING, tier=t, message=f"no results for expected tier {t!r}")
-        for t in expect_tiers
-        if t not in seen
-    ]
-    return problems

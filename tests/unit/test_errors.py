@@ -51,6 +51,7 @@ ON_DISK = {
         "tier_missing",
         "baseline_missing",
         "incomparable",
+        "measurement_missing",
     ],
     "TriageKind": [
         "regression",
@@ -65,6 +66,7 @@ ON_DISK = {
         "app_no_request",
         "app_timeout",
         "timing_unreliable",
+        "measurement_missing",
     ],
 }
 

@@ -292,13 +292,13 @@ def test_two_tiers_are_decided_in_one_gate():
 
 def test_fail_on_inconclusive_exits_4_only_when_asked():
     noisy = make_result(seed=2, scenarios=("short-explain",), cv={"ttft_ms": 0.35})
-    default = gate([noisy], [make_baseline()])
+    default = gate([noisy], [make_baseline(scenarios=("short-explain",))])
     assert verdict(default, "ttft_ms").verdict is VerdictKind.INCONCLUSIVE
     assert any("noisy current" in note for note in verdict(default, "ttft_ms").notes)
     assert default.status is GateStatus.PASS
     assert default.exit_code == 0
     assert default.headline == "No regressions on 1 tier (1 inconclusive)"
-    strict = gate([noisy], [make_baseline()], config=GateConfig(fail_on_inconclusive=True))
+    strict = gate([noisy], [make_baseline(scenarios=("short-explain",))], config=GateConfig(fail_on_inconclusive=True))
     assert strict.status is GateStatus.INCONCLUSIVE
     assert strict.exit_code == 4
     assert strict.headline == "Inconclusive: 1 gating metric need more runs"

@@ -8,6 +8,7 @@ newline) and atomically, so a crash never leaves half a file behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -30,6 +31,7 @@ def dumps_model(model: BaseModel) -> str:
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write via a temp file in the same directory, then rename over the target."""
+    tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -37,6 +39,9 @@ def write_text_atomic(path: Path, text: str) -> None:
             handle.write(text)
         Path(tmp).replace(path)
     except OSError as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):  # no half-written temp file left next to the target
+                Path(tmp).unlink()
         raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from exc
 
 

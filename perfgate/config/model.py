@@ -169,6 +169,9 @@ class TierConfig(_Model):
         return value
 
 
+_WEEK_S = 7 * 24 * 3600  # a deadline is a number of seconds a timer can hold, not "never"
+
+
 class RuntimeConfig(_Model):
     """Which runtime to talk to and how."""
 
@@ -193,6 +196,8 @@ class RuntimeConfig(_Model):
     request_timeout_s: float = Field(
         default=600.0,
         gt=0,
+        le=_WEEK_S,
+        allow_inf_nan=False,
         description=(
             "Whole-request deadline (send to last token; flag --request-timeout): a request still streaming after "
             "it fails as 'timeout', keeping the samples before it. read_timeout_s alone lets a trickling runtime "
@@ -202,6 +207,8 @@ class RuntimeConfig(_Model):
     run_timeout_s: float | None = Field(
         default=None,
         gt=0,
+        le=_WEEK_S,
+        allow_inf_nan=False,
         description=(
             "Whole-run deadline in seconds (flag --run-timeout; unset = none): when it passes, the run stops with "
             "a 'timeout' failure and writes what it measured."

@@ -113,3 +113,24 @@ def test_an_interrupted_run_writes_what_it_measured_and_exits_130(project, monke
     _, lines = errors(capsys)
     assert lines == [f"perfgate: {stopped.message}"]
     assert RunResult.model_validate_json((project / "r.json").read_text(encoding="utf-8")) == result
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("--request-timeout", "0", "runtime.request_timeout_s: Input should be greater than 0 (got 0.0)"),
+        ("--request-timeout", "nan", "runtime.request_timeout_s: Input should be a finite number (got nan)"),
+        ("--request-timeout", "inf", "runtime.request_timeout_s: Input should be a finite number (got inf)"),
+        ("--run-timeout", "-5", "runtime.run_timeout_s: Input should be greater than 0 (got -5.0)"),
+        ("--run-timeout", "1e300", "runtime.run_timeout_s: Input should be less than or equal to 604800 (got 1e+300)"),
+    ],
+)
+def test_a_deadline_that_is_not_a_number_of_seconds_is_refused(project, monkeypatch, capsys, case):
+    flag, value, message = case
+    calls = measured(monkeypatch, make_result(seed=1, n=5))
+    assert main(["run", "--tier", "pro", "--out", "r.json", flag, value]) == 2
+    _, lines = errors(capsys)
+    assert len(lines) == 1
+    assert lines[0].endswith(f"invalid config at {message}")
+    assert calls == []
+    assert not (project / "r.json").exists()

@@ -4,6 +4,12 @@ A separate process (not a thread) so the runtime has its own PID and process
 tree to sample, as a real runtime does, and so it never competes with the
 harness for the GIL. The child prints one ready line naming its URL; until
 then nothing is measured, and anything else it prints is a start-up failure.
+
+The child runs in a session (and process group) of its own: the terminal's
+Ctrl-C, or a ``kill -INT`` to perfgate's process group, reaches perfgate alone,
+which records the interrupt and then stops the child itself. Sharing the group,
+the child died first and the interrupt was recorded as the runtime's fault
+(``stream_truncated``).
 """
 
 from __future__ import annotations
@@ -78,12 +84,18 @@ class ChildServer:
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 env=self.child_env(),
+                start_new_session=True,  # signals for perfgate are perfgate's to act on (module docstring)
             )
         except OSError as exc:
             self._close_files()
             raise RuntimeUnavailable(f"{self.runtime_name}: cannot start {argv[0]}: {exc}") from exc
         assert self._proc.stdout is not None  # stdout=PIPE above guarantees it; this narrows the type
-        line = read_line(self._proc.stdout.fileno(), self.startup_timeout_s).decode("utf-8", "replace").rstrip("\n")
+        try:
+            raw = read_line(self._proc.stdout.fileno(), self.startup_timeout_s)
+        except BaseException:
+            self.stop()  # interrupted while waiting: the caller's `with` has not begun, so stop it here
+            raise
+        line = raw.decode("utf-8", "replace").rstrip("\n")
         match = self.ready_pattern.match(line)
         if match is None:
             reason = self._not_ready_reason(line)
@@ -111,14 +123,17 @@ class ChildServer:
         return f"printed no ready line within {self.startup_timeout_s:g} s"
 
     def stop(self, *, timeout_s: float = 5.0) -> None:
-        """SIGTERM (and end of stdin), wait, SIGKILL if needed."""
+        """SIGTERM (and end of stdin), wait, SIGKILL to its whole process group if needed."""
         proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout_s)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                # The group is the child's own session (start()); killed before the leader is
+                # reaped, so its ID cannot have been reused.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self._close_files()
         self._proc = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias, get_args
 
-from perfgate import __version__, flags
+from perfgate import __version__, flags, interrupts
 from perfgate.commands import Console, Outcome
 from perfgate.config import PerfgateConfig, RuntimeConfig, load_config, unknown_env
 from perfgate.errors import ExitCode, PerfgateError
@@ -32,14 +33,19 @@ EXIT_CODES_HELP = """exit codes:
   4   inconclusive (only with gate.fail_on_inconclusive = true)
   5   publishing to GitHub failed (the gate's own files were written)
   70  internal error in perfgate (a bug: the traceback is saved, please report it)
-  130 interrupted"""
+  130 interrupted (SIGINT; 143 for SIGTERM): what was measured is written, with an 'interrupted' failure"""
 
 
 # ---------------------------------------------------------------- the one place exit codes are decided
 
 
 def exit_code(outcome: Outcome) -> int:
-    """A regression outranks everything; a run that could not measure outranks a pass or an inconclusive gate."""
+    """A regression outranks everything; a run that could not measure outranks a pass or an inconclusive gate.
+
+    An interrupted run outranks them all: its code says the signal (128 + its number), as a shell's would.
+    """
+    if outcome.interrupted is not None:
+        return 128 + outcome.interrupted
     gate = ExitCode(outcome.report.exit_code) if outcome.report is not None else None
     if gate is ExitCode.REGRESSION:
         return int(ExitCode.REGRESSION)
@@ -96,6 +102,9 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["sequential"] = sequential
     if getattr(args, "baselines_dir", None):
         out["baselines_dir"] = args.baselines_dir
+    for flag, key in (("request_timeout", "request_timeout_s"), ("run_timeout", "run_timeout_s")):
+        if getattr(args, flag, None) is not None:
+            out.setdefault("runtime", {})[key] = getattr(args, flag)
     return out
 
 
@@ -185,6 +194,19 @@ def _add_run(sub: Sub) -> None:
     run.add_argument("--max-minutes", type=float, help="with --until-conclusive: time budget for extra runs")
     run.add_argument(
         "--for-baseline", action="store_true", help="measure gate.baseline_runs runs (default 15) unless --runs"
+    )
+    run.add_argument(
+        "--request-timeout",
+        type=float,
+        metavar="S",
+        help="whole-request deadline in seconds: a request still streaming after it fails as 'timeout' "
+        "(default: runtime.request_timeout_s)",
+    )
+    run.add_argument(
+        "--run-timeout",
+        type=float,
+        metavar="S",
+        help="whole-run deadline in seconds: the run stops, keeping what it measured (default: runtime.run_timeout_s)",
     )
     run.add_argument(
         "--app-timeout",
@@ -377,11 +399,19 @@ def _warn_unknown_env(console: Console) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    args.argv = argv
+    # As the program (no argv given), signals stay held after the command: its exit code stands.
+    with interrupts.handling(restore=argv is not None):
+        try:
+            return _main(list(sys.argv[1:] if argv is None else argv))
+        except KeyboardInterrupt as exc:  # in the very moment the command ended
+            return 128 + interrupts.signal_of(exc)
+
+
+def _main(argv: list[str]) -> int:
     console = Console(until_reader_leaves(sys.stdout), until_reader_leaves(sys.stderr))
     try:
+        args = build_parser().parse_args(argv)
+        args.argv = argv
         _warn_unknown_env(console)
         config: PerfgateConfig = load_config(
             config_file=Path(args.config) if args.config else None, overrides=_run_overrides(args)
@@ -392,10 +422,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PerfgateError as exc:
         console.fail(str(exc))
         return int(exc.exit_code)
-    except KeyboardInterrupt:
-        console.fail("interrupted")
-        return 130
+    except KeyboardInterrupt as exc:  # SIGINT or SIGTERM (perfgate.interrupts); a run has written what it measured
+        console.fail(f"interrupted by {signal.Signals(interrupts.signal_of(exc)).name}")
+        return 128 + interrupts.signal_of(exc)
     except Exception as exc:  # noqa: BLE001 -- the one catch-all: a bug must never exit with a verdict's code
+        signum = interrupts.received()
+        if signum is not None:  # the interrupt, wrapped by a library on its way (pydantic-core building a model)
+            console.fail(f"interrupted by {signal.Signals(signum).name}")
+            return 128 + signum
         return _internal_error(exc)
     finally:
         console.out.flush()

@@ -26,7 +26,10 @@
     └── PublishError                   5  GitHub (or another sink) refused or failed
 
 A measurement error is never turned into a verdict: the harness records it as a
-``Failure`` in the results file and the CLI exits with its code.
+``Failure`` in the results file and the CLI exits with its code. An interrupt
+(SIGINT, SIGTERM: ``perfgate.interrupts.Interrupted``, a ``KeyboardInterrupt``)
+is not an error of this tree: the harness records it as an ``interrupted``
+failure and the CLI exits 128 + the signal's number (130, 143).
 
 "What went wrong" has one vocabulary, ``Kind``: an error's ``kind``, a
 ``Failure`` in a results file, a ``Problem`` in ``gate.json`` and a triage
@@ -76,6 +79,7 @@ class Kind(StrEnum):
     APP_NO_REQUEST = "app_no_request"  # ... ended without one LLM request through the proxy
     APP_TIMEOUT = "app_timeout"  # ... did not end within its timeout (its process tree was killed)
     TIMING_UNRELIABLE = "timing_unreliable"  # perfgate's clock readings were starved of CPU in most samples
+    INTERRUPTED = "interrupted"  # SIGINT/SIGTERM stopped the run: nobody's defect, so never a triage entry
 
 
 # The subsets each file format allows. Literal types, so mypy checks them; named
@@ -92,6 +96,7 @@ _MeasurementKind = Literal[
     Kind.APP_NO_REQUEST,
     Kind.APP_TIMEOUT,
     Kind.TIMING_UNRELIABLE,
+    Kind.INTERRUPTED,
 ]
 _ProblemKind = Literal[
     _MeasurementKind, Kind.TIER_MISSING, Kind.BASELINE_MISSING, Kind.INCOMPARABLE, Kind.MEASUREMENT_MISSING

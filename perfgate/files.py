@@ -14,6 +14,7 @@ exhausting memory. Tier and scenario names are checked here too
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -135,6 +136,7 @@ def _dumps(data: object) -> str:
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write via a temp file in the same directory, then rename over the target."""
+    tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -142,6 +144,9 @@ def write_text_atomic(path: Path, text: str) -> None:
             handle.write(text)
         Path(tmp).replace(path)
     except OSError as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):  # no half-written temp file left next to the target
+                Path(tmp).unlink()
         raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from exc
 
 

@@ -22,6 +22,8 @@ LAYERS: dict[str, int] = {
     "perfgate.gitutil": 1,
     "perfgate.provenance": 1,
     "perfgate.markdown_escape": 0,
+    "perfgate.interrupts": 0,
+    "perfgate.outputs": 1,
     "perfgate.config": 2,
     "perfgate.configdoc": 3,
     "perfgate.contracts": 3,

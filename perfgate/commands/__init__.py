@@ -40,6 +40,7 @@ class Outcome:
 
     report: GateReport | None = None  # the gate, when the command decided one
     could_not_measure: bool = False  # a run recorded failures, or a sequential look failed
+    interrupted: int | None = None  # the signal (SIGINT, SIGTERM) that stopped a run whose results were kept
 
 
 @contextmanager

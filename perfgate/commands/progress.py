@@ -1,20 +1,56 @@
-"""A one-line progress indicator for long runs: redrawn in place on a TTY, plain lines in CI logs."""
+"""A one-line progress indicator for long runs: redrawn in place on a TTY, plain lines in CI logs.
+
+A request that is still in flight after a few seconds gets a line of its own,
+every few seconds, saying how long it has run and how many lines it has
+received (a stalled runtime receives none; a trickling one a few): a slow
+runtime no longer looks like a hung perfgate. That line is written by a
+watcher thread that wakes only at those times, never per token; the count it
+reads is the one the stream reader keeps (``runtimes.deadline.RequestWatch``).
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import TextIO
 
 from perfgate.measure.harness import Progress
+from perfgate.runtimes.deadline import RequestWatch
+
+IN_FLIGHT_AFTER_S = 5.0  # first note after this long, then one every as long again
+
+
+def in_flight_text(event: Progress, watch: RequestWatch, elapsed_s: float) -> str:
+    """``short: run 3/5 in flight for 10 s, 12 lines received (deadline 600 s)``."""
+    received = f"{watch.lines} line{'s' if watch.lines != 1 else ''} received"
+    deadline = f" (deadline {watch.limit_s:.0f} s)" if watch.limit_s is not None else ""
+    where = f"{event.scenario}: {event.phase} {event.index}/{event.total}"
+    return f"{where} in flight for {elapsed_s:.0f} s, {received}{deadline}"
 
 
 class ProgressLine:
-    """Shows each warm-up and measured request as it happens, on stderr."""
+    """Shows each warm-up and measured request as it happens, on stderr; :meth:`close` when the run ends."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, in_flight_after_s: float | None = IN_FLIGHT_AFTER_S) -> None:
         self.stream = stream
         self.tty = stream.isatty()
+        self.in_flight_after_s = in_flight_after_s  # None: no in-flight notes (and no thread)
+        self._wake = threading.Condition()
+        self._in_flight: tuple[Progress, RequestWatch] | None = None
+        self._notes = 0  # in-flight notes written for the current request
+        self._closed = False
+        self._watcher: threading.Thread | None = None
 
     def __call__(self, event: Progress) -> None:
+        with self._wake:
+            self._in_flight = (event, event.request) if event.request is not None else None
+            self._notes = 0
+            self._write(event)
+            if self._in_flight is not None and self._watcher is None and self.in_flight_after_s is not None:
+                self._watcher = threading.Thread(target=self._watch, name="perfgate-progress", daemon=True)
+                self._watcher.start()
+
+    def _write(self, event: Progress) -> None:
         prefix = "\r\x1b[K" if self.tty else ""
         if event.phase == "done":
             self.stream.write(f"{prefix}{event.scenario}: {event.total} runs done\n")
@@ -27,3 +63,34 @@ class ProgressLine:
             end = "" if self.tty else "\n"
             self.stream.write(f"{prefix}{event.scenario}: {event.phase} {event.index}/{event.total}{detail}{end}")
         self.stream.flush()
+
+    def _watch(self) -> None:
+        """The watcher thread: sleeps until the current request's next note is due (no wake-ups per request)."""
+        every = self.in_flight_after_s or IN_FLIGHT_AFTER_S
+        with self._wake:
+            while not self._closed:
+                current = self._in_flight
+                if current is None:
+                    self._wake.wait(every)
+                    continue
+                event, watch = current
+                due = watch.started + every * (self._notes + 1)
+                left = due - time.monotonic()
+                if left > 0:
+                    self._wake.wait(min(left, every))
+                    continue
+                self._notes += 1
+                end = "" if self.tty else "\n"
+                prefix = "\r\x1b[K" if self.tty else ""
+                self.stream.write(f"{prefix}{in_flight_text(event, watch, time.monotonic() - watch.started)}{end}")
+                self.stream.flush()
+
+    def close(self) -> None:
+        """Stop the in-flight notes (the run ended, however it ended)."""
+        with self._wake:
+            self._closed = True
+            self._in_flight = None
+            self._wake.notify_all()
+        if self._watcher is not None:
+            self._watcher.join()
+            self._watcher = None

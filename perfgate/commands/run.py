@@ -1,9 +1,16 @@
 """``perfgate run``: probe the host, open the runtime, measure, look again if asked, write, compare if asked.
 
-Stages, in order: validate → probe host and tier → open the runtime (and, for
-an app scenario, the measuring proxy in front of it) → measure (``measure``) →
-sequential looks (``--until-conclusive``) → write the results file (before
-anything that can fail) → print the run report → ``--compare``.
+Stages, in order: validate → probe host and tier → check and lock the files it
+will write (``perfgate.outputs``; exit 2 before anything is measured) → open the
+runtime (and, for an app scenario, the measuring proxy in front of it) → measure
+(``measure``) → sequential looks (``--until-conclusive``) → write the results
+file (before anything that can fail; a fallback file if it cannot be written)
+→ print the run report → ``--compare``.
+
+SIGINT and SIGTERM (``perfgate.interrupts``) end the measuring with an
+``interrupted`` failure; from then on, and from the end of the measuring until
+the results file is written, a signal is held, so what was measured is always
+written. The exit code is then 128 + the signal's number.
 
 ``perfgate run ... -- CMD [ARGS...]`` measures the app's own benchmark command
 as one scenario (``--scenario NAME``, default ``app``); a configured scenario
@@ -13,33 +20,31 @@ with ``command = [...]`` runs the same way.
 from __future__ import annotations
 
 import argparse
+import signal
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from perfgate import interrupts
 from perfgate.commands import Console, Outcome
 from perfgate.commands.compare import compare_and_print
 from perfgate.commands.progress import ProgressLine
 from perfgate.config import PerfgateConfig, ScenarioConfig
-from perfgate.contracts.results import LoadedResults, RunResult
-from perfgate.errors import BaselineMissing, UsageError
-from perfgate.files import write_model
+from perfgate.contracts.results import Failure, HostInfo, LoadedResults, RunResult
+from perfgate.errors import BaselineMissing, Kind, UsageError
+from perfgate.files import dumps_model, write_text_atomic
 from perfgate.gitutil import git_sha
 from perfgate.measure.app import AppRunner
-from perfgate.measure.harness import (
-    AppMeasurer,
-    PeakWindow,
-    Progress,
-    extend_benchmark,
-    run_benchmark,
-    selected_scenarios,
-)
+from perfgate.measure.harness import Progress, extend_benchmark, run_benchmark, selected_scenarios
 from perfgate.measure.host import probe_host, resolve_tier
 from perfgate.measure.locate import locate_runtime
 from perfgate.measure.memory import MemorySampler
+from perfgate.measure.requests import AppMeasurer, PeakWindow
+from perfgate.outputs import OutputLock, check_writable, write_fallback
 from perfgate.provenance import command_line, utc_now_iso
 from perfgate.runtimes.base import RuntimeClient
+from perfgate.runtimes.deadline import RunLimits
 from perfgate.runtimes.registry import open_runtime
 
 
@@ -101,19 +106,41 @@ def _validate_scenarios(config: PerfgateConfig, options: RunOptions) -> None:
         raise UsageError(f"unknown scenario {unknown[0]!r} (configured: {', '.join(config.scenarios)})")
 
 
-def measure(
-    config: PerfgateConfig,
-    argv: Sequence[str],
-    progress: Callable[[Progress], None] | None,
-    options: RunOptions = RunOptions(),
-) -> RunResult:
-    """Probe the host, open the runtime, run the benchmark (no printing)."""
+@dataclass(frozen=True)
+class Planned:
+    """What is settled before the runtime is opened: the scenarios are valid, the host and its tier known."""
+
+    host: HostInfo
+    tier: str
+
+
+def plan(config: PerfgateConfig, options: RunOptions) -> Planned:
+    """Validate the scenarios, probe the host, pick the tier (no runtime, nothing measured)."""
     _validate_scenarios(config, options)
     host = probe_host()
     tier = (
         "sim" if config.runtime.kind == "sim" and config.tier is None else resolve_tier(host, config.tiers, config.tier)
     )
+    return Planned(host, tier)
+
+
+def measure(
+    config: PerfgateConfig,
+    argv: Sequence[str],
+    progress: Callable[[Progress], None] | None,
+    options: RunOptions = RunOptions(),
+    *,
+    planned: Planned | None = None,
+) -> RunResult:
+    """Probe the host, open the runtime, run the benchmark (no printing).
+
+    Returns with interrupts held (``perfgate.interrupts.hold``): the caller writes the
+    results before a signal may stop it.
+    """
+    planned = planned or plan(config, options)
+    host, tier = planned.host, planned.tier
     created_at = utc_now_iso()
+    limits = RunLimits.from_config(config)  # the run's deadline counts from here
     samplers: list[MemorySampler] = []
 
     def sampler_factory(pid: int | None) -> MemorySampler:
@@ -134,15 +161,16 @@ def measure(
 
         stack = ExitStack()
         app: AppMeasurer | None = None
-        if any(sc.command is not None for sc in selected_scenarios(config, options.scenarios).values()):
-            # The app talks to the runtime through this proxy, which times each request as perfgate's own client would.
-            from perfgate.measure.proxy import MeasuringProxy  # noqa: PLC0415 -- only app scenarios need the proxy
-
-            proxy = MeasuringProxy(
-                runtime.client.base_url, connect_timeout_s=rt.connect_timeout_s, read_timeout_s=rt.read_timeout_s
-            )
-            app = AppRunner(stack.enter_context(proxy), cwd=Path.cwd())
         try:
+            if any(sc.command is not None for sc in selected_scenarios(config, options.scenarios).values()):
+                # The app talks to the runtime through this proxy, which times each request as perfgate's own
+                # client would.
+                from perfgate.measure.proxy import MeasuringProxy  # noqa: PLC0415 -- only app scenarios need it
+
+                proxy = MeasuringProxy(
+                    runtime.client.base_url, connect_timeout_s=rt.connect_timeout_s, read_timeout_s=rt.read_timeout_s
+                )
+                app = AppRunner(stack.enter_context(proxy), cwd=Path.cwd())
             result = run_benchmark(
                 client=runtime.client,
                 config=config,
@@ -157,30 +185,41 @@ def measure(
                 progress=progress,
                 scenario_names=options.scenarios,
                 app=app,
+                limits=limits,
             )
-            if options.until_conclusive and samplers:
-                result = _until_conclusive(result, config, runtime.client, samplers[-1], progress, app=app)
+            if options.until_conclusive and samplers and not _interrupted(result):
+                result = _until_conclusive(result, config, runtime.client, samplers[-1], progress, app, limits)
             return result
         finally:
+            # Measuring is over, however it ended: stopping the runtime and the app, and writing
+            # the results, must not be cut short by a signal (it is held, then acted on).
+            interrupts.hold()
             for sampler in samplers:
                 sampler.stop()
             stack.close()
 
 
-def _until_conclusive(
+def _interrupted(result: RunResult) -> bool:
+    return any(f.kind is Kind.INTERRUPTED for f in result.failures)
+
+
+def _until_conclusive(  # noqa: PLR0917 -- the measuring context, passed through
     result: RunResult,
     config: PerfgateConfig,
     client: RuntimeClient,
     sampler: PeakWindow,
     progress: Callable[[Progress], None] | None,
-    *,
-    app: AppMeasurer | None = None,
+    app: AppMeasurer | None,
+    limits: RunLimits,
 ) -> RunResult:
     from perfgate.measure.look_worker import LookWorker  # noqa: PLC0415 -- only for sequential runs
     from perfgate.measure.sequential import run_until_conclusive  # noqa: PLC0415
 
+    latest = [result]  # the runs measured so far, should an interrupt come between looks
+
     def more(current: RunResult, scenarios: set[str], runs: int) -> RunResult:
-        return extend_benchmark(
+        interrupts.resume()  # held since the last runs ended: a signal that came meanwhile stops the run here
+        extended = extend_benchmark(
             current,
             client=client,
             config=config,
@@ -189,12 +228,24 @@ def _until_conclusive(
             sampler=sampler,
             progress=progress,
             app=app,
+            limits=limits,
         )
+        latest.append(extended)
+        return extended
 
     # The looks are decided in a child process: the gate's modules and reports never
-    # enter this process, whose RSS is the harness memory being measured.
-    with LookWorker() as look:
-        return run_until_conclusive(result, config=config, more=more, look=look)
+    # enter this process, whose RSS is the harness memory being measured. Signals are
+    # held during a look (it is short) and acted on before the next runs.
+    try:
+        with LookWorker() as look:
+            return run_until_conclusive(result, config=config, more=more, look=look)
+    except KeyboardInterrupt as exc:
+        name = signal.Signals(interrupts.signal_of(exc)).name
+        stopped = Failure(
+            kind=Kind.INTERRUPTED,
+            message=f"interrupted by {name} during a sequential look; what was measured before it is kept",
+        )
+        return latest[-1].model_copy(update={"failures": (*latest[-1].failures, stopped)})
 
 
 def _check_baseline(config: PerfgateConfig, tier: str) -> None:
@@ -205,6 +256,21 @@ def _check_baseline(config: PerfgateConfig, tier: str) -> None:
         find_baseline(Path(config.baselines_dir), tier)
     except BaselineMissing:
         return
+
+
+def _save(out: Path, result: RunResult, console: Console) -> str | None:
+    """Write the results file; when that fails, a fallback file (or stdout): None, else what went wrong."""
+    text = dumps_model(result)
+    try:
+        write_text_atomic(out, text)
+    except UsageError as exc:
+        try:
+            fallback = write_fallback(text, f"perfgate-results-{result.tier}")
+        except OSError:
+            console.say(text, end="")  # the last place left: nothing measured is ever lost
+            return f"{exc.message}; the results are printed above instead"
+        return f"{exc.message}; the results were saved to {fallback} instead"
+    return None
 
 
 def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) -> Outcome:
@@ -219,16 +285,37 @@ def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) 
         app_timeout_s=getattr(args, "app_timeout", None),
     )
     config, options = with_app_scenario(config, options)
-    result = measure(config, args.argv, ProgressLine(console.err), options)
-    out = Path(args.out) if args.out else Path(config.results_dir) / f"results-{result.tier}.json"
-    write_model(out, result)  # written first: a failure below never loses the measurements
+    planned = plan(config, options)
+    out = Path(args.out) if args.out else Path(config.results_dir) / f"results-{planned.tier}.json"
+    out_name = f"--out {out}" if args.out else f"results file {out} (results_dir)"
+    check_writable(out, out_name)
+    if args.compare and args.gate_out:
+        check_writable(Path(args.gate_out), f"--gate-out {args.gate_out}")
+    with OutputLock(out, out_name):
+        progress = ProgressLine(console.err)
+        try:
+            result = measure(config, args.argv, progress, options, planned=planned)
+        finally:
+            progress.close()
+        write_error = _save(out, result, console)  # first: a failure below never loses the measurements
     console.say(run_report(result))
-    console.say(f"\nresults written to {out}")
+    if write_error is None:
+        console.say(f"\nresults written to {out}")
     for failure in result.failures:
         console.fail(failure.message)
     look_error = result.sequential.error if result.sequential else None
     if look_error is not None:
         console.fail(f"sequential run stopped: {look_error}")
+    signum = interrupts.received() or (int(signal.SIGINT) if _interrupted(result) else None)
+    if signum is not None:
+        if not _interrupted(result):
+            console.fail(f"interrupted by {signal.Signals(signum).name} after the measuring ended")
+        if write_error is not None:
+            console.fail(write_error)
+        return Outcome(interrupted=signum)
+    if write_error is not None:
+        raise UsageError(write_error)
+    interrupts.resume()
     failed = bool(result.failures) or look_error is not None
     if not args.compare:
         return Outcome(could_not_measure=failed)

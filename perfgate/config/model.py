@@ -170,6 +170,9 @@ class TierConfig(_Model):
         return value
 
 
+_WEEK_S = 7 * 24 * 3600  # a deadline is a number of seconds a timer can hold, not "never"
+
+
 class RuntimeConfig(_Model):
     """Which runtime to talk to and how."""
 
@@ -194,6 +197,27 @@ class RuntimeConfig(_Model):
     preflight_timeout_s: float = Field(default=3.0, gt=0, description="Timeout of the liveness check.")
     connect_timeout_s: float = Field(default=5.0, gt=0, description="Connect timeout of measured requests.")
     read_timeout_s: float = Field(default=120.0, gt=0, description="Max gap between stream reads before 'timeout'.")
+    request_timeout_s: float = Field(
+        default=600.0,
+        gt=0,
+        le=_WEEK_S,
+        allow_inf_nan=False,
+        description=(
+            "Whole-request deadline (send to last token; flag --request-timeout): a request still streaming after "
+            "it fails as 'timeout', keeping the samples before it. read_timeout_s alone lets a trickling runtime "
+            "hold one request for ever."
+        ),
+    )
+    run_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=_WEEK_S,
+        allow_inf_nan=False,
+        description=(
+            "Whole-run deadline in seconds (flag --run-timeout; unset = none): when it passes, the run stops with "
+            "a 'timeout' failure and writes what it measured."
+        ),
+    )
     model_size: Literal["tiny", "small", "medium"] = Field(
         default="tiny",
         description=(

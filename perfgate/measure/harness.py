@@ -2,60 +2,40 @@
 
 A failure stops the run but never loses what was measured before it: the
 harness returns a ``RunResult`` whose ``failures`` say what went wrong, and
-the caller writes it to disk before reporting the error.
+the caller writes it to disk before reporting the error. So does an interrupt
+(SIGINT, SIGTERM: ``perfgate.interrupts``), recorded as ``interrupted``, and a
+request or run that outlives its deadline (``runtimes.deadline``), recorded as
+``timeout``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import secrets
 import shlex
-from collections.abc import Callable, Mapping, Sequence
+import signal
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-from perfgate import __version__
+from perfgate import __version__, interrupts
 from perfgate.config import PerfgateConfig, ScenarioConfig
 from perfgate.contracts.results import (
     Failure,
     Fingerprint,
     HostInfo,
-    MemoryPeaks,
     RunResult,
     RuntimeInfo,
     Sample,
-    ScenarioFingerprint,
     ScenarioOptions,
     ScenarioResult,
 )
-from perfgate.errors import CouldNotMeasure, MemoryUnavailable, TimingUnreliable, UsageError
-from perfgate.measure.app import AppMeasurement
-from perfgate.measure.host import os_major
+from perfgate.errors import CouldNotMeasure, Kind, MemoryUnavailable, TimingUnreliable, UsageError
+from perfgate.measure.identity import app_commands, build_fingerprint, scenario_options, sha256_text
+from perfgate.measure.requests import AppMeasurement, AppMeasurer, AppRuns, OwnRequests, PeakWindow
 from perfgate.measure.runtime_identity import process_started_at
-from perfgate.measure.samples import build_sample, summarise_samples
+from perfgate.measure.samples import summarise_samples
 from perfgate.runtimes.base import RuntimeClient
-from perfgate.runtimes.clock import WaitClock
+from perfgate.runtimes.deadline import RequestWatch, RunLimits
 
 SIM_VERSION_SUFFIX = "perfgate-sim"
-
-
-class PeakWindow(Protocol):
-    """What the harness needs from a memory sampler."""
-
-    def window(self) -> MemoryPeaks: ...
-
-    def watch_app(self, pid: int | None) -> None:
-        """App scenarios: sample this command's process tree with the runtime's (None: stop)."""
-        ...
-
-
-class AppMeasurer(Protocol):
-    """Runs an app scenario's command once and judges it (``perfgate.measure.app.AppRunner``)."""
-
-    def measure(
-        self, command: Sequence[str], *, timeout_s: float, sampler: PeakWindow, iteration: int, cold_load_ms: float
-    ) -> AppMeasurement: ...
 
 
 @dataclass(frozen=True)
@@ -67,6 +47,7 @@ class Progress:
     index: int
     total: int
     sample: Sample | None = None
+    request: RequestWatch | None = None  # the request about to go out (warmup/run without a sample)
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -74,77 +55,21 @@ SamplerFactory = Callable[[int | None], PeakWindow]
 """Given the runtime PID (None if not found), return a started sampler."""
 
 
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def scenario_options(scenario: ScenarioConfig, keep_alive: str, *, sends_num_ctx: bool = True) -> ScenarioOptions:
-    """The options a scenario's requests carry; ``num_ctx`` only where the client can send it."""
-    return ScenarioOptions(
-        num_predict=scenario.num_predict,
-        num_ctx=scenario.num_ctx if sends_num_ctx else None,
-        temperature=scenario.temperature,
-        seed=scenario.seed,
-        keep_alive=keep_alive,
-        cold_prompt=scenario.cold_prompt,
-    )
-
-
-def options_hash(options: ScenarioOptions) -> str:
-    # A field left at its old meaning stays out of the hash, so baselines made before it existed still match.
-    data = options.model_dump(mode="json", exclude={"cold_prompt"} if not options.cold_prompt else set())
-    return sha256_text(json.dumps(data, sort_keys=True))
-
-
-def request_prompt(prompt: str, options: ScenarioOptions) -> str:
-    """The prompt as sent: with a fresh nonce at its start when the scenario measures it cold.
-
-    At the start, because runtimes reuse the longest cached *prefix* (llama.cpp's
-    slot cache, Ollama's runner): a nonce anywhere later would leave all before it cached.
-    """
-    return f"[{secrets.token_hex(6)}] {prompt}" if options.cold_prompt else prompt
-
-
-def build_fingerprint(
-    *,
-    tier: str,
-    host: HostInfo,
-    runtime: RuntimeInfo,
-    scenarios: dict[str, ScenarioConfig],
-    keep_alive: str,
-    commands: Mapping[str, str] | None = None,
-    sends_num_ctx: bool = True,
-) -> Fingerprint:
-    """The run's fingerprint; ``commands`` maps an app scenario to its benchmark command (shell-quoted)."""
-    commands = commands or {}
-    return Fingerprint(
-        tier=tier,
-        chip=host.chip,
-        memory_gb=host.memory_gb,
-        os_major=os_major(host),
-        runtime_kind=runtime.kind,
-        runtime_version=runtime.version,
-        model=runtime.model,
-        model_digest=runtime.model_digest,
-        quantization=runtime.quantization,
-        scenarios={
-            name: ScenarioFingerprint(
-                prompt_sha256=sha256_text(sc.prompt or ""),
-                options_sha256=options_hash(scenario_options(sc, keep_alive, sends_num_ctx=sends_num_ctx)),
-                command=commands.get(name),
-            )
-            for name, sc in scenarios.items()
-        },
-    )
-
-
 def _failure(exc: CouldNotMeasure, scenario: str | None = None, iteration: int | None = None) -> Failure:
     return Failure(kind=exc.kind, message=exc.message, scenario=scenario, iteration=iteration)
 
 
-def app_commands(scenarios: Mapping[str, ScenarioConfig]) -> dict[str, str]:
-    """Each app scenario's command, shell-quoted as written (before ``{proxy_url}`` is filled in)."""
-    return {name: shlex.join(sc.command) for name, sc in scenarios.items() if sc.command is not None}
+def _interrupted(
+    exc: KeyboardInterrupt, during: str, scenario: str | None = None, iteration: int | None = None
+) -> Failure:
+    """An interrupt is recorded as what it is, never as the runtime's fault (and never filed for triage)."""
+    name = signal.Signals(interrupts.signal_of(exc)).name
+    return Failure(
+        kind=Kind.INTERRUPTED,
+        message=f"interrupted by {name} during {during}; what was measured before it is kept",
+        scenario=scenario,
+        iteration=iteration,
+    )
 
 
 @dataclass
@@ -200,54 +125,67 @@ def run_benchmark(
     scenario_names: Sequence[str] = (),
     app: AppMeasurer | None = None,
     process_started: Callable[[int], str | None] = process_started_at,
+    limits: RunLimits | None = None,
 ) -> RunResult:
     """Run the named scenarios (default: all); return results with failures recorded.
 
     An app scenario (``command`` set) runs its command through ``app`` instead
-    of sending perfgate's own request.
+    of sending perfgate's own request. ``limits`` (default: from the config,
+    starting now) bounds each request and the whole run.
     """
     scenarios = selected_scenarios(config, scenario_names)
     commands = app_commands(scenarios)
     if commands and app is None:
         raise UsageError(f"scenario {next(iter(commands))!r} runs an app command but no measuring proxy was started")
+    limits = limits or RunLimits.from_config(config)
     keep_alive = config.runtime.keep_alive
     failures: list[Failure] = []
     runs: list[_ScenarioRun] = []
     runtime = RuntimeInfo(kind=client.kind, base_url=client.base_url, model=client.model, simulated=simulated)
     memory_reason: str | None = None
     notify = progress or (lambda _event: None)
+    stage = "the runtime's preflight check"
 
     try:
-        runtime = client.preflight()
-        # A separately started `perfgate sim` announces itself in its version string.
-        simulated = simulated or (runtime.version or "").endswith(SIM_VERSION_SUFFIX)
-        runtime = runtime.model_copy(update={"simulated": simulated})
-    except CouldNotMeasure as exc:
-        failures.append(_failure(exc))
-
-    if not failures:
         try:
-            runtime_pid: int | None = locate_runtime_pid()
-        except MemoryUnavailable as exc:
-            runtime_pid = None
-            memory_reason = exc.message
+            runtime = client.preflight()
+            # A separately started `perfgate sim` announces itself in its version string.
+            simulated = simulated or (runtime.version or "").endswith(SIM_VERSION_SUFFIX)
+            runtime = runtime.model_copy(update={"simulated": simulated})
+        except CouldNotMeasure as exc:
             failures.append(_failure(exc))
-        if runtime_pid is not None:
-            runtime = runtime.model_copy(update={"pid": runtime_pid, "started_at": process_started(runtime_pid)})
-        sampler = sampler_factory(runtime_pid)
-        for name, scenario in scenarios.items():
-            options = scenario_options(scenario, keep_alive, sends_num_ctx=client.sends_num_ctx)
-            current = _ScenarioRun(name, scenario, options, [])
-            runs.append(current)
-            failure = _run_scenario(client, sampler, current, config, notify, app=app)
-            if failure is not None:
-                failures.append(failure)
-                break
-        try:
-            reported = client.runtime_reported()
-        except CouldNotMeasure:
-            reported = {}  # an estimate we could not fetch is simply not shown
-        runtime = runtime.model_copy(update={"runtime_reported": reported})
+
+        if not failures:
+            stage = "the search for the runtime's process"
+            try:
+                runtime_pid: int | None = locate_runtime_pid()
+            except MemoryUnavailable as exc:
+                runtime_pid = None
+                memory_reason = exc.message
+                failures.append(_failure(exc))
+            if runtime_pid is not None:
+                runtime = runtime.model_copy(update={"pid": runtime_pid, "started_at": process_started(runtime_pid)})
+            stage = "the start of memory sampling"
+            sampler = sampler_factory(runtime_pid)
+            for name, scenario in scenarios.items():
+                options = scenario_options(scenario, keep_alive, sends_num_ctx=client.sends_num_ctx)
+                current = _ScenarioRun(name, scenario, options, [])
+                runs.append(current)
+                failure = _run_scenario(client, sampler, current, config, notify, app=app, limits=limits)
+                if failure is not None:
+                    failures.append(failure)
+                    break
+            if not any(f.kind is Kind.INTERRUPTED for f in failures):
+                stage = "the runtime's size report"
+                try:
+                    reported = client.runtime_reported()
+                except CouldNotMeasure:
+                    reported = {}  # an estimate we could not fetch is simply not shown
+                runtime = runtime.model_copy(update={"runtime_reported": reported})
+    except KeyboardInterrupt as exc:
+        failures.append(_interrupted(exc, stage))
+    # Measuring is over: a signal from here on waits (perfgate.interrupts) until the caller has written this.
+    interrupts.hold()
 
     return RunResult(
         perfgate_version=__version__,
@@ -303,44 +241,44 @@ def _run_scenario(
     *,
     count: int | None = None,
     app: AppMeasurer | None = None,
+    limits: RunLimits,
 ) -> Failure | None:
-    """Preload, discard warm-ups, measure ``count`` more runs; the first failure ends the scenario."""
+    """Prepare, discard warm-ups, measure ``count`` more runs; the first failure (or interrupt) ends the scenario."""
     count = config.runs if count is None else count
-    # The clients' clock notes the thread's CPU waits where it can (see runtimes.clock).
-    clock = getattr(client, "clock", None)
-    clock = clock if isinstance(clock, WaitClock) else None
-    if current.config.command is not None:
-        if app is None:
-            raise UsageError(f"scenario {current.name!r} runs an app command but no measuring proxy was started")
-        return _run_app_scenario(app, sampler, current, config, notify, count=count)
-    prompt = current.config.prompt or ""  # set whenever command is not (ScenarioConfig checks it)
+    steps: OwnRequests | AppRuns
+    if current.config.command is None:
+        steps = OwnRequests(client, sampler, current, config)
+    elif app is None:
+        raise UsageError(f"scenario {current.name!r} runs an app command but no measuring proxy was started")
+    else:
+        steps = AppRuns(app, sampler, current, config)
+    during = f"the preload of {current.name}"
     try:
-        client.preload(current.options)
+        steps.prepare(limits)
         for index in range(config.warmup):
-            notify(Progress(current.name, "warmup", index + 1, config.warmup))
-            client.stream(request_prompt(prompt, current.options), current.options)
+            during = f"warm-up {index + 1}/{config.warmup} of {current.name}"
+            watch = limits.watch(during, request=steps.request_deadline)
+            notify(Progress(current.name, "warmup", index + 1, config.warmup, request=watch))
+            steps.warmup(watch)
             current.warmups += 1
     except CouldNotMeasure as exc:
         return _failure(exc, current.name)
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc, during, current.name)
     start = len(current.samples)
     for index in range(start, start + count):
-        notify(Progress(current.name, "run", index + 1, start + count))
-        sampler.window()  # start this request's memory window fresh
-        if clock is not None:
-            clock.reset()
+        during = f"run {index + 1}/{start + count} of {current.name}"
         try:
-            obs = client.stream(request_prompt(prompt, current.options), current.options)
-        except CouldNotMeasure as exc:
-            return _failure(exc, current.name, index)
-        sample = build_sample(
-            obs,
-            iteration=index,
-            memory=sampler.window(),
-            cold_load_ms=config.cold_load_ms,
-            cpu_waits=None if clock is None else clock.waits(obs),
-        )
-        current.samples.append(sample)
-        notify(Progress(current.name, "run", index + 1, start + count, sample))
+            try:
+                watch = limits.watch(during, request=steps.request_deadline)
+                notify(Progress(current.name, "run", index + 1, start + count, request=watch))
+                sample = steps.measure(index, watch)
+            except CouldNotMeasure as exc:
+                return _failure(exc, current.name, index)
+            current.samples.append(sample)
+            notify(Progress(current.name, "run", index + 1, start + count, sample))
+        except KeyboardInterrupt as exc:
+            return _interrupted(exc, during, current.name, index)
     notify(Progress(current.name, "done", start + count, start + count))
     return _starved(current)
 
@@ -357,45 +295,6 @@ def _starved(current: _ScenarioRun) -> Failure | None:
     return _failure(exc, current.name)
 
 
-def _run_app_scenario(
-    app: AppMeasurer,
-    sampler: PeakWindow,
-    current: _ScenarioRun,
-    config: PerfgateConfig,
-    notify: ProgressCallback,
-    *,
-    count: int,
-) -> Failure | None:
-    """Each warm-up and measured run is one execution of the app's command; the first failure ends the scenario.
-
-    No preload: the app loads the model its own way, and its warm-ups are where that happens.
-    """
-    command = current.config.command or ()
-    timeout_s = current.config.timeout_s
-    try:
-        for index in range(config.warmup):
-            notify(Progress(current.name, "warmup", index + 1, config.warmup))
-            app.measure(command, timeout_s=timeout_s, sampler=sampler, iteration=-1, cold_load_ms=config.cold_load_ms)
-            current.warmups += 1
-    except CouldNotMeasure as exc:
-        return _failure(exc, current.name)
-    start = len(current.samples)
-    for index in range(start, start + count):
-        notify(Progress(current.name, "run", index + 1, start + count))
-        try:
-            measured = app.measure(
-                command, timeout_s=timeout_s, sampler=sampler, iteration=index, cold_load_ms=config.cold_load_ms
-            )
-        except CouldNotMeasure as exc:
-            return _failure(exc, current.name, index)
-        current.samples.append(measured.sample)
-        if current.app_sent is None:
-            current.app_sent = measured
-        notify(Progress(current.name, "run", index + 1, start + count, measured.sample))
-    notify(Progress(current.name, "done", start + count, start + count))
-    return _starved(current)
-
-
 def extend_benchmark(
     result: RunResult,
     *,
@@ -406,12 +305,15 @@ def extend_benchmark(
     sampler: PeakWindow,
     progress: ProgressCallback | None = None,
     app: AppMeasurer | None = None,
+    limits: RunLimits | None = None,
 ) -> RunResult:
     """Measure ``runs`` more requests of the named scenarios (after a fresh warm-up) and append them.
 
     Used by sequential runs: the same client and runtime, the same options, so
-    the new samples come from the same conditions as the first ones.
+    the new samples come from the same conditions as the first ones, under the
+    same deadlines (``limits``: the run's, so its deadline counts from its start).
     """
+    limits = limits or RunLimits.from_config(config)
     notify = progress or (lambda _event: None)
     failures = list(result.failures)
     updated: list[ScenarioResult] = []
@@ -428,9 +330,10 @@ def extend_benchmark(
             old.warmups_discarded,
             app_prompt_sha256=old.prompt_sha256,
         )
-        failure = _run_scenario(client, sampler, current, config, notify, count=runs, app=app)
+        failure = _run_scenario(client, sampler, current, config, notify, count=runs, app=app, limits=limits)
         updated.append(current.result(old.memory_unavailable_reason))
         if failure is not None:
             failures.append(failure)
             stopped = True
+    interrupts.hold()  # as at the end of run_benchmark: the caller resumes them before measuring more
     return result.model_copy(update={"scenarios": tuple(updated), "failures": tuple(failures)})

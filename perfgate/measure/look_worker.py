@@ -115,6 +115,7 @@ class LookWorker:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
+                start_new_session=True,  # a Ctrl-C is perfgate's to act on, not a reason for a failed look
             )
         return self._proc
 

@@ -16,6 +16,7 @@ import httpx
 
 from perfgate.errors import ModelMissing, RuntimeTimeout, StreamTruncated
 from perfgate.runtimes.base import Clock, raise_for_status, translate_transport_error
+from perfgate.runtimes.deadline import current_watch
 from perfgate.runtimes.stream_parsers import SseEvents
 
 MAX_RETRIES_BEFORE_FIRST_BYTE = 2
@@ -59,12 +60,16 @@ def open_stream(
 
     A request that fails before any response byte arrived is re-sent (at most
     ``MAX_RETRIES_BEFORE_FIRST_BYTE`` times) and ``sent_ns`` is the clock at the
-    final send, so a retried sample is not skewed by the failed attempt.
+    final send, so a retried sample is not skewed by the failed attempt. The
+    whole-request deadline in force (``deadline.watching``) counts from the first
+    send, retries included.
     """
     retries = 0
+    watch = current_watch()
     while True:
         request = http.build_request("POST", url, json=body, headers={**headers, **NO_REUSE_HEADERS}, timeout=timeout)
         stamps = [clock()]
+        watch.sent(stamps[0])
 
         def trace(event: str, _info: dict[str, object], stamps: list[int] = stamps) -> None:
             # "Request sent" is read just before its first byte is written: after httpx
@@ -120,11 +125,19 @@ def timed_lines(response: httpx.Response, url: str, clock: Clock) -> Iterator[tu
     """Yield each line of the body with the clock read as soon as httpx delivered it.
 
     httpx's line decoder reassembles lines (and UTF-8 characters) split across
-    reads, so a line's time is when its last byte arrived.
+    reads, so a line's time is when its last byte arrived. A line read past the
+    request's deadline ends it as a timeout (``deadline``; the check is one
+    comparison with a reading taken anyway, and the count feeds the progress line).
     """
+    watch = current_watch()
+    deadline_ns = watch.deadline_ns
     try:
         for line in response.iter_lines():
-            yield line, clock()
+            at_ns = clock()
+            if at_ns > deadline_ns:
+                raise watch.exceeded()
+            watch.lines += 1
+            yield line, at_ns
     except httpx.TimeoutException as exc:
         raise RuntimeTimeout(f"runtime timed out mid-stream at {url} ({type(exc).__name__})") from exc
     except (httpx.RemoteProtocolError, httpx.ReadError) as exc:

@@ -14,8 +14,13 @@ from perfgate.errors import Kind, ProblemKind, TriageKind
 from perfgate.metrics import label
 
 
-def triage_kind(kind: ProblemKind) -> TriageKind:
-    """A problem's kind as a triage entry's: stream-level failures are one defect, "the runtime broke"."""
+def triage_kind(kind: ProblemKind) -> TriageKind | None:
+    """A problem's kind as a triage entry's: stream-level failures are one defect, "the runtime broke".
+
+    None for an interrupted run: someone stopped it, nothing is broken, nobody is to act.
+    """
+    if kind is Kind.INTERRUPTED:
+        return None
     if kind is Kind.STREAM_TRUNCATED or kind is Kind.TIMEOUT or kind is Kind.PROTOCOL_ERROR:
         return Kind.RUNTIME_ERROR
     return kind
@@ -102,8 +107,10 @@ def _regression_finding(v: Verdict, config: TriageConfig) -> Finding:
     )
 
 
-def _problem_finding(p: Problem, config: TriageConfig) -> Finding:
+def _problem_finding(p: Problem, config: TriageConfig) -> Finding | None:
     kind = triage_kind(p.kind)
+    if kind is None:
+        return None
     where = p.tier + (f"/{p.scenario}" if p.scenario and kind is Kind.INCOMPARABLE else "")
     scenario = p.scenario if kind is Kind.INCOMPARABLE else None
     return Finding(
@@ -125,7 +132,8 @@ def findings_from_problems(problems: Sequence[Problem], config: TriageConfig) ->
     found: dict[str, Finding] = {}
     for problem in problems:
         finding = _problem_finding(problem, config)
-        found.setdefault(finding.fingerprint, finding)
+        if finding is not None:
+            found.setdefault(finding.fingerprint, finding)
     return list(found.values())
 
 
@@ -137,8 +145,9 @@ def findings_from_report(report: GateReport, config: TriageConfig) -> list[Findi
             finding = _regression_finding(verdict, config)
             found.setdefault(finding.fingerprint, finding)
     for problem in report.problems:
-        finding = _problem_finding(problem, config)
-        found.setdefault(finding.fingerprint, finding)
+        problem_finding = _problem_finding(problem, config)
+        if problem_finding is not None:
+            found.setdefault(problem_finding.fingerprint, problem_finding)
     return list(found.values())
 
 
@@ -163,6 +172,8 @@ def _clean_for(entry: TriageEntry, report: GateReport) -> bool:
     tiers_measured = {t.tier for t in report.tiers if t.results_files}
     if entry.tier not in tiers_measured:
         return False  # not looked at: absence of evidence is not a fix
+    if any(p.tier == entry.tier and p.kind is Kind.INTERRUPTED for p in report.problems):
+        return False  # stopped part-way: what did not recur may simply not have been reached
     if entry.kind is Kind.REGRESSION:
         for v in report.verdicts:
             if (v.tier, v.scenario, v.metric) == (entry.tier, entry.scenario, entry.metric):

@@ -35,6 +35,7 @@ ON_DISK = {
         "app_no_request",
         "app_timeout",
         "timing_unreliable",
+        "interrupted",
     ],
     "ProblemKind": [
         "runtime_unavailable",
@@ -48,6 +49,7 @@ ON_DISK = {
         "app_no_request",
         "app_timeout",
         "timing_unreliable",
+        "interrupted",
         "tier_missing",
         "baseline_missing",
         "incomparable",
@@ -99,7 +101,8 @@ def test_every_could_not_measure_error_names_a_problem_kind(cls):
 
 def test_the_measurement_errors_are_failures_and_a_missing_baseline_is_not():
     failing = {cls.kind for cls in _could_not_measure_errors() if cls is not errors.BaselineMissing}
-    assert failing == set(members(FailureKind))
+    # An interrupt is a failure of the run but no error of perfgate's tree (perfgate.interrupts.Interrupted).
+    assert failing | {Kind.INTERRUPTED} == set(members(FailureKind))
     assert errors.BaselineMissing.kind is Kind.BASELINE_MISSING
     with pytest.raises(ValidationError):
         Failure(kind=Kind.BASELINE_MISSING, message="a baseline is not measured")
@@ -123,13 +126,18 @@ def test_the_json_is_the_plain_value():
     )
 
 
-@pytest.mark.parametrize("kind", members(ProblemKind), ids=str)
+@pytest.mark.parametrize("kind", [k for k in members(ProblemKind) if k is not Kind.INTERRUPTED], ids=str)
 def test_every_problem_files_as_a_triage_kind_with_an_impact(kind):
     filed = triage_kind(kind)
     assert filed in members(TriageKind)
     assert filed in IMPACT
     expected = Kind.RUNTIME_ERROR if kind in (Kind.STREAM_TRUNCATED, Kind.TIMEOUT, Kind.PROTOCOL_ERROR) else kind
     assert filed is expected
+
+
+def test_an_interrupted_run_is_nobodys_defect_and_files_no_triage_entry():
+    assert triage_kind(Kind.INTERRUPTED) is None
+    assert Kind.INTERRUPTED not in members(TriageKind)
 
 
 def test_every_triage_kind_has_an_impact():

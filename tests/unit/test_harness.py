@@ -2,12 +2,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
+
+import pytest
 
 from perfgate.config import PerfgateConfig, ScenarioConfig
 from perfgate.contracts.results import HostInfo, MemoryPeaks, RuntimeInfo, StreamObservation
 from perfgate.errors import Kind, MemoryUnavailable, RuntimeFailure, RuntimeUnavailable
-from perfgate.measure.harness import options_hash, request_prompt, run_benchmark, scenario_options
+from perfgate.interrupts import Interrupted
+from perfgate.measure.harness import run_benchmark
+from perfgate.measure.identity import options_hash, request_prompt, scenario_options
 from perfgate.render.text import run_report
+from perfgate.runtimes.deadline import RunLimits
 
 MS = 1_000_000
 HOST = HostInfo(label="Ross’s Mac mini", os="darwin", os_version="14.5", chip="Apple M3 Pro", memory_bytes=36 * 2**30)
@@ -19,8 +25,10 @@ class FakeClient:
     base_url = "http://127.0.0.1:1"
     model = "m"
 
-    def __init__(self, *, fail_preflight=None, fail_at=None, version="0.5.1", burst_at=()):
+    def __init__(self, *, fail_preflight=None, fail_at=None, version="0.5.1", burst_at=(), interrupt_at=None):
         self.burst_at = set(burst_at)  # these streams' chunks are read 1 µs apart (a starved reader)
+        self.interrupt_at = interrupt_at  # (stream number, exception): a signal arriving during that stream
+        self.reported = 0
         self.fail_preflight = fail_preflight
         self.fail_at = fail_at
         self.version = version
@@ -37,6 +45,8 @@ class FakeClient:
 
     def stream(self, prompt, options):
         self.streams += 1
+        if self.interrupt_at is not None and self.streams == self.interrupt_at[0]:
+            raise self.interrupt_at[1]
         if self.fail_at is not None and self.streams == self.fail_at:
             raise RuntimeFailure("runtime error: boom")
         t0 = self.streams * 1000 * MS
@@ -56,6 +66,7 @@ class FakeClient:
         )
 
     def runtime_reported(self):
+        self.reported += 1
         return {"ps_size_bytes": 123}
 
     def close(self):
@@ -77,7 +88,7 @@ class FakeSampler:
         )
 
 
-def run(client, *, locate=lambda: 10, config=None, started="2026-11-28T00:00:00Z"):
+def run(client, *, locate=lambda: 10, config=None, started="2026-11-28T00:00:00Z", limits=None):
     config = config or PerfgateConfig(runs=3, warmup=1)
     sampler = FakeSampler()
     events = []
@@ -94,6 +105,7 @@ def run(client, *, locate=lambda: 10, config=None, started="2026-11-28T00:00:00Z
         sampler_factory=lambda pid: sampler,
         progress=events.append,
         process_started=lambda pid: started,
+        limits=limits,
     )
     return result, events
 
@@ -202,3 +214,64 @@ def test_the_runtime_process_and_its_start_are_recorded():
     assert "note: the runtime (pid 10) had been serving for 180 min before this run" in text
     fresh, _ = run(FakeClient(), started="2026-11-27T23:59:50Z")
     assert "had been serving" not in run_report(fresh)
+
+
+@pytest.mark.parametrize(("signum", "name"), [(signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")])
+def test_an_interrupt_mid_run_is_recorded_as_an_interrupt_and_keeps_the_samples_before_it(signum, name):
+    client = FakeClient(interrupt_at=(4, Interrupted(signum)))  # warm-up, 2 samples, then the signal
+    result, _ = run(client)
+    (failure,) = result.failures
+    assert failure.kind is Kind.INTERRUPTED  # never stream_truncated: nothing is the runtime's fault
+    assert (
+        failure.message == f"interrupted by {name} during run 3/3 of short-explain; what was measured before it is kept"
+    )
+    assert (failure.scenario, failure.iteration) == ("short-explain", 2)
+    assert [s.iteration for s in result.scenarios[0].samples] == [0, 1]
+    assert len(result.scenarios) == 1  # nothing after the interrupt
+    assert client.reported == 0  # and nothing more asked of the runtime
+
+
+def test_an_interrupt_during_a_warm_up_or_the_preflight_is_recorded_where_it_came():
+    result, _ = run(FakeClient(interrupt_at=(1, KeyboardInterrupt())))
+    assert [(f.kind, f.iteration) for f in result.failures] == [(Kind.INTERRUPTED, None)]
+    assert "during warm-up 1/1 of short-explain" in result.failures[0].message
+    result, _ = run(FakeClient(fail_preflight=Interrupted(signal.SIGTERM)))
+    assert result.failures[0].message == (
+        "interrupted by SIGTERM during the runtime's preflight check; what was measured before it is kept"
+    )
+
+
+class Ticks:
+    """A monotonic clock in seconds that the fake client moves by 10 s per request."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_the_run_deadline_stops_the_run_before_the_next_request_and_keeps_what_was_measured():
+    ticks = Ticks()
+    client = FakeClient()
+    original = client.stream
+
+    def slow_stream(prompt, options):
+        ticks.now += 10
+        return original(prompt, options)
+
+    client.stream = slow_stream
+    result, _ = run(client, limits=RunLimits(request_timeout_s=600, run_timeout_s=25, clock=ticks))
+    (failure,) = result.failures
+    assert failure.kind is Kind.TIMEOUT
+    assert failure.message.startswith("timed out: the run's 25 s deadline (runtime.run_timeout_s, --run-timeout) ")
+    assert "passed before run 3/3 of short-explain" in failure.message
+    assert len(result.scenarios[0].samples) == 2
+
+
+def test_each_request_is_announced_with_its_watch_for_the_in_flight_line():
+    _, events = run(FakeClient())
+    announced = [e for e in events if e.phase == "run" and e.sample is None]
+    assert announced
+    assert all(e.request is not None and e.request.limit_s == 600.0 for e in announced)
+    assert announced[0].request.what == "run 1/3 of short-explain"

@@ -280,6 +280,14 @@ def test_a_problem_that_does_not_recur_on_a_measured_tier_resolves() -> None:
     assert actions == [("resolve", "runtime_unavailable:pro:-:-")]
 
 
+def test_an_interrupted_run_files_nothing_and_resolves_nothing_on_its_tier() -> None:
+    entries, _ = step([], report(problems=[problem(Kind.RUNTIME_UNAVAILABLE)]), ctx(1))
+    stopped = report(problems=[problem(Kind.INTERRUPTED, message="interrupted by SIGTERM during run 2/5 of short")])
+    assert findings_from_report(stopped, CONFIG) == []  # someone stopped it: nobody's defect
+    _, actions = step(list(entries.values()), stopped, ctx(2))
+    assert actions == []  # a run stopped part-way is no evidence the runtime was fixed
+
+
 def test_a_pull_request_reports_regressions_but_files_could_not_measure() -> None:
     gate = report([verdict()], [problem(Kind.RUNTIME_UNAVAILABLE, tier="base")])
     entries, actions = step([], gate, ctx(1, default_branch=False))

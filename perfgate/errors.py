@@ -20,7 +20,7 @@
     │   ├── AppFailed                  3  the app's benchmark command exited non-zero
     │   ├── AppNoRequest               3  the app's command made no LLM request through the proxy
     │   ├── AppTimeout                 3  the app's command did not end within its timeout
-    │   ├── TimingUnreliable           3  perfgate was starved of CPU for most of a scenario's samples
+    │   ├── TimingUnreliable           3  perfgate was starved of CPU for every sample of a scenario
     │   └── BaselineMissing            3  no baseline for the tier
     ├── LookFailed                     3  a sequential run's look could not be decided
     └── PublishError                   5  GitHub (or another sink) refused or failed
@@ -78,7 +78,7 @@ class Kind(StrEnum):
     APP_FAILED = "app_failed"  # the app's benchmark command exited non-zero
     APP_NO_REQUEST = "app_no_request"  # ... ended without one LLM request through the proxy
     APP_TIMEOUT = "app_timeout"  # ... did not end within its timeout (its process tree was killed)
-    TIMING_UNRELIABLE = "timing_unreliable"  # perfgate's clock readings were starved of CPU in most samples
+    TIMING_UNRELIABLE = "timing_unreliable"  # perfgate's clock readings were starved of CPU in every sample
     INTERRUPTED = "interrupted"  # SIGINT/SIGTERM stopped the run: nobody's defect, so never a triage entry
 
 
@@ -266,7 +266,7 @@ class AppTimeout(CouldNotMeasure):
 
 
 class TimingUnreliable(CouldNotMeasure):
-    """Most of a scenario's samples were timed while perfgate was starved of CPU: its clock readings lag the runtime.
+    """Every sample of a scenario was timed while perfgate was starved of CPU: its clock readings lag the runtime.
 
     Their memory figures and the runtime's own clocks are kept; the client-clock figures are not.
     """

@@ -296,9 +296,13 @@ def _too_many_suspect(current: _ScenarioRun) -> bool:
 
 
 def _starved(current: _ScenarioRun) -> Failure | None:
-    """A scenario most of whose samples were timed while perfgate was starved reports fiction: it fails."""
+    """A scenario none of whose samples perfgate could time has nothing true to say on its clock: it fails.
+
+    With some trusted samples left, those alone are reported (the suspect ones are out of every
+    statistic), so nothing false is said; fewer samples only make the verdicts less certain.
+    """
     suspect = [s for s in current.samples if s.suspect_reason is not None]
-    if not _too_many_suspect(current):
+    if not suspect or len(suspect) < len(current.samples):
         return None
     exc = TimingUnreliable(
         f"timing unreliable: {len(suspect)} of {len(current.samples)} samples of {current.name} were timed while "

@@ -38,6 +38,11 @@ def _rate(count: int | None, duration_ns: int | None) -> float | None:
 BURST_GAP_NS = 50_000
 BURST_SHARE = 0.5
 BURST_MIN_CHUNKS = 8
+# A wait for a CPU shorter than this does not mark a sample: on a shared runner a few ms of
+# waiting is routine, and runtimes whose figures are a few ms long would otherwise be marked
+# whole; the waits that collapsed perfgate's figures were 27-52 ms. An unmarked sample's
+# client-clock span is thus off by at most this much or by 2x, whichever is larger.
+CPU_WAIT_FLOOR_MS = 20.0
 # Clocks whose decode rates differ by more than this factor do not describe one stream.
 CLOCKS_DISAGREE = 2.0
 
@@ -114,9 +119,9 @@ def timing_suspect(
     A reading taken after the thread waited W ms for a CPU since an earlier
     reading is at most W ms late relative to it, and the request is stamped
     before it is written, so a span m between two readings is off by more than
-    2x only if the wait between them exceeds m / 2: every such sample is
-    caught, for TTFT (sent to first content) and the decode span (first to
-    last content). Without the OS's word (macOS), a server clock that
+    2x only if the wait between them exceeds m / 2: such a sample is marked,
+    for TTFT (sent to first content) and the decode span (first to last
+    content), once the wait is past ``CPU_WAIT_FLOOR_MS``. Without the OS's word (macOS), a server clock that
     disagrees with the client's by more than 2x, or a stream that mostly
     arrived in bursts, says it.
     """
@@ -125,6 +130,10 @@ def timing_suspect(
         window_ms = (obs.last_content_ns - obs.first_content_ns) / NS_PER_MS
     if cpu_waits is not None:
         ttft_wait, decode_wait = cpu_waits.ttft_ms, cpu_waits.decode_ms
+        if ttft_wait is not None and ttft_wait <= CPU_WAIT_FLOOR_MS:
+            ttft_wait = None
+        if decode_wait is not None and decode_wait <= CPU_WAIT_FLOOR_MS:
+            decode_wait = None
         if ttft_ms is not None and ttft_wait is not None and ttft_wait > ttft_ms / 2:
             return f"perfgate waited {ttft_wait:.1f} ms for a CPU during a {ttft_ms:.1f} ms TTFT"
         if (

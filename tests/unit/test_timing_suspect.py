@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from perfgate.contracts.results import Sample, ScenarioOptions, ScenarioResult, StreamObservation, metric_values
-from perfgate.measure.samples import build_sample, summarise_samples
+from perfgate.measure.samples import CPU_WAIT_FLOOR_MS, build_sample, summarise_samples
 from perfgate.render.text import scenario_table
 from perfgate.runtimes.clock import CpuWaits, WaitClock
 
@@ -49,17 +49,19 @@ def test_a_quiet_sample_is_trusted():
 
 
 def test_waiting_for_a_cpu_longer_than_half_the_ttft_marks_the_sample():
-    # A TTFT of 20 ms read up to 12 ms late may be off by more than 2x: marked.
-    starved = sample(stream(ttft_ms=20), cpu_wait_ms=12.0)
-    assert starved.suspect_reason == "perfgate waited 12.0 ms for a CPU during a 20.0 ms TTFT"
-    # ... and 9 ms cannot double it: kept.
-    assert sample(stream(ttft_ms=20), cpu_wait_ms=9.0).suspect_reason is None
+    # A TTFT of 60 ms read up to 35 ms late may be off by more than 2x: marked.
+    starved = sample(stream(ttft_ms=60), cpu_wait_ms=35.0)
+    assert starved.suspect_reason == "perfgate waited 35.0 ms for a CPU during a 60.0 ms TTFT"
+    # ... and 25 ms cannot double it: kept.
+    assert sample(stream(ttft_ms=60), cpu_wait_ms=25.0).suspect_reason is None
+    # A wait under the floor marks nothing, even against a TTFT of a few ms (routine on a shared runner).
+    assert sample(stream(ttft_ms=3), cpu_wait_ms=CPU_WAIT_FLOOR_MS).suspect_reason is None
 
 
 def test_waiting_longer_than_half_the_decode_window_marks_the_sample():
-    # 10 tokens 1 ms apart: a 9 ms window; TTFT 200 ms is safe, the decode rate is not.
-    starved = sample(stream(ttft_ms=200, gap_ms=1.0), cpu_wait_ms=0.0, decode_wait_ms=5.0)
-    assert starved.suspect_reason == "perfgate waited 5.0 ms for a CPU during a 9.0 ms decode"
+    # 10 tokens 5 ms apart: a 45 ms window; TTFT 200 ms is safe, the decode rate is not.
+    starved = sample(stream(ttft_ms=200, gap_ms=5.0), cpu_wait_ms=0.0, decode_wait_ms=25.0)
+    assert starved.suspect_reason == "perfgate waited 25.0 ms for a CPU during a 45.0 ms decode"
 
 
 def test_clocks_that_disagree_by_more_than_2x_mark_the_sample_without_the_oss_word():
@@ -80,15 +82,15 @@ def test_a_stream_read_in_bursts_is_marked_when_nothing_else_can_tell():
 
 
 def test_a_suspect_samples_client_clock_figures_stay_out_of_the_statistics():
-    good = sample(stream(ttft_ms=20, server=True), cpu_wait_ms=0.1)
-    starved = sample(stream(ttft_ms=20, server=True), cpu_wait_ms=15.0)
+    good = sample(stream(ttft_ms=40, server=True), cpu_wait_ms=0.1)
+    starved = sample(stream(ttft_ms=40, server=True), cpu_wait_ms=25.0)
     assert starved.suspect_reason is not None
     both = [good, starved]
     for metric in ("ttft_ms", "e2e_ms", "client_decode_tok_s", "itl_ms_p50"):
         assert len(metric_values(both, metric)) == 1, metric
     # The runtime's own clock is not perfgate's: its decode rate stays.
     assert len(metric_values(both, "decode_tok_s")) == 2
-    client_only = sample(stream(ttft_ms=20), cpu_wait_ms=15.0)
+    client_only = sample(stream(ttft_ms=40), cpu_wait_ms=25.0)
     assert client_only.decode_source == "client"
     assert metric_values([client_only], "decode_tok_s") == []
 
@@ -143,12 +145,12 @@ def _scenario(samples: list[Sample]) -> ScenarioResult:
 
 
 def test_the_table_counts_and_names_suspect_samples_and_keeps_rows_with_no_value():
-    good = sample(stream(ttft_ms=20, server=True), cpu_wait_ms=0.1)
-    starved = sample(stream(ttft_ms=20, server=True), cpu_wait_ms=15.0).model_copy(update={"iteration": 1})
+    good = sample(stream(ttft_ms=40, server=True), cpu_wait_ms=0.1)
+    starved = sample(stream(ttft_ms=40, server=True), cpu_wait_ms=25.0).model_copy(update={"iteration": 1})
     table = scenario_table(_scenario([good, starved]))
     assert (
         "  1 of 2 samples left out of perfgate's clock figures (suspect timing), e.g. run 2: "
-        "perfgate waited 15.0 ms for a CPU during a 20.0 ms TTFT"
+        "perfgate waited 25.0 ms for a CPU during a 40.0 ms TTFT"
     ) in table
     # No prompt timing from the runtime (a cached prompt): the row stays, with the reason.
     (prefill,) = [line for line in table.splitlines() if line.startswith("prefill_tok_s")]

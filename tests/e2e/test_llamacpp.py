@@ -106,7 +106,9 @@ def test_run_end_to_end_on_the_real_server(project):
     assert len(runtime["model_digest"]) == 64
     assert result["simulated"] is False
     for scenario in result["scenarios"]:
-        assert len(scenario["samples"]) == 5
+        # 5 runs, and one more in place of each sample a busy machine made suspect (while most were).
+        suspect = sum(1 for sample in scenario["samples"] if sample.get("suspect_reason"))
+        assert len(scenario["samples"]) == 5 or (len(scenario["samples"]) > 5 and suspect > 0)
         for sample in scenario["samples"]:
             assert sample["ttft_ms"] > 0
             assert sample["decode_source"] == "server"

@@ -24,6 +24,7 @@ from support.cli import load_results
 from support.cli import perfgate as run_perfgate
 
 from perfgate.config import PREFILL_PROMPT
+from perfgate.errors import Kind
 from perfgate.llamacpp.launch import LlamaCppProcess
 from perfgate.llamacpp.model import ensure_model
 
@@ -60,7 +61,14 @@ def run(project, out: str, *args: str) -> None:
             "run", "--runtime", "openai", "--base-url", server.base_url, "--model", ALIAS, "--tier", "e2e",
             "--out", out, *args, cwd=root, env=env, timeout=600,
         )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    if proc.returncode == 3:
+        # On a machine busy enough that perfgate could time no cache hit (each is a few ms, and the
+        # llama.cpp server's own threads compete for the cores), the warm scenario alone may fail
+        # as timing_unreliable; its TTFTs are then upper bounds, which is all the test needs of them.
+        failures = [(f.kind, f.scenario) for f in load_results(root / out).failures]
+        assert failures == [(Kind.TIMING_UNRELIABLE, "warm")], proc.stderr[-2000:]
+    else:
+        assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def ttfts(project, out: str, scenario: str) -> list[float]:
@@ -74,6 +82,8 @@ def test_the_prefill_scenario_measures_the_prompt_cold_not_the_cache_hit(project
     root = project[0]
     scenarios = {s.name: s for s in load_results(root / "both.json").scenarios}
     for sample in scenarios["prefill"].samples:
+        if sample.suspect_reason is not None:
+            continue  # perfgate's clock was starved: its TTFT is not a measurement
         assert sample.ttft_ms is not None
         assert sample.prompt_tokens is not None
         assert sample.prefill_tok_s is not None  # its row never vanishes: the whole prompt was evaluated
@@ -81,5 +91,6 @@ def test_the_prefill_scenario_measures_the_prompt_cold_not_the_cache_hit(project
         assert 0.8 * sample.ttft_ms <= full_prefill_ms <= 1.2 * sample.ttft_ms, sample
     cold = statistics.median(ttfts(project, "both.json", "prefill"))
     hits = statistics.median(ttfts(project, "both.json", "warm"))
-    # Without cold_prompt the same prompt is a cache hit: what perfgate reported before.
+    # Without cold_prompt the same prompt is a cache hit: what perfgate reported before. (The TTFTs of
+    # suspect samples are read too: a wait for a CPU only ever lengthens them.)
     assert hits < 0.2 * cold, (hits, cold)

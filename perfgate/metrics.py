@@ -31,6 +31,9 @@ class MetricSpec:
     # Read on perfgate's own clock while it waits for the runtime: a sample taken while
     # perfgate was starved of CPU (``Sample.suspect_reason``) leaves these out.
     client_clock: bool = False
+    # The session-to-session offset assumed when a baseline was measured in one session
+    # (``perfgate.decide.sessions``): timings move with the machine's state, memory barely.
+    session_spread: float = 0.02
 
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -46,12 +49,21 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("itl_ms_p50", "ms", "inter-chunk p50", "lower", 0.10, informational=True, client_clock=True),
     MetricSpec("itl_ms_p90", "ms", "inter-chunk p90", "lower", terminal=False, client_clock=True),
     MetricSpec("itl_ms_p99", "ms", "inter-chunk p99", "lower", terminal=False, client_clock=True),
-    MetricSpec("output_tokens", "tok", "output tokens", "lower", terminal=False),
-    MetricSpec("peak_runtime_rss_mb", "MB", "runtime RSS", "lower", 0.05),
-    MetricSpec("peak_runtime_footprint_mb", "MB", "runtime footprint", "lower", 0.05),
-    MetricSpec("peak_app_rss_mb", "MB", "app RSS", "lower", 0.05),
-    MetricSpec("peak_harness_rss_mb", "MB", "harness RSS", "lower", 0.05, informational=True),
-    MetricSpec("peak_combined_rss_mb", "MB", "combined RSS", "lower", 0.05, informational=True, gates_for_apps=True),
+    MetricSpec("output_tokens", "tok", "output tokens", "lower", terminal=False, session_spread=0.005),
+    MetricSpec("peak_runtime_rss_mb", "MB", "runtime RSS", "lower", 0.05, session_spread=0.005),
+    MetricSpec("peak_runtime_footprint_mb", "MB", "runtime footprint", "lower", 0.05, session_spread=0.005),
+    MetricSpec("peak_app_rss_mb", "MB", "app RSS", "lower", 0.05, session_spread=0.005),
+    MetricSpec("peak_harness_rss_mb", "MB", "harness RSS", "lower", 0.05, informational=True, session_spread=0.005),
+    MetricSpec(
+        "peak_combined_rss_mb",
+        "MB",
+        "combined RSS",
+        "lower",
+        0.05,
+        informational=True,
+        gates_for_apps=True,
+        session_spread=0.005,
+    ),
 )
 
 BY_NAME: dict[str, MetricSpec] = {m.name: m for m in METRICS}
@@ -64,6 +76,13 @@ TERMINAL_METRICS: tuple[str, ...] = tuple(m.name for m in METRICS if m.terminal)
 
 # decode_tok_s is on the client's clock only when no server clock was sent (``Sample.decode_source``).
 CLIENT_CLOCK_METRICS: frozenset[str] = frozenset(m.name for m in METRICS if m.client_clock)
+
+
+def session_spread_of(metric: str) -> float:
+    """The session offset assumed for ``metric`` with a one-session baseline (an app's figure: as a timing)."""
+    spec = BY_NAME.get(metric)
+    return 0.02 if spec is None else spec.session_spread
+
 
 MEMORY_METRICS: tuple[str, ...] = tuple(m.name for m in METRICS if m.unit == "MB")
 

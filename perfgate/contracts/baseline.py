@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from perfgate.contracts.figures import FiniteFigure, figure_problem
 from perfgate.contracts.gate import Problem
@@ -15,7 +15,7 @@ from perfgate.contracts.results import Fingerprint, Frozen, HostInfo
 from perfgate.errors import BadFileError, BaselineMissing
 from perfgate.files import SafeName, parse_model, read_model
 
-BASELINE_SCHEMA_VERSION = 2  # 2: decode rate over n - 1 gaps on both clocks (contracts/migrate.py)
+BASELINE_SCHEMA_VERSION = 3  # 2: decode rate over n - 1 gaps on both clocks; 3: sessions (contracts/migrate.py)
 
 
 class Provenance(Frozen):
@@ -30,6 +30,7 @@ class Provenance(Frozen):
     model_digest: str | None
     command: str = Field(description="The command that produced the measurements.")
     runs: int = Field(description="Measured runs per scenario.")
+    sessions: int = Field(default=1, ge=1, description="Measuring sessions (results files) the samples come from.")
     source_files: tuple[str, ...] = Field(description="Results files the samples were taken from.")
     runtime_pid: int | None = Field(default=None, description="The runtime process of the newest source run.")
     runtime_started_at: str | None = Field(default=None, description="When that process started (ISO 8601 UTC).")
@@ -59,8 +60,24 @@ class Baseline(Frozen):
     fingerprint: Fingerprint
     provenance: Provenance
     samples: dict[SafeName, ScenarioSamples] = Field(
-        description="scenario -> metric -> raw per-request values (None values dropped)."
+        description="scenario -> metric -> raw per-request values (None values dropped), in the order measured."
     )
+    sessions: dict[SafeName, dict[str, tuple[Annotated[int, Field(ge=1)], ...]]] = Field(
+        default_factory=dict,
+        description="scenario -> metric -> how many of its values, in order, each measuring session gave "
+        "(absent: one session). The gate weighs the spread between sessions (docs/statistics.md).",
+    )
+
+    @model_validator(mode="after")
+    def _sessions_cover_samples(self) -> Baseline:
+        for scenario, metrics in self.sessions.items():
+            for metric, sizes in metrics.items():
+                held = len(self.samples.get(scenario, {}).get(metric, ()))
+                if sum(sizes) != held:
+                    raise ValueError(
+                        f"sessions of {scenario}/{metric} count {sum(sizes)} values but the samples hold {held}"
+                    )
+        return self
 
 
 def baseline_path(baselines_dir: Path, tier: str) -> Path:

@@ -10,12 +10,13 @@ from pydantic import Field
 from perfgate.contracts.results import Frozen
 from perfgate.errors import ProblemKind
 
-GATE_SCHEMA_VERSION = 1
+GATE_SCHEMA_VERSION = 2  # 2: the 'changed' verdict; tiers' own look levels
 
 
 class VerdictKind(StrEnum):
     REGRESSED = "regressed"
     IMPROVED = "improved"
+    CHANGED = "changed"  # a significant change not shown to be past the threshold: passes
     UNCHANGED = "unchanged"
     INCONCLUSIVE = "inconclusive"
     MISSING = "missing"
@@ -88,6 +89,10 @@ class TierSummary(Frozen):
     simulated: bool = False
     baseline_created_at: str | None = None
     baseline_git_sha: str | None = None
+    baseline_sessions: int | None = Field(default=None, description="Measuring sessions the baseline was made from.")
+    look_alpha: float | None = Field(
+        default=None, description="The share of alpha this tier's regressions were tested at (a sequential run's look)."
+    )
     warnings: tuple[str, ...] = Field(default=(), description="Staleness and comparability warnings.")
 
 
@@ -107,7 +112,8 @@ class GateReport(Frozen):
     created_at: str
     alpha: float
     look_alpha: float | None = Field(
-        default=None, description="The share of alpha a sequential run's final look was tested at, if any."
+        default=None,
+        description="The smallest share of alpha a tier was tested at (each tier: `tiers[].look_alpha`).",
     )
     status: GateStatus
     exit_code: int

@@ -10,6 +10,10 @@ value is known to be from the server's clock when it differs from the
 client-clock value of the same request (the two lists pair up when neither
 dropped a value); a baseline whose lists do not pair up cannot be migrated
 exactly and is refused with how to re-make it.
+
+Version 3 (perfgate 0.3): a baseline records the measuring sessions its samples
+came from (``sessions``); a version-2 baseline was one session, which is what
+an absent record means.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ def migrate_baseline(data: Json, where: str) -> Json:
     """A baseline file of any older schema version, brought to the current one."""
     if data.get("schema_version") == 1:
         data = _baseline_v1_to_v2(data, where)
+    if data.get("schema_version") == 2:
+        # Version 3 records the sessions a baseline was made from; an older one was one session.
+        data = {**data, "schema_version": 3}
     return data
 
 

@@ -74,7 +74,10 @@ def _check_sources(sources: Sequence[LoadedResults], tier: str, *, simulated_tie
 
 
 def _merged_samples(sources: Sequence[LoadedResults]) -> dict[str, dict[str, list[float]]]:
-    """scenario -> metric -> every source's values; a scenario without a sample is kept (with no metric)."""
+    """scenario -> metric -> every source's values, source by source, in the order measured.
+
+    A scenario without a sample is kept (with no metric).
+    """
     merged: dict[str, dict[str, list[float]]] = {}
     for source in sources:
         for scenario, metrics in scenario_samples(source.result).items():
@@ -112,9 +115,21 @@ def _baseline(
             source_files=tuple(s.path.name for s in sources),
             runtime_pid=newest.runtime.pid,
             runtime_started_at=newest.runtime.started_at,
+            sessions=len(sources),
         ),
         samples={s: {m: tuple(v) for m, v in sorted(ms.items())} for s, ms in sorted(merged.items())},
+        sessions=_session_sizes(sources) if len(sources) > 1 else {},
     )
+
+
+def _session_sizes(sources: Sequence[LoadedResults]) -> dict[str, dict[str, tuple[int, ...]]]:
+    """scenario -> metric -> values each source (one measuring session) gave, in the order merged."""
+    sizes: dict[str, dict[str, list[int]]] = {}
+    for source in sources:
+        for scenario, metrics in scenario_samples(source.result).items():
+            for metric, values in metrics.items():
+                sizes.setdefault(scenario, {}).setdefault(metric, []).append(len(values))
+    return {s: {m: tuple(v) for m, v in sorted(ms.items())} for s, ms in sorted(sizes.items())}
 
 
 @dataclass(frozen=True)

@@ -197,5 +197,11 @@ def problems_from_results(loaded: Sequence[LoadedResults], expect_tiers: Sequenc
 
 def compared_anything(report: GateReport) -> bool:
     """Whether the gate decided at least one gating metric (a report of nothing but gaps did not)."""
-    decided = (VerdictKind.REGRESSED, VerdictKind.IMPROVED, VerdictKind.UNCHANGED, VerdictKind.INCONCLUSIVE)
+    decided = (
+        VerdictKind.REGRESSED,
+        VerdictKind.IMPROVED,
+        VerdictKind.CHANGED,
+        VerdictKind.UNCHANGED,
+        VerdictKind.INCONCLUSIVE,
+    )
     return any(v.verdict in decided for v in report.verdicts if not v.informational)

@@ -12,7 +12,7 @@ compared, and recorded as a ``Change`` (``decide.fingerprint``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from perfgate import __version__
@@ -32,9 +32,10 @@ from perfgate.decide.coverage import (
 from perfgate.decide.fingerprint import Comparability, check_tier, staleness_warnings
 from perfgate.decide.headline import headline
 from perfgate.decide.sequential import sequential_alpha
+from perfgate.decide.sessions import split_sessions
 from perfgate.decide.stats import MetricTest, decide
 from perfgate.errors import ExitCode, Kind
-from perfgate.metrics import default_informational, direction_of, unit_of
+from perfgate.metrics import default_informational, direction_of, session_spread_of, unit_of
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class TierInput:
     baseline_problem: Problem | None = None  # missing or unreadable baseline
     must_match: tuple[str, ...] | None = None  # the tier's override of gate.must_match
     informational_metrics: tuple[str, ...] = ()
+    level: float | None = None  # the share of alpha this tier's regressions are tested at (its sequential look)
 
 
 @dataclass
@@ -124,12 +126,14 @@ def _tier_pending(
         problems.extend(comparability.problems())
     current = _merge_current(results)
     base_samples = baseline.samples if baseline else {}
+    base_sessions = baseline.sessions if baseline else {}
     apps = _app_scenarios(results, baseline)
     gaps = Gaps(tier, tier_input.baseline[0]) if tier_input.baseline else None
     for scenario in sorted(set(current) | set(base_samples) | set(failed_scenarios)):
         blocked = comparability.blocked(scenario)
         for metric in config.metrics:
             b_raw = base_samples.get(scenario, {}).get(metric, ())
+            b_sessions = base_sessions.get(scenario, {}).get(metric, ())
             c_raw = current.get(scenario, {}).get(metric, ())
             if not (b_raw or c_raw):
                 continue
@@ -148,6 +152,8 @@ def _tier_pending(
                 absent=scenario not in current,
                 memory_reason=memory_reason,
                 informational=informational,
+                baseline_sessions=b_sessions,
+                level=tier_input.level,
             )
             pending.append(one)
             if gaps is not None and one.verdict.verdict is VerdictKind.MISSING and not informational:
@@ -180,6 +186,8 @@ def _pending_one(
     absent: bool,
     memory_reason: str | None,
     informational: bool,
+    baseline_sessions: Sequence[int] = (),
+    level: float | None = None,
 ) -> _Pending:
     """One metric's test, or the verdict that says why it cannot be tested.
 
@@ -213,11 +221,23 @@ def _pending_one(
             policy.threshold_worse,
             policy.threshold_better,
             informational,
+            baseline_sessions=valid_sessions(b_raw, baseline_sessions),
+            level=level,
+            session_spread=session_spread_of(metric),
         )
         dropped = len(b_raw) - len(b) + len(c_raw) - len(c)
         notes = (f"{dropped} invalid value{'' if dropped == 1 else 's'} left out",) if dropped else ()
         return _Pending(_base_verdict(tier, scenario, metric, config, VerdictKind.INCONCLUSIVE, **kw), test, notes)
     return _Pending(_base_verdict(tier, scenario, metric, config, kind, notes=(note,), **kw), None)
+
+
+def valid_sessions(raw: Sequence[float], sizes: Sequence[int]) -> tuple[int, ...]:
+    """The session sizes of ``raw`` once invalid values are left out (``valid``); () for one session."""
+    if len(sizes) < 2:
+        return ()
+    kept = tuple(len(valid(part)) for part in split_sessions(raw, sizes))
+    kept = tuple(k for k in kept if k)
+    return kept if len(kept) > 1 else ()
 
 
 def _app_scenarios(results: Sequence[tuple[str, RunResult]], baseline: Baseline | None) -> frozenset[str]:
@@ -256,6 +276,8 @@ def _tier_summary(
         simulated=newest.simulated if newest else False,
         baseline_created_at=baseline.provenance.created_at if baseline else None,
         baseline_git_sha=baseline.provenance.git_sha if baseline else None,
+        baseline_sessions=baseline.provenance.sessions if baseline else None,
+        look_alpha=tier_input.level,
         warnings=tuple(warnings),
     )
 
@@ -272,12 +294,15 @@ def evaluate(
 ) -> GateReport:
     """Decide the whole gate at once (Holm spans every tier, scenario and metric).
 
-    ``alpha`` overrides ``config.alpha`` for the regression tests (a sequential
-    run's last look is tested at its share of alpha); the equivalence interval
+    Each tier's regressions are tested at its own level (``TierInput.level``: a
+    sequential run's last look share; default ``config.alpha``), with Holm's
+    step-down over the whole gate (``decide.stats.holm_levels``). ``alpha``
+    overrides every tier's level (a sequential run's own look). The interval
     keeps ``config.alpha``. ``confirmed`` lists (tier, scenario, metric)
     regressions that a sequential run confirmed.
     """
-    alpha = config.alpha if alpha is None else alpha
+    if alpha is not None:
+        tiers = [replace(t, level=alpha) for t in tiers]
     pending: list[_Pending] = []
     problems: list[Problem] = []
     summaries: list[TierSummary] = []
@@ -302,7 +327,7 @@ def evaluate(
     tested = [p for p in pending if p.test is not None]
     decisions = decide(
         [p.test for p in tested if p.test is not None],
-        alpha=alpha,
+        alpha=config.alpha,
         cv_warning=config.cv_warning,
         interval_alpha=config.alpha,
     )
@@ -334,13 +359,14 @@ def evaluate(
             )
         )
     status, code = gate_status(verdicts, problems, config)
+    levels = [t.level for t in tiers if t.level is not None and t.level != config.alpha]
     if not summaries:  # no tier at all (the commands refuse this before): nothing compared never passes
         status, code = GateStatus.COULD_NOT_MEASURE, ExitCode.COULD_NOT_MEASURE
     return GateReport(
         perfgate_version=__version__,
         created_at=created_at,
         alpha=config.alpha,
-        look_alpha=None if alpha == config.alpha else alpha,
+        look_alpha=min(levels) if levels else None,
         status=status,
         exit_code=int(code),
         headline=headline(status, verdicts, problems, [s.tier for s in summaries]),
@@ -367,14 +393,15 @@ def compare_results(
     comes from the results' sequential records (``sequential_alpha``).
     """
     results = [(str(item.path), item.result) for item in loaded]
-    alpha, confirmed = sequential_alpha(loaded, config.gate.alpha)
+    levels, confirmed = sequential_alpha(loaded, config.gate.alpha)
+    tiers = [replace(t, level=levels.get(t.tier)) for t in group_by_tier(results, baselines, config.tiers)]
     return evaluate(
-        group_by_tier(results, baselines, config.tiers),
+        tiers,
         config.gate,
         expect_tiers=expect_tiers,
         created_at=created_at,
         now=now,
-        alpha=alpha if look_alpha is None else look_alpha,
+        alpha=look_alpha,
         confirmed=confirmed,
     )
 

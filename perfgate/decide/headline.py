@@ -62,10 +62,13 @@ def headline(status: GateStatus, verdicts: Sequence[Verdict], problems: Sequence
         return "Could not measure: no results"
     inconclusive = sum(1 for v in gating if v.verdict is VerdictKind.INCONCLUSIVE)
     improved = [v for v in gating if v.verdict is VerdictKind.IMPROVED]
+    changed = sum(1 for v in gating if v.verdict is VerdictKind.CHANGED)
     text = f"No regressions on {_plural(len(tiers), 'tier')}"
     extras = []
     if improved:
         extras.append(_plural(len(improved), "improvement"))
+    if changed:
+        extras.append(f"{changed} changed within threshold")
     if inconclusive:
         extras.append(f"{inconclusive} inconclusive")
     if status is GateStatus.INCONCLUSIVE:

@@ -112,16 +112,20 @@ def newly_confirmed(previous: Iterable[Verdict], current: Iterable[Verdict]) -> 
     }
 
 
-def sequential_alpha(loaded: Sequence[LoadedResults], alpha: float) -> tuple[float, frozenset[tuple[str, str, str]]]:
-    """The level the gate must test at, and the confirmed regressions, from sequential runs' records.
+def sequential_alpha(
+    loaded: Sequence[LoadedResults], alpha: float
+) -> tuple[dict[str, float], frozenset[tuple[str, str, str]]]:
+    """Each tier's level for the gate, and the confirmed regressions, from sequential runs' records.
 
     A results file that took k looks was already tested k - 1 times; the gate is
     its k-th look and spends that look's share of alpha. A run whose look k
     could not be decided (``stopped = "error"``) holds runs no look has seen
-    yet; the gate is that look k. With several files the smallest share is
-    used (conservative). Fixed-n results leave alpha as it is.
+    yet; the gate is that look k. Each tier is tested at its own run's share
+    (``decide.stats.holm_levels`` keeps the union bound over the tiers); with
+    several files of one tier the smallest share is used (conservative). A tier
+    of fixed-n results is not in the mapping (tested at alpha).
     """
-    level = alpha
+    levels: dict[str, float] = {}
     confirmed: set[tuple[str, str, str]] = set()
     for item in loaded:
         record = item.result.sequential
@@ -131,6 +135,7 @@ def sequential_alpha(loaded: Sequence[LoadedResults], alpha: float) -> tuple[flo
         look = len(record.looks) + (1 if record.stopped == "error" else 0)
         if look == 0:
             continue
-        level = min(level, alpha_at_look(alpha, min(look, plan.max_looks), plan))
-        confirmed.update((item.result.tier, scenario, metric) for scenario, metric in record.confirmed_metrics)
-    return level, frozenset(confirmed)
+        tier = item.result.tier
+        levels[tier] = min(levels.get(tier, alpha), alpha_at_look(alpha, min(look, plan.max_looks), plan))
+        confirmed.update((tier, scenario, metric) for scenario, metric in record.confirmed_metrics)
+    return levels, frozenset(confirmed)

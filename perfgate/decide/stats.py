@@ -22,6 +22,7 @@ does I/O, reads a clock, or formats text for people.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,11 +30,12 @@ from typing import Literal, NamedTuple
 
 from perfgate.decide.ranks import EXACT_LIMIT as EXACT_LIMIT  # noqa: PLC0414 -- re-export: part of the rule
 from perfgate.decide.ranks import hodges_lehmann as hodges_lehmann  # noqa: PLC0414 -- re-export
-from perfgate.decide.ranks import median_of_sorted, min_p, normal_ppf, pairs_of
+from perfgate.decide.ranks import median_of_sorted, min_p, normal_ppf, normal_sf, pairs_of
 from perfgate.decide.ranks import p_greater as p_greater  # noqa: PLC0414 -- re-export
+from perfgate.decide.sessions import SessionModel, session_model
 
 Direction = Literal["lower", "higher"]
-VerdictName = Literal["regressed", "improved", "unchanged", "inconclusive"]
+VerdictName = Literal["regressed", "improved", "changed", "unchanged", "inconclusive"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,12 @@ class MetricTest:
     threshold_worse: float  # e.g. 0.10 = a 10 % change for the worse matters
     threshold_better: float
     informational: bool = False
+    # Sizes, in order, of the runs of ``baseline`` that came from one measuring session; () = one session.
+    baseline_sessions: tuple[int, ...] = ()
+    # This test's own level for the regression tests (its tier's sequential look share); None = decide()'s alpha.
+    level: float | None = None
+    # The session offset assumed when the baseline is one session (None: decide()'s default_spread).
+    session_spread: float | None = None
 
 
 @dataclass(frozen=True)
@@ -88,12 +96,13 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 class _Raw(NamedTuple):
     effect: float  # oriented log shift (worse > 0)
-    low: float
+    low: float  # its interval, widened by the session model
     high: float
-    p_worse: float
+    p_worse: float  # one-sided against no change, deflated by the session model
     p_better: float
     current_logs: list[float]  # the oriented logs, for the noise an inconclusive verdict's estimate needs
     baseline_logs: list[float]
+    model: SessionModel
 
 
 def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -119,13 +128,21 @@ def _oriented_logs(values: Sequence[float], direction: Direction) -> list[float]
     return [-math.log(v) for v in values]
 
 
-def _raw(test: MetricTest, tail: float) -> _Raw:
+def _raw(test: MetricTest, tail: float, default_spread: float) -> _Raw:
     c = _oriented_logs(test.current, test.direction)
     b = _oriented_logs(test.baseline, test.direction)
     pairs = pairs_of(c, b)
     effect, low, high = pairs.shift(tail)
     p_worse, p_better = pairs.p_greater(c_greater=True), pairs.p_greater(c_greater=False)
-    return _Raw(effect, low, high, p_worse, p_better, c, b)
+    spread = default_spread if test.session_spread is None else test.session_spread
+    model = session_model(c, b, test.baseline_sessions, default_spread=spread)
+    se = model.standard_error
+    if model.inflation > 1.0 and se > 0:
+        # Sessions or correlated runs: the verdict must hold under the two-level model as well.
+        z = normal_ppf(1 - tail)
+        low, high = min(low, effect - z * se), max(high, effect + z * se)
+        p_worse, p_better = max(p_worse, normal_sf(effect / se)), max(p_better, normal_sf(-effect / se))
+    return _Raw(effect, low, high, p_worse, p_better, c, b, model)
 
 
 def _to_change(oriented: float, direction: Direction) -> float:
@@ -147,15 +164,15 @@ def runs_needed(
 ) -> int | None:
     """Extra current runs after which the verdict would likely settle (a rough, documented estimate).
 
-    Normal approximation on the log scale with a Welch standard error: the
-    interval half-width is about z * sqrt(s_c²/n + s_b²/m) * 1.05 (1.05: the
-    Hodges–Lehmann estimator's efficiency relative to the mean). To call a
-    change it must shrink below the distance from the estimate to 0, with z at
-    the Holm family's first level alpha/family; to call "unchanged", below the
-    distance to the nearer threshold, with z at the interval's level
-    (``interval_alpha``, default alpha). None when the noise is
-    unknown or more current runs alone cannot get there (the baseline then
-    needs more runs too).
+    Normal approximation on the log scale with a Welch standard error, times
+    the session model's inflation: the interval half-width is about
+    z * k * sqrt(s_c²/n + s_b²/m) * 1.05 (1.05: the Hodges–Lehmann estimator's
+    efficiency relative to the mean). To call a regression (or improvement) the
+    estimate must clear 0 with z at the Holm family's first level
+    alpha/family, and the interval must clear the threshold with z at the
+    interval's level; to call "unchanged", the interval must fit inside the
+    nearer threshold. None when the noise is unknown or more current runs alone
+    cannot get there (the baseline then needs more runs too).
     """
     # sd of the oriented logs (nan below two values), one sample standing in for the other.
     own_c, own_b = _mean_sd(raw.current_logs)[1], _mean_sd(raw.baseline_logs)[1]
@@ -163,20 +180,38 @@ def runs_needed(
     sd_c = own_c if math.isfinite(own_c) else sd_b
     if not (math.isfinite(sd_b) and math.isfinite(sd_c)) or sd_c <= 0:
         return None
-    e = raw.effect
+    e, k = raw.effect, raw.model.inflation
+    level = alpha if interval_alpha is None else interval_alpha
     if e > bound_worse or e < -bound_better:
-        margin, z = abs(e), normal_ppf(1 - alpha / family)
+        past = e - bound_worse if e > bound_worse else -bound_better - e
+        needs = [(abs(e), normal_ppf(1 - alpha / family)), (past, normal_ppf(1 - level))]
     else:
-        level = alpha if interval_alpha is None else interval_alpha
-        margin, z = min(bound_worse - e, bound_better + e), normal_ppf(1 - level)
-    room = (margin / (z * 1.05)) ** 2 - sd_b**2 / m
-    if margin <= 0 or room <= 0:
-        return None
-    total = math.ceil(sd_c**2 / room)
+        needs = [(min(bound_worse - e, bound_better + e), normal_ppf(1 - level))]
+    totals = []
+    for margin, z in needs:
+        room = (margin / (z * 1.05 * k)) ** 2 - sd_b**2 / m
+        if margin <= 0 or room <= 0:
+            return None
+        totals.append(math.ceil(sd_c**2 / room))
+    total = max(totals)
     # The rank test also needs enough runs for its smallest p-value to clear the level.
     while min_p(total, m) >= alpha / family and total < 1000:
         total += 1
     return max(1, total - n) if total <= 1000 else None
+
+
+def holm_levels(p_values: Sequence[float], levels: Sequence[float], alpha: float) -> list[float]:
+    """Holm's step-down over tests with their own levels, as adjusted p-values to compare with ``alpha``.
+
+    Test i is to be spent at ``levels[i]`` (its tier's look share) instead of
+    ``alpha``: its p-value is scaled by ``alpha / levels[i]`` before Holm. The
+    first true null rejected is then tested at ``levels[i] / N0`` or less, so the
+    chance of any false rejection is at most the average level of the true
+    nulls — each tier spends only its own look's share. With equal levels this is
+    Holm at that level.
+    """
+    scaled = [min(1.0, p * alpha / level) if level > 0 else 1.0 for p, level in zip(p_values, levels, strict=True)]
+    return holm(scaled)
 
 
 def decide(
@@ -185,20 +220,29 @@ def decide(
     alpha: float = 0.05,
     cv_warning: float = 0.10,
     interval_alpha: float | None = None,
+    default_spread: float = 0.0,
 ) -> list[Decision]:
-    """Verdicts for every test of one gate; Holm runs over the gating tests together."""
+    """Verdicts for every test of one gate; Holm runs over the gating tests together.
+
+    ``default_spread``: the session offset assumed for a one-session baseline
+    when a test does not set its own (``perfgate.decide.sessions``; 0, the
+    default, adds none: runs of one session compare as independent draws
+    unless they are seen to be correlated).
+    """
     for t in tests:
         if not t.current or not t.baseline:
             raise ValueError("decide() needs at least one baseline and one current sample per test")
         if not all(math.isfinite(v) and v > 0 for v in (*t.current, *t.baseline)):
             raise ValueError("decide() works on ratios: every value must be finite and positive")
-    # A (1 - 2 tail) interval: "unchanged" is then a TOST at level tail. A sequential look
-    # tests regressions at a spent share of alpha but keeps the equivalence level.
+    # A (1 - 2 tail) interval: "unchanged" is then a TOST at level tail, and "regressed" needs the
+    # interval wholly past the threshold. A sequential look tests against 0 at a spent share of
+    # alpha but keeps the interval's level.
     tail = alpha if interval_alpha is None else interval_alpha
-    raws = [_raw(t, tail) for t in tests]
+    raws = [_raw(t, tail, default_spread) for t in tests]
     gating = [i for i, t in enumerate(tests) if not t.informational]
-    adj_worse = dict(zip(gating, holm([raws[i].p_worse for i in gating]), strict=True))
-    adj_better = dict(zip(gating, holm([raws[i].p_better for i in gating]), strict=True))
+    levels = [alpha if (level := tests[i].level) is None else level for i in gating]
+    adj_worse = dict(zip(gating, holm_levels([raws[i].p_worse for i in gating], levels, alpha), strict=True))
+    adj_better = dict(zip(gating, holm_levels([raws[i].p_better for i in gating], levels, alpha), strict=True))
     family = max(1, len(gating))
     return [
         _verdict(
@@ -227,6 +271,24 @@ def _bounds(test: MetricTest) -> tuple[float, float]:
     return (-math.log1p(-worse) if worse < 1 else math.inf), math.log1p(better)
 
 
+def coarse_resolution(test: MetricTest, bound: float) -> str | None:
+    """Why "unchanged" cannot be shown when the values come in steps too coarse for the threshold, else None.
+
+    A 1 ms timer at a 3 ms median moves in steps of 33 %: a real +15 % mostly
+    rounds to the same values, so equal samples are no evidence of no change
+    past a 10 % threshold. The step is the smallest gap between distinct values
+    (looked for only when values tie, the mark of a quantized figure).
+    """
+    pooled = sorted({*test.current, *test.baseline})
+    if len(pooled) < 2 or len(pooled) == len(test.current) + len(test.baseline):
+        return None
+    step = min(b - a for a, b in itertools.pairwise(pooled))
+    median = median_of_sorted(sorted(test.baseline))
+    if median <= 0 or math.log1p(step / median) <= bound:
+        return None
+    return f"values move in steps of {step:g} ({step / median * 100:.0f} % of the median): too coarse to show no change"
+
+
 def _verdict(
     test: MetricTest,
     raw: _Raw,
@@ -246,25 +308,25 @@ def _verdict(
         if cv is not None and cv > cv_warning:
             reasons.append(f"noisy {label} (CV {cv * 100:.0f} %)")
     floor = min_p(n, m)
-    reachable_alpha = alpha if test.informational else alpha / family
+    reachable_alpha = alpha if test.informational else (test.level or alpha) / family
     if floor >= reachable_alpha:
         reasons.append(f"too few samples for α to be reachable (n = {n} vs {m})")
+    worse, better = p_worse_adj < alpha, p_better_adj < alpha
+    within = raw.low > -bound_better and raw.high < bound_worse
+    coarse = coarse_resolution(test, min(bound_worse, bound_better)) if within else None
 
     verdict: VerdictName
-    if p_worse_adj < alpha and raw.effect > bound_worse:
+    if worse and raw.low > bound_worse:
         verdict = "regressed"
-    elif p_better_adj < alpha and raw.effect < -bound_better:
+    elif better and raw.high < -bound_better:
         verdict = "improved"
-    elif raw.low > -bound_better and raw.high < bound_worse:
-        verdict = "unchanged"
+    elif within and coarse is None:
+        verdict = "changed" if worse or better else "unchanged"
     else:
         verdict = "inconclusive"
-        if raw.effect > bound_worse:
-            reasons.append("large change but not significant")
-        elif raw.effect < -bound_better:
-            reasons.append("large improvement but not significant")
-        else:
-            reasons.append("interval wider than the threshold")
+        reasons.append(coarse or _why_inconclusive(raw.effect, bound_worse, bound_better, worse=worse, better=better))
+    if raw.model.inflation > 1.05:
+        reasons.append(_session_note(raw.model))
     needed = (
         runs_needed(
             raw,
@@ -272,7 +334,7 @@ def _verdict(
             m=m,
             bound_worse=bound_worse,
             bound_better=bound_better,
-            alpha=alpha,
+            alpha=test.level or alpha,
             family=family,
             interval_alpha=interval_alpha,
         )
@@ -295,3 +357,22 @@ def _verdict(
         runs_needed=needed,
         reasons=tuple(reasons),
     )
+
+
+def _why_inconclusive(effect: float, bound_worse: float, bound_better: float, *, worse: bool, better: bool) -> str:
+    if effect > bound_worse:
+        return "worse, maybe past the threshold" if worse else "large change but not significant"
+    if effect < -bound_better:
+        return "better, maybe past the threshold" if better else "large improvement but not significant"
+    return "interval wider than the threshold"
+
+
+def _session_note(model: SessionModel) -> str:
+    """Why the interval is wider than the runs alone say."""
+    parts = []
+    if model.session_spread > 0:
+        seen = "assumed: one-session baseline" if model.assumed else f"seen in {model.sessions} baseline sessions"
+        parts.append(f"session spread {model.session_spread * 100:.1f} % ({seen})")
+    if model.phi > 0:
+        parts.append(f"runs correlated (φ {model.phi:.2f})")
+    return f"uncertainty ×{model.inflation:.2f}: " + ", ".join(parts)

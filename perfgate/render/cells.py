@@ -14,6 +14,7 @@ from perfgate.markdown_escape import escape as escape  # noqa: PLC0414 -- re-exp
 MARKS = {
     VerdictKind.REGRESSED: "🔴",
     VerdictKind.IMPROVED: "🟢",
+    VerdictKind.CHANGED: "🔵",
     VerdictKind.UNCHANGED: "⚪",
     VerdictKind.INCONCLUSIVE: "🟡",
     VerdictKind.MISSING: "⚫",
@@ -40,6 +41,8 @@ def verdict_word(verdict: Verdict) -> str:
     word = verdict.verdict.value
     if verdict.verdict is VerdictKind.REGRESSED and not verdict.informational:
         word += ", confirmed" if verdict.confirmed else " (suspected)"
+    if verdict.verdict is VerdictKind.CHANGED:
+        word += ", within threshold"
     if verdict.informational:
         word += " (info)"
     if verdict.verdict is VerdictKind.INCONCLUSIVE:

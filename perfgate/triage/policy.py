@@ -177,7 +177,7 @@ def _clean_for(entry: TriageEntry, report: GateReport) -> bool:
     if entry.kind is Kind.REGRESSION:
         for v in report.verdicts:
             if (v.tier, v.scenario, v.metric) == (entry.tier, entry.scenario, entry.metric):
-                return v.verdict in (VerdictKind.UNCHANGED, VerdictKind.IMPROVED)
+                return v.verdict in (VerdictKind.UNCHANGED, VerdictKind.CHANGED, VerdictKind.IMPROVED)
         return False
     return True  # the problem did not recur on a tier that was measured
 

@@ -260,9 +260,37 @@ def baseline_of(result: RunResult, *, measured_at: str = "2026-11-20T10:00:00Z")
 
 
 def make_baseline(
-    *, seed: int = 1, tier: str = "pro", n: int = 15, measured_at: str = "2026-11-20T10:00:00Z", **kw: object
+    *,
+    seed: int = 1,
+    tier: str = "pro",
+    n: int = 15,
+    sessions: int = 3,
+    measured_at: str = "2026-11-20T10:00:00Z",
+    **kw: object,
 ) -> Baseline:
-    return baseline_of(make_result(seed=seed, tier=tier, n=n, **kw), measured_at=measured_at)
+    """A baseline of ``n`` runs per scenario from ``sessions`` measuring sessions (3, as recommended).
+
+    With ``sessions=1`` it is one results file's baseline, as ``baseline_of`` makes.
+    """
+    if sessions <= 1:
+        return baseline_of(make_result(seed=seed, tier=tier, n=n, **kw), measured_at=measured_at)
+    sizes = [n // sessions + (1 if k < n % sessions else 0) for k in range(sessions)]
+    parts = [make_result(seed=seed * 1000 + k, tier=tier, n=size, **kw) for k, size in enumerate(sizes)]
+    one = baseline_of(parts[0], measured_at=measured_at)
+    samples: dict[str, dict[str, list[float]]] = {}
+    counts: dict[str, dict[str, list[int]]] = {}
+    for part in parts:
+        for scenario, metrics in scenario_samples(part).items():
+            for metric, values in metrics.items():
+                samples.setdefault(scenario, {}).setdefault(metric, []).extend(values)
+                counts.setdefault(scenario, {}).setdefault(metric, []).append(len(values))
+    return one.model_copy(
+        update={
+            "provenance": one.provenance.model_copy(update={"runs": n, "sessions": sessions}),
+            "samples": {s: {m: tuple(v) for m, v in ms.items()} for s, ms in samples.items()},
+            "sessions": {s: {m: tuple(v) for m, v in ms.items()} for s, ms in counts.items()},
+        }
+    )
 
 
 def write_baselines(directory: Path, *baselines: Baseline) -> Path:

@@ -46,13 +46,17 @@ def test_the_doc_shows_what_the_code_computes_for_no_change():
 
 def test_the_doc_shows_why_holm_matters():
     alone = decide([MetricTest(BASELINE, NOISY, "lower", 0.1, 0.1)])[0]
-    assert alone.verdict == "regressed"
+    assert alone.p_worse < 0.05  # significantly worse...
+    assert alone.verdict == "inconclusive"  # ...but not shown past the threshold
+    assert "worse, maybe past the threshold" in alone.reasons
+    assert f"{pct(alone.change_low).split()[0]} %: it is not *shown* past" in DOC
+    assert f"~{alone.runs_needed} more runs" in DOC
     assert f"p = **{alone.p_worse:.4f}**" in DOC
     gate = decide([MetricTest(BASELINE, NOISY, "lower", 0.1, 0.1), *a_a_family(35)])[0]
     assert gate.verdict == "inconclusive"
     assert f"**{gate.p_worse_adjusted:.3f}**" in DOC
-    assert f"~{gate.runs_needed} more runs" in DOC
     assert "noisy current (CV 12 %)" in gate.reasons
+    assert "large change but not significant" in gate.reasons
 
 
 def test_smallest_p_with_one_run_is_one_in_sixteen():

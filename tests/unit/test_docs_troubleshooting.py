@@ -76,11 +76,11 @@ def test_corrupt_and_newer_baselines(tmp_path, monkeypatch):
         load_baseline(path)
     assert str(caught.value) == quoted("baselines/pro.json: invalid")
     data["samples"]["short-explain"]["ttft_ms"][0] = 40.0
-    data["schema_version"] = 3
+    data["schema_version"] = 4
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(NewerSchemaError) as caught:
         load_baseline(path)
-    assert str(caught.value) == quoted("baselines/pro.json: baseline file has schema_version 3")
+    assert str(caught.value) == quoted("baselines/pro.json: baseline file has schema_version 4")
 
 
 def test_github_refused():

@@ -304,7 +304,7 @@ def test_the_troubleshooting_page_quotes_what_the_gate_prints(  # noqa: PLR0917 
     tmp_path, capsys, monkeypatch, setup, prefix, code
 ):
     monkeypatch.chdir(tmp_path)
-    write_baselines(tmp_path / "baselines", make_baseline())
+    write_baselines(tmp_path / "baselines", make_baseline(sessions=1))  # one session: baseline-own's results file
     setup(tmp_path)
     directory = "perf-resluts" if prefix.startswith("perf-resluts") else "perf-results"
     assert main(["gate", "--results-dir", directory]) == code

@@ -60,7 +60,8 @@ def test_a_v1_baseline_tells_server_values_from_client_ones_by_pairing_them(tmp_
     path = tmp_path / "baselines" / "pro.json"
     path.write_text(json.dumps(as_v1(data)), encoding="utf-8")
     migrated = load_baseline(path)
-    assert migrated.schema_version == 2
+    assert migrated.schema_version == 3  # through version 2 (decode rate) to 3 (sessions: one)
+    assert migrated.sessions == {}
     assert migrated.samples["short-explain"]["decode_tok_s"] == pytest.approx((60.0, 61.0, 63.0))
 
 
@@ -77,7 +78,7 @@ def test_a_v1_baseline_whose_lists_do_not_pair_up_is_refused_with_how_to_remake_
 
 def test_the_committed_sim_baseline_is_current_and_its_clocks_agree():
     data = json.loads((ROOT / "baselines" / "sim.json").read_text(encoding="utf-8"))
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     for metrics in data["samples"].values():
         for server, client in zip(metrics["decode_tok_s"], metrics["client_decode_tok_s"], strict=True):
             assert server == pytest.approx(client, rel=0.05)

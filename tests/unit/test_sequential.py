@@ -290,11 +290,11 @@ def test_the_gate_reads_a_results_files_confirmed_regressions_and_tests_at_its_n
         ScenarioMetric("long/prefill", "e2e_ms"),
     )
     result = make_result(seed=2, n=5).model_copy(update={"sequential": record})
-    level, confirmed = sequential_alpha([LoadedResults(Path("r.json"), result)], ALPHA)
+    levels, confirmed = sequential_alpha([LoadedResults(Path("r.json"), result)], ALPHA)
     assert confirmed == {("pro", "short-explain", "ttft_ms"), ("pro", "long/prefill", "e2e_ms")}
-    assert level == pytest.approx(alpha_at_look(ALPHA, 2, SequentialPlan(5, 3, 2.0)))
+    assert levels == {"pro": pytest.approx(alpha_at_look(ALPHA, 2, SequentialPlan(5, 3, 2.0)))}
 
 
 def test_fixed_n_results_leave_alpha_as_it_is():
-    level, confirmed = sequential_alpha([LoadedResults(Path("r.json"), make_result(seed=2, n=5))], ALPHA)
-    assert (level, confirmed) == (ALPHA, frozenset())
+    levels, confirmed = sequential_alpha([LoadedResults(Path("r.json"), make_result(seed=2, n=5))], ALPHA)
+    assert (levels, confirmed) == ({}, frozenset())  # a tier not in the mapping is tested at alpha

@@ -140,9 +140,14 @@ def test_decisions_carry_scipys_p_values() -> None:
         tests.append(MetricTest(b, c, "lower", 0.1, 0.1, informational=True))
         oc, ob = np.log(c), np.log(b)
         expected.append((_scipy_p(oc, ob), _scipy_p(ob, oc)))
+    compared = 0
     for decision, (worse, better) in zip(decide(tests), expected, strict=True):
+        if any(r.startswith("uncertainty ×") for r in decision.reasons):
+            continue  # baseline runs looked correlated by chance: the session model's p-value, not the rank test's
+        compared += 1
         assert _same(decision.p_worse, worse)
         assert _same(decision.p_better, better)
+    assert compared >= 190
 
 
 def test_the_decision_modules_import_neither_scipy_nor_numpy() -> None:

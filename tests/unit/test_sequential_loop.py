@@ -88,9 +88,7 @@ def test_a_true_zero_change_in_doubt_gets_more_runs_and_settles_unchanged(tmp_pa
     # and it moves the verdict, not the procedure.)
     noisy = {"ttft_ms": 0.12}
     one_scenario = ("short-explain",)
-    baselines = write_baselines(
-        tmp_path / "noisy-ttft", make_baseline(seed=3, n=30, scenarios=one_scenario, cv=noisy)
-    )
+    baselines = write_baselines(tmp_path / "noisy-ttft", make_baseline(seed=3, n=30, scenarios=one_scenario, cv=noisy))
     first = make_result(seed=3, n=5, scenarios=one_scenario, cv=noisy)
     more = FakeRuns(cv=noisy)
     result = run_until_conclusive(

@@ -111,15 +111,29 @@ def e2e(session: nox.Session) -> None:
 
 @nox.session
 def baseline(session: nox.Session) -> None:
-    """Measure with more runs and rewrite baselines/<tier>.json: `nox -s baseline -- --tier pro`."""
+    """Measure 3 sessions and rewrite baselines/<tier>.json: `nox -s baseline -- --tier pro [--sessions N]`.
+
+    Each session is its own `perfgate run` (its own warm-up and process), so the
+    baseline shows how far a session's mean moves from the next one's; the gate
+    weighs that spread (docs/statistics.md, "Sessions").
+    """
     args = list(session.posargs)
     if "--tier" not in args:
-        session.error("name the tier: nox -s baseline -- --tier <tier> [perfgate run flags]")
+        session.error("name the tier: nox -s baseline -- --tier <tier> [--sessions N] [perfgate run flags]")
     tier = args[args.index("--tier") + 1]
+    sessions = 3
+    if "--sessions" in args:
+        at = args.index("--sessions")
+        if at + 1 >= len(args) or not args[at + 1].isdigit() or int(args[at + 1]) < 1:
+            session.error("--sessions wants a whole number of sessions, at least 1")
+        sessions = int(args[at + 1])
+        del args[at : at + 2]
     session.install("-e", ".")
-    out = ROOT / "perf-results" / f"baseline-{tier}.json"
-    session.run("perfgate", "run", "--for-baseline", "--out", str(out), *args)
-    session.run("perfgate", "baseline", "update", "--tier", tier, "--from", str(out))
+    outs = [ROOT / "perf-results" / f"baseline-{tier}-session{k}.json" for k in range(1, sessions + 1)]
+    for k, out in enumerate(outs, start=1):
+        session.log(f"baseline session {k}/{sessions}")
+        session.run("perfgate", "run", "--for-baseline", "--out", str(out), *args)
+    session.run("perfgate", "baseline", "update", "--tier", tier, "--from", *map(str, outs))
 
 
 @nox.session

@@ -52,7 +52,17 @@ def execute_update(args: argparse.Namespace, config: PerfgateConfig, console: Co
     console.say(diff_text([diff_baselines(str(path), old, new)]))
     for noisy in noisy_metrics(new, config):
         console.fail(noisy_warning(path, noisy, config.gate.baseline_cv_warning))
+    if len(loaded) == 1:
+        console.fail(one_session_note(path, args.tier))
     return Outcome()
+
+
+def one_session_note(path: Path, tier: str) -> str:
+    """A baseline of one session cannot show how far sessions move: the gate then assumes a spread."""
+    return (
+        f"note: {path} is one measuring session; the gate allows for a session offset it cannot see "
+        f"(docs/statistics.md, Sessions). Three sessions make the gate surer: nox -s baseline -- --tier {tier}"
+    )
 
 
 def noisy_warning(path: Path, noisy: NoisyMetric, limit: float) -> str:

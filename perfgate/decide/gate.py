@@ -27,15 +27,13 @@ from perfgate.decide.coverage import (
     split_baseline_own,
     stopped,
     unmeasured,
-    valid,
 )
 from perfgate.decide.fingerprint import Comparability, check_tier, staleness_warnings
 from perfgate.decide.headline import headline
+from perfgate.decide.pending import Pending, app_scenarios, baseline_warnings, is_informational, pending_one
 from perfgate.decide.sequential import sequential_alpha
-from perfgate.decide.sessions import split_sessions
-from perfgate.decide.stats import MetricTest, decide
+from perfgate.decide.stats import decide
 from perfgate.errors import ExitCode, Kind
-from perfgate.metrics import default_informational, direction_of, session_spread_of, unit_of
 
 
 @dataclass(frozen=True)
@@ -51,34 +49,6 @@ class TierInput:
     level: float | None = None  # the share of alpha this tier's regressions are tested at (its sequential look)
 
 
-@dataclass
-class _Pending:
-    verdict: Verdict
-    test: MetricTest | None
-    notes: tuple[str, ...] = ()  # kept beside the decision's own reasons
-
-
-def _base_verdict(
-    tier: str, scenario: str, metric: str, config: GateConfig, kind: VerdictKind, **kw: object
-) -> Verdict:
-    policy = config.metrics[metric]
-    informational = bool(kw.pop("informational", False))
-    return Verdict.model_validate(
-        {
-            "tier": tier,
-            "scenario": scenario,
-            "metric": metric,
-            "unit": unit_of(metric),
-            "direction": direction_of(metric),
-            "informational": informational,
-            "verdict": kind,
-            "threshold_worse": policy.threshold_worse,
-            "threshold_better": policy.threshold_better,
-            **kw,
-        }
-    )
-
-
 def _merge_current(results: Sequence[tuple[str, RunResult]]) -> dict[str, dict[str, list[float]]]:
     merged: dict[str, dict[str, list[float]]] = {}
     for _, result in results:
@@ -89,12 +59,41 @@ def _merge_current(results: Sequence[tuple[str, RunResult]]) -> dict[str, dict[s
     return merged
 
 
+def _comparability(  # noqa: PLR0917 -- one tier's inputs, passed through
+    tier_input: TierInput,
+    baseline: Baseline,
+    measured: Sequence[RunResult],
+    config: GateConfig,
+    now: datetime,
+    warnings: list[str],
+) -> Comparability:
+    """Fingerprints against the baseline's; staleness and the baseline's own warnings go to ``warnings``."""
+    tier = tier_input.tier
+    # The tier's own must_match (e.g. 'sim' ignores the host) replaces gate.must_match.
+    must_match = config.must_match if tier_input.must_match is None else tier_input.must_match
+    comparability = check_tier(tier, baseline.fingerprint, [r.fingerprint for r in measured], must_match)
+    warnings.extend(staleness_warnings(baseline, measured[0], config, now, must_match))
+    warnings.extend(baseline_warnings(tier, baseline))
+    return comparability
+
+
+def _failed_scenarios(tier: str, results: Sequence[tuple[str, RunResult]], problems: list[Problem]) -> dict[str, str]:
+    """Each run failure becomes a problem; the scenarios they stopped, with why."""
+    failed: dict[str, str] = {}
+    for _, result in results:
+        for failure in result.failures:
+            problems.append(Problem(kind=failure.kind, tier=tier, scenario=failure.scenario, message=failure.message))
+            if failure.scenario is not None:
+                failed[failure.scenario] = failure.message
+    return failed
+
+
 def _tier_pending(
     tier_input: TierInput, config: GateConfig, now: datetime
-) -> tuple[list[_Pending], list[Problem], TierSummary, tuple[Change, ...]]:
+) -> tuple[list[Pending], list[Problem], TierSummary, tuple[Change, ...]]:
     tier = tier_input.tier
     problems: list[Problem] = []
-    pending: list[_Pending] = []
+    pending: list[Pending] = []
     warnings: list[str] = []
     results = list(tier_input.results)
     if tier_input.baseline is not None:
@@ -103,12 +102,7 @@ def _tier_pending(
         warnings.extend(left_out)
         problems.extend([own] if own is not None else [])
     newest = max((r for _, r in results), key=lambda r: r.created_at, default=None)
-    failed_scenarios: dict[str, str] = {}
-    for _, result in results:
-        for failure in result.failures:
-            problems.append(Problem(kind=failure.kind, tier=tier, scenario=failure.scenario, message=failure.message))
-            if failure.scenario is not None:
-                failed_scenarios[failure.scenario] = failure.message
+    failed_scenarios = _failed_scenarios(tier, results, problems)
     memory_reason = next((f.message for _, r in results for f in r.failures if f.kind is Kind.MEMORY_UNAVAILABLE), None)
     if tier_input.baseline_problem is not None:
         problems.append(tier_input.baseline_problem)
@@ -119,15 +113,12 @@ def _tier_pending(
     measured = sorted((r for _, r in results if r.scenarios), key=lambda r: r.created_at, reverse=True)
     comparability = Comparability(tier)
     if baseline is not None and measured:
-        # The tier's own must_match (e.g. 'sim' ignores the host) replaces gate.must_match.
-        must_match = config.must_match if tier_input.must_match is None else tier_input.must_match
-        comparability = check_tier(tier, baseline.fingerprint, [r.fingerprint for r in measured], must_match)
-        warnings.extend(staleness_warnings(baseline, measured[0], config, now, must_match))
+        comparability = _comparability(tier_input, baseline, measured, config, now, warnings)
         problems.extend(comparability.problems())
     current = _merge_current(results)
     base_samples = baseline.samples if baseline else {}
     base_sessions = baseline.sessions if baseline else {}
-    apps = _app_scenarios(results, baseline)
+    apps = app_scenarios(results, baseline)
     gaps = Gaps(tier, tier_input.baseline[0]) if tier_input.baseline else None
     for scenario in sorted(set(current) | set(base_samples) | set(failed_scenarios)):
         blocked = comparability.blocked(scenario)
@@ -137,10 +128,10 @@ def _tier_pending(
             c_raw = current.get(scenario, {}).get(metric, ())
             if not (b_raw or c_raw):
                 continue
-            informational = _informational(
+            informational = is_informational(
                 config, metric, app_scenario=scenario in apps, tier=tier_input.informational_metrics
             )
-            one = _pending_one(
+            one = pending_one(
                 tier,
                 scenario,
                 metric,
@@ -169,91 +160,10 @@ def _tier_pending(
         )
         if not problems and not any(p.test is not None and not p.verdict.informational for p in pending):
             problems.append(nothing_compared(tier, gaps.baseline_file))
+    if baseline is not None and measured:
+        warnings.extend(baseline_warnings(tier, baseline))
     summary = _tier_summary(tier_input, results, newest, baseline, warnings)
     return pending, problems, summary, comparability.changes
-
-
-def _pending_one(
-    tier: str,
-    scenario: str,
-    metric: str,
-    values: tuple[Sequence[float], Sequence[float]],
-    config: GateConfig,
-    *,
-    blocked: list[str],
-    failure: str | None,
-    baseline: bool,
-    absent: bool,
-    memory_reason: str | None,
-    informational: bool,
-    baseline_sessions: Sequence[int] = (),
-    level: float | None = None,
-) -> _Pending:
-    """One metric's test, or the verdict that says why it cannot be tested.
-
-    ``values`` are the baseline's and the results' raw values; only the valid ones
-    (finite, positive) are compared, and how many were left out is noted.
-    """
-    b_raw, c_raw = values
-    b, c = valid(b_raw), valid(c_raw)
-    kw: dict[str, object] = {"n_baseline": len(b), "n_current": len(c), "informational": informational}
-    if blocked:
-        kind, note = VerdictKind.INCOMPARABLE, f"fingerprint differs: {', '.join(blocked)}"
-    elif failure is not None:
-        kind, note = VerdictKind.ERROR, failure
-    elif not b:
-        kind = VerdictKind.MISSING
-        note = "no valid baseline value" if b_raw else "not in the baseline" if baseline else "no baseline"
-    elif not c:
-        kind = VerdictKind.MISSING
-        if absent:
-            note = "not in the results"
-        elif c_raw:
-            note = "no valid value"
-        else:
-            note = memory_reason if memory_reason and metric.startswith("peak_runtime") else "not measured"
-    else:
-        policy = config.metrics[metric]
-        test = MetricTest(
-            b,
-            c,
-            direction_of(metric),
-            policy.threshold_worse,
-            policy.threshold_better,
-            informational,
-            baseline_sessions=valid_sessions(b_raw, baseline_sessions),
-            level=level,
-            session_spread=session_spread_of(metric),
-        )
-        dropped = len(b_raw) - len(b) + len(c_raw) - len(c)
-        notes = (f"{dropped} invalid value{'' if dropped == 1 else 's'} left out",) if dropped else ()
-        return _Pending(_base_verdict(tier, scenario, metric, config, VerdictKind.INCONCLUSIVE, **kw), test, notes)
-    return _Pending(_base_verdict(tier, scenario, metric, config, kind, notes=(note,), **kw), None)
-
-
-def valid_sessions(raw: Sequence[float], sizes: Sequence[int]) -> tuple[int, ...]:
-    """The session sizes of ``raw`` once invalid values are left out (``valid``); () for one session."""
-    if len(sizes) < 2:
-        return ()
-    kept = tuple(len(valid(part)) for part in split_sessions(raw, sizes))
-    kept = tuple(k for k in kept if k)
-    return kept if len(kept) > 1 else ()
-
-
-def _app_scenarios(results: Sequence[tuple[str, RunResult]], baseline: Baseline | None) -> frozenset[str]:
-    """Scenarios that ran an app's command, in the results or in the baseline."""
-    names = {s.name for _, r in results for s in r.scenarios if s.command is not None}
-    if baseline is not None:
-        names |= {name for name, fp in baseline.fingerprint.scenarios.items() if fp.command is not None}
-    return frozenset(names)
-
-
-def _informational(config: GateConfig, metric: str, *, app_scenario: bool, tier: tuple[str, ...]) -> bool:
-    """Shown but never failing: as configured, else the registry's default; a tier's list always wins."""
-    if metric in tier:
-        return True
-    configured = config.metrics[metric].informational
-    return default_informational(metric, app_scenario=app_scenario) if configured is None else configured
 
 
 def _tier_summary(
@@ -303,7 +213,7 @@ def evaluate(
     """
     if alpha is not None:
         tiers = [replace(t, level=alpha) for t in tiers]
-    pending: list[_Pending] = []
+    pending: list[Pending] = []
     problems: list[Problem] = []
     summaries: list[TierSummary] = []
     changes: list[Change] = []

@@ -328,3 +328,37 @@ def test_diff_of_a_new_baseline_has_no_old_side():
     assert diff.old is None
     assert all(r.old_median is None and r.old_n == 0 and r.change is None for r in diff.metrics)
     assert all(r.new_n == 12 for r in diff.metrics)
+
+
+def test_a_baseline_from_three_results_files_records_three_sessions_in_order(tmp_path):
+    parts = [make_result(seed=10 + k, n=5 + k) for k in range(3)]
+    loaded = [LoadedResults(tmp_path / f"s{k}.json", part) for k, part in enumerate(parts)]
+    baseline = build_baseline(loaded, tier="sim", config=PerfgateConfig(), created_at="2026-12-01T00:00:00Z")
+    assert baseline.provenance.sessions == 3
+    ttft = baseline.samples["short"]["ttft_ms"]
+    assert baseline.sessions["short"]["ttft_ms"] == (5, 6, 7)
+    expected = [s.ttft_ms for part in parts for sc in part.scenarios if sc.name == "short" for s in sc.samples]
+    assert list(ttft) == expected  # source by source, in the order measured
+
+
+def test_a_baseline_from_one_results_file_is_one_session():
+    baseline = build_baseline(
+        [LoadedResults(Path("r.json"), make_result(seed=1, n=15))],
+        tier="sim",
+        config=PerfgateConfig(),
+        created_at="2026-12-01T00:00:00Z",
+    )
+    assert (baseline.provenance.sessions, baseline.sessions) == (1, {})
+
+
+def test_sessions_that_do_not_add_up_to_the_samples_are_refused():
+    baseline = build_baseline(
+        [LoadedResults(Path("r.json"), make_result(seed=1, n=15))],
+        tier="sim",
+        config=PerfgateConfig(),
+        created_at="2026-12-01T00:00:00Z",
+    )
+    data = baseline.model_dump(mode="json")
+    data["sessions"] = {"short": {"ttft_ms": [5, 5]}}
+    with pytest.raises(ValueError, match="sessions of short/ttft_ms count 10 values but the samples hold 15"):
+        Baseline.model_validate(data)

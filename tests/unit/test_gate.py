@@ -453,3 +453,12 @@ def test_configured_informational_wins_over_the_app_scenario_default():
     report = gate([current], [base], config=config)
     assert verdict(report, "peak_combined_rss_mb", "prefill").informational
     assert report.exit_code == 0
+
+
+def test_a_one_session_baseline_is_named_in_the_tier_warnings_and_a_three_session_one_is_not():
+    one = gate([make_result(seed=2)], [make_baseline(sessions=1)])
+    assert any(w.startswith("baseline is one measuring session") for w in one.tiers[0].warnings)
+    assert one.tiers[0].baseline_sessions == 1
+    three = gate([make_result(seed=2)], [make_baseline(sessions=3)])
+    assert not any(w.startswith("baseline is one measuring session") for w in three.tiers[0].warnings)
+    assert three.tiers[0].baseline_sessions == 3

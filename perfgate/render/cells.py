@@ -68,4 +68,8 @@ def look_alpha_note(report: GateReport) -> str:
     """How the regressions were tested when the results came from a sequential run ('' otherwise)."""
     if report.look_alpha is None:
         return ""
+    levels = {t.tier: t.look_alpha for t in report.tiers if t.look_alpha is not None}
+    if len(set(levels.values())) > 1:
+        each = ", ".join(f"{escape(tier)} α = {level:.4f}" for tier, level in levels.items())
+        return f"; sequential runs: each tier's regressions tested at its last look's share ({each})"
     return f"; sequential run: regressions tested at the last look's share, α = {report.look_alpha:.4f}"

@@ -6,6 +6,7 @@ The results and baselines come from ``support.synthetic`` (where these builders 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from perfgate.contracts.baseline import Baseline
 from perfgate.contracts.gate import GateReport, GateStatus, Problem, Verdict, VerdictKind
 from perfgate.contracts.results import Failure, LoadedResults, RunResult
 from perfgate.decide.gate import compare_results, evaluate, gate_status, group_by_tier
+from perfgate.decide.sequential import SequentialPlan, alpha_at_look
 from perfgate.errors import Kind
+from perfgate.render.cells import look_alpha_note
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -462,3 +465,31 @@ def test_a_one_session_baseline_is_named_in_the_tier_warnings_and_a_three_sessio
     three = gate([make_result(seed=2)], [make_baseline(sessions=3)])
     assert not any(w.startswith("baseline is one measuring session") for w in three.tiers[0].warnings)
     assert three.tiers[0].baseline_sessions == 3
+
+
+def test_each_tier_is_tested_at_its_own_look_share(tmp_path):
+    """A tier whose sequential run took 5 looks is not held to the level of a tier that took 2."""
+    plan = SequentialPlan(5, 3, 2.0)
+    levels = {"pro": alpha_at_look(0.05, 5, plan), "base": alpha_at_look(0.05, 2, plan)}
+    inputs = group_by_tier(
+        [
+            ("r-pro.json", make_result(seed=2, tier="pro", scale={"ttft_ms": 1.3})),
+            ("r-base.json", make_result(seed=3, tier="base")),
+        ],
+        {t: (f"baselines/{t}.json", make_baseline(tier=t)) for t in ("pro", "base")},
+        TIERS,
+    )
+    inputs = [replace(t, level=levels[t.tier]) for t in inputs]
+    report = evaluate(inputs, GateConfig(), created_at="t", now=NOW)
+    assert {t.tier: t.look_alpha for t in report.tiers} == levels
+    assert report.look_alpha == min(levels.values())
+    ttft = next(v for v in report.verdicts if (v.tier, v.scenario, v.metric) == ("pro", "short-explain", "ttft_ms"))
+    # Holm over the gate with the pro tier's own level: its p is scaled by alpha / level before the step-down.
+    assert ttft.p_worse is not None
+    assert ttft.p_worse_adjusted is not None
+    gating = [v for v in report.verdicts if not v.informational and v.p_worse is not None]
+    assert ttft.p_worse_adjusted == pytest.approx(min(1.0, len(gating) * ttft.p_worse * 0.05 / levels["pro"]))
+    assert ttft.verdict is VerdictKind.REGRESSED
+    text = look_alpha_note(report)
+    assert "each tier's regressions tested at its last look's share" in text
+    assert f"pro α = {levels['pro']:.4f}" in text

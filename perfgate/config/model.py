@@ -261,6 +261,16 @@ class MetricPolicy(_Model):
             "(`peak_combined_rss_mb` gates in app scenarios only)."
         ),
     )
+    session_spread: float | None = Field(
+        default=None,
+        ge=0,
+        lt=1,
+        description=(
+            "Session-to-session offset (as a CV) assumed when a baseline is one measuring session. Unset: "
+            "the registry's default (0.02 for timings and rates, 0.005 for memory). A baseline of 2 or more "
+            "sessions measures it instead (docs/statistics.md, Sessions)."
+        ),
+    )
     enabled: bool = _enabled_field("metric")
 
 

@@ -97,7 +97,7 @@ def pending_one(
             informational,
             baseline_sessions=valid_sessions(b_raw, baseline_sessions),
             level=level,
-            session_spread=session_spread_of(metric),
+            session_spread=session_spread_of(metric) if policy.session_spread is None else policy.session_spread,
         )
         dropped = len(b_raw) - len(b) + len(c_raw) - len(c)
         notes = (f"{dropped} invalid value{'' if dropped == 1 else 's'} left out",) if dropped else ()

@@ -1,0 +1,96 @@
+"""The two-level session model (``perfgate.decide.sessions``): what it sees, and what it leaves alone."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from perfgate.decide.ranks import p_greater
+from perfgate.decide.sessions import design_effect, session_model, split_sessions
+from perfgate.decide.stats import MetricTest, decide
+
+
+def logs(values: np.ndarray) -> list[float]:
+    return [float(v) for v in values]
+
+
+def test_design_effect_is_one_for_independent_runs_and_grows_with_phi():
+    assert design_effect(5, 0.0) == 1.0
+    assert design_effect(1, 0.9) == 1.0
+    # k = 5, phi = 0.5: 1 + 2 (0.8 * 0.5 + 0.6 * 0.25 + 0.4 * 0.125 + 0.2 * 0.0625) = 2.225
+    assert design_effect(5, 0.5) == pytest.approx(2.225)
+    assert design_effect(50, 0.5) == pytest.approx(3.0, abs=0.1)  # (1 + phi) / (1 - phi) in the limit
+
+
+def test_split_sessions_falls_back_to_one_session_when_sizes_do_not_add_up():
+    assert split_sessions([1.0, 2.0, 3.0], (1, 2)) == [[1.0], [2.0, 3.0]]
+    assert split_sessions([1.0, 2.0, 3.0], (1, 1)) == [[1.0, 2.0, 3.0]]
+    assert split_sessions([1.0, 2.0, 3.0], ()) == [[1.0, 2.0, 3.0]]
+
+
+def test_independent_runs_in_three_sessions_leave_the_rank_test_alone_most_of_the_time():
+    rng = np.random.default_rng(5)
+    inflated = 0
+    for _ in range(200):
+        base = logs(rng.normal(0.0, 0.05, 45))
+        current = logs(rng.normal(0.0, 0.05, 5))
+        model = session_model(current, base, (15, 15, 15))
+        inflated += model.inflation > 1.2
+        assert not model.assumed
+    assert inflated < 40  # a chance spread between sessions is small next to the runs' own
+
+
+def test_session_offsets_are_seen_and_widen_the_comparison():
+    rng = np.random.default_rng(6)
+    offsets = rng.normal(0.0, 0.06, 3)
+    base = [float(o + e) for o in offsets for e in rng.normal(0.0, 0.02, 15)]
+    current = logs(0.08 + rng.normal(0.0, 0.02, 5))  # a session 8 % off: within what sessions do
+    model = session_model(current, base, (15, 15, 15))
+    assert model.session_spread > 0.02
+    assert model.inflation > 2
+    assert model.standard_error > model.session_spread
+
+
+def test_one_session_assumes_the_default_spread_and_says_so():
+    rng = np.random.default_rng(7)
+    model = session_model(logs(rng.normal(0, 0.02, 5)), logs(rng.normal(0, 0.02, 15)), (), default_spread=0.02)
+    assert model.assumed
+    assert model.sessions == 1
+    assert model.session_spread == 0.02
+    # two offsets (baseline's and current's) of 2 % each, next to runs of 2 %
+    expected = math.sqrt(2 * 0.02**2 + 0.02**2 * (1 / 5 + 1 / 15))
+    assert model.standard_error == pytest.approx(expected, rel=0.35)
+
+
+def test_correlated_baseline_runs_are_seen():
+    rng = np.random.default_rng(8)
+    series = []
+    for _ in range(3):
+        e, session = 0.0, []
+        for _ in range(15):
+            e = 0.7 * e + rng.normal(0.0, 0.05)
+            session.append(e)
+        series.extend(session)
+    model = session_model(logs(rng.normal(0, 0.05, 5)), series, (15, 15, 15))
+    assert model.phi > 0.3
+    assert model.inflation > 1.2
+
+
+def test_a_session_offset_within_the_baselines_own_spread_is_not_a_regression():
+    """The issue's case: the current session is 8 % slower, as the baseline's sessions differ by as much."""
+    rng = np.random.default_rng(9)
+    offsets = (0.0, 0.09, -0.05)
+    base = tuple(float(100 * math.exp(o + e)) for o in offsets for e in rng.normal(0.0, 0.02, 15))
+    current = tuple(float(100 * math.exp(0.08 + e)) for e in rng.normal(0.0, 0.02, 5))
+    as_draws = p_greater([math.log(v) for v in current], [math.log(v) for v in base])
+    sessions = decide([MetricTest(base, current, "lower", 0.05, 0.05, baseline_sessions=(15, 15, 15))])[0]
+    assert as_draws < 0.05  # as 50 independent draws: significantly worse
+    assert sessions.p_worse > 0.05
+    assert sessions.verdict == "inconclusive"
+    assert any(r.startswith("uncertainty ×") and "seen in 3 baseline sessions" in r for r in sessions.reasons)
+    # Without the session record the offsets still show, as runs correlated within the one "session".
+    unlabelled = decide([MetricTest(base, current, "lower", 0.05, 0.05)])[0]
+    assert unlabelled.verdict != "regressed"
+    assert any("runs correlated" in r for r in unlabelled.reasons)

@@ -1,4 +1,4 @@
-"""The benchmark loop: preflight, preload, warm-ups, measured iterations.
+"""The benchmark: preflight, the runtime's process, then the measuring loop (``measure.rounds``), then the results.
 
 A failure stops the run but never loses what was measured before it: the
 harness returns a ``RunResult`` whose ``failures`` say what went wrong, and

@@ -20,12 +20,25 @@ from perfgate.runtimes.deadline import RequestWatch
 IN_FLIGHT_AFTER_S = 5.0  # first note after this long, then one every as long again
 
 
+def request_text(event: Progress) -> str:
+    """Which request: ``short: run 3/5``, ``round 2/5 · prefill: run 2/5``.
+
+    The round is shown only when several scenarios are measured round by round; the warm-up
+    a warm prompt gets right before each of its runs there is ``short: warm-up before run 2/5``.
+    """
+    if event.phase == "rewarm":
+        what = f"warm-up before run {event.index}/{event.total}"
+    else:
+        what = f"{event.phase} {event.index}/{event.total}"
+    shown_round = f"round {event.round_index}/{event.rounds} · " if event.round_index is not None else ""
+    return f"{shown_round}{event.scenario}: {what}"
+
+
 def in_flight_text(event: Progress, watch: RequestWatch, elapsed_s: float) -> str:
     """``short: run 3/5 in flight for 10 s, 12 lines received (deadline 600 s)``."""
     received = f"{watch.lines} line{'s' if watch.lines != 1 else ''} received"
     deadline = f" (deadline {watch.limit_s:.0f} s)" if watch.limit_s is not None else ""
-    where = f"{event.scenario}: {event.phase} {event.index}/{event.total}"
-    return f"{where} in flight for {elapsed_s:.0f} s, {received}{deadline}"
+    return f"{request_text(event)} in flight for {elapsed_s:.0f} s, {received}{deadline}"
 
 
 class ProgressLine:
@@ -61,7 +74,7 @@ class ProgressLine:
             if event.sample is not None and event.sample.app_wall_ms is not None:
                 detail += f"  app {event.sample.app_wall_ms:.0f} ms"
             end = "" if self.tty else "\n"
-            self.stream.write(f"{prefix}{event.scenario}: {event.phase} {event.index}/{event.total}{detail}{end}")
+            self.stream.write(f"{prefix}{request_text(event)}{detail}{end}")
         self.stream.flush()
 
     def _watch(self) -> None:

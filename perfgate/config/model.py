@@ -357,6 +357,16 @@ class PerfgateConfig(_Model):
     )
     warmup: int = Field(default=1, ge=0, description="Discarded warm-up requests per scenario.")
     runs: int = Field(default=5, ge=1, description="Measured requests per scenario.")
+    order: Literal["interleaved", "blocked"] = Field(
+        default="interleaved",
+        description=(
+            "How the scenarios' runs are ordered: 'interleaved' measures in rounds (run 1 of every scenario, then "
+            "run 2, ...) so a slow drift of the machine reaches every scenario alike; 'blocked' measures every run "
+            "of one scenario, then the next. Interleaved, a scenario with a warm prompt (or an app's) gets a "
+            "discarded request right before each run, and scenarios that differ in num_ctx (Ollama reloads the "
+            "model) are measured one group after another; see docs/metrics.md."
+        ),
+    )
     memory_interval_ms: float = Field(default=50.0, gt=0, description="Memory sampling interval.")
     cold_load_ms: float = Field(default=500.0, ge=0, description="A sample whose load_ms exceeds this is cold.")
     tiers: dict[SafeName, TierConfig] = Field(

@@ -158,6 +158,14 @@ class Sample(Frozen):
             "chunks after a stall, clocks that disagree); those metrics leave it out of every statistic."
         ),
     )
+    sequence: Count | None = Field(
+        default=None,
+        description=(
+            "Where this request came in the run's measured requests, every scenario counted (0-based; warm-ups "
+            "not counted; runs added by --until-conclusive go on counting): the order they were measured in. "
+            "None in files written before it was recorded."
+        ),
+    )
 
     def trusts(self, metric: str) -> bool:
         """Whether ``metric`` of this sample may enter a statistic (a suspect sample's client clock may not)."""
@@ -384,6 +392,14 @@ class RunResult(Frozen):
     simulated: bool
     warmup: int
     runs: int
+    order: Literal["interleaved", "blocked"] | None = Field(
+        default=None,
+        description=(
+            "How the scenarios' runs were ordered (setting `order`): interleaved, round by round (run 1 of every "
+            "scenario, then run 2, ...), or blocked, scenario by scenario. None in files written before it was "
+            "recorded, which were blocked."
+        ),
+    )
     scenarios: tuple[ScenarioResult, ...]
     failures: tuple[Failure, ...] = ()
     sequential: SequentialRecord | None = Field(

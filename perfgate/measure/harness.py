@@ -1,4 +1,4 @@
-"""The benchmark loop: preflight, preload, warm-ups, measured iterations.
+"""The benchmark: preflight, the runtime's process, then the measuring loop (``measure.rounds``), then the results.
 
 A failure stops the run but never loses what was measured before it: the
 harness returns a ``RunResult`` whose ``failures`` say what went wrong, and
@@ -10,98 +10,34 @@ request or run that outlives its deadline (``runtimes.deadline``), recorded as
 
 from __future__ import annotations
 
-import shlex
-import signal
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 
 from perfgate import __version__, interrupts
 from perfgate.config import PerfgateConfig, ScenarioConfig
-from perfgate.contracts.results import (
-    Failure,
-    Fingerprint,
-    HostInfo,
-    RunResult,
-    RuntimeInfo,
-    Sample,
-    ScenarioOptions,
-    ScenarioResult,
+from perfgate.contracts.results import Failure, Fingerprint, HostInfo, RunResult, RuntimeInfo
+from perfgate.errors import CouldNotMeasure, Kind, MemoryUnavailable, UsageError
+from perfgate.measure.identity import app_commands, build_fingerprint, scenario_options
+from perfgate.measure.requests import AppMeasurer, PeakWindow
+from perfgate.measure.rounds import (
+    MeasuringPass,
+    Progress,
+    ProgressCallback,
+    ScenarioRun,
+    failure_of,
+    interrupted,
+    measure_scenarios,
 )
-from perfgate.errors import CouldNotMeasure, Kind, MemoryUnavailable, TimingUnreliable, UsageError
-from perfgate.measure.identity import app_commands, build_fingerprint, scenario_options, sha256_text
-from perfgate.measure.requests import AppMeasurement, AppMeasurer, AppRuns, OwnRequests, PeakWindow
 from perfgate.measure.runtime_identity import process_started_at
-from perfgate.measure.samples import summarise_samples
 from perfgate.runtimes.base import RuntimeClient
-from perfgate.runtimes.deadline import RequestWatch, RunLimits
+from perfgate.runtimes.deadline import RunLimits
+
+__all__ = ["Progress", "ProgressCallback", "extend_benchmark", "run_benchmark", "selected_scenarios"]
 
 SIM_VERSION_SUFFIX = "perfgate-sim"
 
 
-@dataclass(frozen=True)
-class Progress:
-    """One progress event, for the terminal's progress line."""
-
-    scenario: str
-    phase: str  # "warmup" | "run" | "done"
-    index: int
-    total: int
-    sample: Sample | None = None
-    request: RequestWatch | None = None  # the request about to go out (warmup/run without a sample)
-
-
-ProgressCallback = Callable[[Progress], None]
 SamplerFactory = Callable[[int | None], PeakWindow]
 """Given the runtime PID (None if not found), return a started sampler."""
-
-
-def _failure(exc: CouldNotMeasure, scenario: str | None = None, iteration: int | None = None) -> Failure:
-    return Failure(kind=exc.kind, message=exc.message, scenario=scenario, iteration=iteration)
-
-
-def _interrupted(
-    exc: KeyboardInterrupt, during: str, scenario: str | None = None, iteration: int | None = None
-) -> Failure:
-    """An interrupt is recorded as what it is, never as the runtime's fault (and never filed for triage)."""
-    name = signal.Signals(interrupts.signal_of(exc)).name
-    return Failure(
-        kind=Kind.INTERRUPTED,
-        message=f"interrupted by {name} during {during}; what was measured before it is kept",
-        scenario=scenario,
-        iteration=iteration,
-    )
-
-
-@dataclass
-class _ScenarioRun:
-    name: str
-    config: ScenarioConfig
-    options: ScenarioOptions
-    samples: list[Sample]
-    warmups: int = 0
-    # App scenarios: what the app's first LLM request of the first measured run sent (the proxy's hashes).
-    app_sent: AppMeasurement | None = None
-    app_prompt_sha256: str | None = None  # kept from an earlier result when runs are added to it
-
-    def prompt_sha256(self) -> str:
-        if self.config.command is None:
-            return sha256_text(self.config.prompt or "")
-        sent = self.app_sent.prompt_sha256 if self.app_sent is not None else None
-        return sent or self.app_prompt_sha256 or sha256_text("")
-
-    def result(self, memory_reason: str | None) -> ScenarioResult:
-        is_app = self.config.command is not None
-        return ScenarioResult(
-            name=self.name,
-            prompt_sha256=self.prompt_sha256(),
-            prompt_chars=None if is_app or self.config.prompt is None else len(self.config.prompt),
-            command=shlex.join(self.config.command) if self.config.command is not None else None,
-            options=self.options,
-            warmups_discarded=self.warmups,
-            samples=tuple(self.samples),
-            summaries=summarise_samples(self.samples),
-            memory_unavailable_reason=memory_reason,
-        )
 
 
 def selected_scenarios(config: PerfgateConfig, names: Sequence[str] = ()) -> dict[str, ScenarioConfig]:
@@ -140,7 +76,8 @@ def run_benchmark(
     limits = limits or RunLimits.from_config(config)
     keep_alive = config.runtime.keep_alive
     failures: list[Failure] = []
-    runs: list[_ScenarioRun] = []
+    runs: list[ScenarioRun] = []
+    started: Mapping[str, object] = {}  # the scenarios whose measuring began, which the results hold
     runtime = RuntimeInfo(kind=client.kind, base_url=client.base_url, model=client.model, simulated=simulated)
     memory_reason: str | None = None
     notify = progress or (lambda _event: None)
@@ -153,7 +90,7 @@ def run_benchmark(
             simulated = simulated or (runtime.version or "").endswith(SIM_VERSION_SUFFIX)
             runtime = runtime.model_copy(update={"simulated": simulated})
         except CouldNotMeasure as exc:
-            failures.append(_failure(exc))
+            failures.append(failure_of(exc))
 
         if not failures:
             stage = "the search for the runtime's process"
@@ -162,19 +99,18 @@ def run_benchmark(
             except MemoryUnavailable as exc:
                 runtime_pid = None
                 memory_reason = exc.message
-                failures.append(_failure(exc))
+                failures.append(failure_of(exc))
             if runtime_pid is not None:
                 runtime = runtime.model_copy(update={"pid": runtime_pid, "started_at": process_started(runtime_pid)})
             stage = "the start of memory sampling"
-            sampler = sampler_factory(runtime_pid)
-            for name, scenario in scenarios.items():
-                options = scenario_options(scenario, keep_alive, sends_num_ctx=client.sends_num_ctx)
-                current = _ScenarioRun(name, scenario, options, [])
-                runs.append(current)
-                failure = _run_scenario(client, sampler, current, config, notify, app=app, limits=limits)
-                if failure is not None:
-                    failures.append(failure)
-                    break
+            ctx = MeasuringPass(client, sampler_factory(runtime_pid), config, notify, app, limits)
+            runs = [
+                ScenarioRun(name, scenario, scenario_options(scenario, keep_alive, sends_num_ctx=client.sends_num_ctx))
+                for name, scenario in scenarios.items()
+            ]
+            started = ctx.steps  # filled as they start: an interrupt between two requests keeps them too
+            stage = "the measured runs"
+            failures += measure_scenarios(runs, ctx, config.runs)
             if not any(f.kind is Kind.INTERRUPTED for f in failures):
                 stage = "the runtime's size report"
                 try:
@@ -183,7 +119,7 @@ def run_benchmark(
                     reported = {}  # an estimate we could not fetch is simply not shown
                 runtime = runtime.model_copy(update={"runtime_reported": reported})
     except KeyboardInterrupt as exc:
-        failures.append(_interrupted(exc, stage))
+        failures.append(interrupted(exc, stage))
     # Measuring is over: a signal from here on waits (perfgate.interrupts) until the caller has written this.
     interrupts.hold()
 
@@ -210,12 +146,13 @@ def run_benchmark(
         simulated=simulated,
         warmup=config.warmup,
         runs=config.runs,
-        scenarios=tuple(run.result(memory_reason) for run in runs),
+        order=config.order,
+        scenarios=tuple(run.result(memory_reason) for run in runs if run.name in started),
         failures=tuple(failures),
     )
 
 
-def _with_app_hashes(fingerprint: Fingerprint, runs: Sequence[_ScenarioRun]) -> Fingerprint:
+def _with_app_hashes(fingerprint: Fingerprint, runs: Sequence[ScenarioRun]) -> Fingerprint:
     """An app scenario's prompt and options are what the app sent (hashed by the proxy), not perfgate's."""
     scenarios = dict(fingerprint.scenarios)
     for run in runs:
@@ -230,85 +167,6 @@ def _with_app_hashes(fingerprint: Fingerprint, runs: Sequence[_ScenarioRun]) -> 
             }
         )
     return fingerprint.model_copy(update={"scenarios": scenarios})
-
-
-def _run_scenario(
-    client: RuntimeClient,
-    sampler: PeakWindow,
-    current: _ScenarioRun,
-    config: PerfgateConfig,
-    notify: ProgressCallback,
-    *,
-    count: int | None = None,
-    app: AppMeasurer | None = None,
-    limits: RunLimits,
-) -> Failure | None:
-    """Prepare, discard warm-ups, measure ``count`` more runs; the first failure (or interrupt) ends the scenario."""
-    count = config.runs if count is None else count
-    steps: OwnRequests | AppRuns
-    if current.config.command is None:
-        steps = OwnRequests(client, sampler, current, config)
-    elif app is None:
-        raise UsageError(f"scenario {current.name!r} runs an app command but no measuring proxy was started")
-    else:
-        steps = AppRuns(app, sampler, current, config)
-    during = f"the preload of {current.name}"
-    try:
-        steps.prepare(limits)
-        for index in range(config.warmup):
-            during = f"warm-up {index + 1}/{config.warmup} of {current.name}"
-            watch = limits.watch(during, request=steps.request_deadline)
-            notify(Progress(current.name, "warmup", index + 1, config.warmup, request=watch))
-            steps.warmup(watch)
-            current.warmups += 1
-    except CouldNotMeasure as exc:
-        return _failure(exc, current.name)
-    except KeyboardInterrupt as exc:
-        return _interrupted(exc, during, current.name)
-    start = len(current.samples)
-    planned = start + count
-    index = start
-    # A suspect sample (perfgate starved of CPU) is left out of the statistics; while most
-    # are, one more run is measured in place of each, up to ``count`` more: a passing burst
-    # of load costs time, not the run. Only load that outlasts them fails it.
-    while index < planned or (_too_many_suspect(current) and index < planned + count):
-        total = max(planned, index + 1)
-        during = f"run {index + 1}/{total} of {current.name}"
-        try:
-            try:
-                watch = limits.watch(during, request=steps.request_deadline)
-                notify(Progress(current.name, "run", index + 1, total, request=watch))
-                sample = steps.measure(index, watch)
-            except CouldNotMeasure as exc:
-                return _failure(exc, current.name, index)
-            current.samples.append(sample)
-            notify(Progress(current.name, "run", index + 1, total, sample))
-        except KeyboardInterrupt as exc:
-            return _interrupted(exc, during, current.name, index)
-        index += 1
-    notify(Progress(current.name, "done", index, index))
-    return _starved(current)
-
-
-def _too_many_suspect(current: _ScenarioRun) -> bool:
-    suspect = sum(1 for s in current.samples if s.suspect_reason is not None)
-    return suspect * 2 > len(current.samples)
-
-
-def _starved(current: _ScenarioRun) -> Failure | None:
-    """A scenario none of whose samples perfgate could time has nothing true to say on its clock: it fails.
-
-    With some trusted samples left, those alone are reported (the suspect ones are out of every
-    statistic), so nothing false is said; fewer samples only make the verdicts less certain.
-    """
-    suspect = [s for s in current.samples if s.suspect_reason is not None]
-    if not suspect or len(suspect) < len(current.samples):
-        return None
-    exc = TimingUnreliable(
-        f"timing unreliable: {len(suspect)} of {len(current.samples)} samples of {current.name} were timed while "
-        f"perfgate could not keep up ({suspect[0].suspect_reason}); the runner is too busy to time the runtime"
-    )
-    return _failure(exc, current.name)
 
 
 def extend_benchmark(
@@ -329,16 +187,12 @@ def extend_benchmark(
     the new samples come from the same conditions as the first ones, under the
     same deadlines (``limits``: the run's, so its deadline counts from its start).
     """
-    limits = limits or RunLimits.from_config(config)
-    notify = progress or (lambda _event: None)
-    failures = list(result.failures)
-    updated: list[ScenarioResult] = []
-    stopped = False
-    for old in result.scenarios:
-        if old.name not in scenarios or stopped:
-            updated.append(old)
-            continue
-        current = _ScenarioRun(
+    ctx = MeasuringPass(
+        client, sampler, config, progress or (lambda _event: None), app, limits or RunLimits.from_config(config)
+    )
+    ctx.sequence = _next_sequence(result)
+    rerun = {
+        old.name: ScenarioRun(
             old.name,
             config.scenarios[old.name],
             old.options,
@@ -346,10 +200,20 @@ def extend_benchmark(
             old.warmups_discarded,
             app_prompt_sha256=old.prompt_sha256,
         )
-        failure = _run_scenario(client, sampler, current, config, notify, count=runs, app=app, limits=limits)
-        updated.append(current.result(old.memory_unavailable_reason))
-        if failure is not None:
-            failures.append(failure)
-            stopped = True
+        for old in result.scenarios
+        if old.name in scenarios
+    }
+    failures = [*result.failures, *measure_scenarios(list(rerun.values()), ctx, runs)]
+    updated = tuple(
+        rerun[old.name].result(old.memory_unavailable_reason) if old.name in ctx.steps else old
+        for old in result.scenarios
+    )
     interrupts.hold()  # as at the end of run_benchmark: the caller resumes them before measuring more
-    return result.model_copy(update={"scenarios": tuple(updated), "failures": tuple(failures)})
+    return result.model_copy(update={"scenarios": updated, "failures": tuple(failures)})
+
+
+def _next_sequence(result: RunResult) -> int:
+    """Where the runs added to ``result`` start counting (after its last; files without a count: after all)."""
+    samples = [sample for scenario in result.scenarios for sample in scenario.samples]
+    counted = [sample.sequence for sample in samples if sample.sequence is not None]
+    return max(counted) + 1 if counted else len(samples)

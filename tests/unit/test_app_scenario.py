@@ -301,6 +301,55 @@ def test_perfgates_own_scenarios_and_the_apps_run_side_by_side(tmp_path: Path):
     assert result.scenarios[1].prompt_chars == 2
 
 
+def test_interleaved_an_app_run_and_any_run_after_one_get_a_warm_up_right_before_them():
+    # The app's prompt may be warm and its options (num_ctx: a reload) are its own: each of its runs is
+    # warmed again after another scenario's request, and so is a cold scenario's run after an app run.
+    log: list[str] = []
+
+    class Logged(FakeApp):
+        def measure(self, command, **kwargs):
+            log.append("app" if kwargs["iteration"] >= 0 else "app warm-up")
+            return super().measure(command, **kwargs)
+
+    class Streaming(FakeClient):
+        def preload(self, options):
+            log.append("preload")
+
+        def stream(self, prompt, options):
+            log.append("cold")
+            chunks = tuple((20 + i) * MS for i in range(4))
+            return StreamObservation(
+                sent_ns=0,
+                first_content_ns=chunks[0],
+                last_content_ns=chunks[-1],
+                done_ns=chunks[-1],
+                content_chunk_ns=chunks,
+                text="abcd",
+                output_tokens=4,
+                prompt_tokens=2,
+            )
+
+    scenarios = {"app": ScenarioConfig(command=COMMAND), "cold": ScenarioConfig(prompt="hi", cold_prompt=True)}
+    result = run_benchmark(
+        client=Streaming(),
+        config=PerfgateConfig(runs=2, warmup=1, scenarios=scenarios),
+        tier="sim",
+        host=HOST,
+        command="perfgate run",
+        created_at="2026-11-28T00:00:00Z",
+        git_sha=None,
+        simulated=True,
+        locate_runtime_pid=lambda: 10,
+        sampler_factory=lambda pid: FakeSampler(),
+        app=Logged(),
+        process_started=lambda pid: None,
+    )
+    # The cold scenario's warm-up and its run are one request each ("cold", "cold").
+    assert log == ["app warm-up", "preload", "cold", *["app warm-up", "app", "cold", "cold"] * 2]
+    assert [[s.sequence for s in sc.samples] for sc in result.scenarios] == [[0, 2], [1, 3]]
+    assert [sc.warmups_discarded for sc in result.scenarios] == [1 + 2, 1 + 2]
+
+
 def test_a_sequential_run_adds_runs_of_the_app_after_a_fresh_warm_up():
     app = FakeApp()
     result, client = run_app(app)

@@ -21,7 +21,7 @@ from perfgate.commands import Console
 from perfgate.commands.run import _save
 from perfgate.errors import RuntimeTimeout, UsageError
 from perfgate.interrupts import Interrupted
-from perfgate.measure.harness import _interrupted
+from perfgate.measure.rounds import interrupted
 from perfgate.outputs import OutputLock, check_writable
 from perfgate.runtimes.deadline import RunLimits
 
@@ -83,5 +83,5 @@ def test_results_saved_to_a_fallback_file(monkeypatch):
 
 def test_an_interrupted_run():
 
-    failure = _interrupted(Interrupted(signal.SIGTERM), "run 3/5 of short-explain", "short-explain", 2)
+    failure = interrupted(Interrupted(signal.SIGTERM), "run 3/5 of short-explain", "short-explain", 2)
     assert failure.message == quoted("interrupted by SIGTERM")

@@ -14,6 +14,7 @@ from perfgate.metrics import BY_NAME, METRIC_UNITS, METRICS, TERMINAL_METRICS, d
 # Numbers on a Sample that are not summarised metrics, each with the reason.
 NOT_METRICS = {
     "iteration": "the sample's position, not a measurement",
+    "sequence": "the sample's place in the run's order of requests, not a measurement",
     "decode_clock_ratio": "a cross-check of two clocks, reported as a note",
     "prompt_tokens": "an input size, fixed by the scenario",
     "retries_before_first_byte": "a count of transport retries, reported as a note",

@@ -4,9 +4,28 @@ from __future__ import annotations
 
 import io
 
-from perfgate.commands.progress import ProgressLine, in_flight_text
+from perfgate.commands.progress import ProgressLine, in_flight_text, request_text
+from perfgate.contracts.results import Sample
 from perfgate.measure.harness import Progress
 from perfgate.runtimes.deadline import RequestWatch
+
+SAMPLE = {
+    "iteration": 1,
+    "ttft_ms": 20.0,
+    "e2e_ms": 100.0,
+    "decode_tok_s": 50.0,
+    "decode_source": "server",
+    "client_decode_tok_s": 50.0,
+    "prefill_tok_s": None,
+    "load_ms": 1.0,
+    "cold": False,
+    "output_tokens": 4,
+    "prompt_tokens": 2,
+    "itl_ms_p50": 5.0,
+    "itl_ms_p90": 5.0,
+    "itl_ms_p99": 5.0,
+    "done_reason": "stop",
+}
 
 
 def test_a_request_in_flight_says_how_long_and_how_many_lines_it_has_received():
@@ -29,3 +48,19 @@ def test_in_ci_logs_only_finished_requests_are_lines():
     line(Progress("short", "done", 2, 2))
     line.close()
     assert stream.getvalue() == "short: 2 runs done\n"
+
+
+def test_interleaved_runs_name_their_round_and_a_warm_up_before_a_run_says_so():
+    measured = Sample.model_validate({**SAMPLE, "ttft_ms": 21.04})
+    stream = io.StringIO()
+    line = ProgressLine(stream, in_flight_after_s=None)
+    line(Progress("prefill", "run", 2, 5, measured, round_index=2, rounds=5))
+    line(Progress("short", "run", 3, 5, measured))
+    line.close()
+    assert stream.getvalue() == "round 2/5 · prefill: run 2/5  ttft 21.0 ms\nshort: run 3/5  ttft 21.0 ms\n"
+    watch = RequestWatch("the warm-up before run 2/5 of short", 600.0)
+    rewarm = Progress("short", "rewarm", 2, 5, request=watch, round_index=2, rounds=5)
+    assert request_text(rewarm) == "round 2/5 · short: warm-up before run 2/5"
+    assert in_flight_text(rewarm, watch, 6.0) == (
+        "round 2/5 · short: warm-up before run 2/5 in flight for 6 s, 0 lines received (deadline 600 s)"
+    )

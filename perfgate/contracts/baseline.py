@@ -31,6 +31,9 @@ class Provenance(Frozen):
     command: str = Field(description="The command that produced the measurements.")
     runs: int = Field(description="Measured runs per scenario.")
     sessions: int = Field(default=1, ge=1, description="Measuring sessions (results files) the samples come from.")
+    order: Literal["interleaved", "blocked"] | None = Field(
+        default=None, description="How the newest source run ordered its scenarios' runs (None: before perfgate 0.3)."
+    )
     source_files: tuple[str, ...] = Field(description="Results files the samples were taken from.")
     runtime_pid: int | None = Field(default=None, description="The runtime process of the newest source run.")
     runtime_started_at: str | None = Field(default=None, description="When that process started (ISO 8601 UTC).")

@@ -116,6 +116,7 @@ def _baseline(
             runtime_pid=newest.runtime.pid,
             runtime_started_at=newest.runtime.started_at,
             sessions=len(sources),
+            order=newest.order,
         ),
         samples={s: {m: tuple(v) for m, v in sorted(ms.items())} for s, ms in sorted(merged.items())},
         sessions=_session_sizes(sources) if len(sources) > 1 else {},

@@ -218,6 +218,12 @@ def staleness_warnings(
     if "os_major" not in must_match and baseline.fingerprint.os_major != current.fingerprint.os_major:
         old, new = baseline.fingerprint.os_major, current.fingerprint.os_major
         out.append(f"os_major differs from the baseline ({old} → {new})")
+    # Interleaved runs measure memory after every scenario of a group was warmed, blocked ones before.
+    made_order, run_order = baseline.provenance.order or "blocked", current.order or "blocked"
+    if made_order != run_order:
+        out.append(
+            f"baseline measured {made_order}, results {run_order}: re-make the baseline to compare like with like"
+        )
     return [*out, *runtime_warnings(baseline, current)]
 
 

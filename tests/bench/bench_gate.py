@@ -22,14 +22,25 @@ below ``import scipy.stats``, and at 8 × 25 under twice its own 2 × 3 figure
 (the same targets are shown for ``gate``). Last, the modules a ``compare``
 process has imported by the end: scipy, numpy and the TLS stack should be absent.
 
-Run: ``nox -s bench -- gate`` or ``python tests/bench/bench_gate.py [--rounds N]``.
+First, in process: the cost of one ``decide()`` over a 36-test gate (2 tiers ×
+3 scenarios × 6 metrics) at 5 vs 15, 17 vs 15 (a sequential run's last look)
+and 20 vs 20 runs, on continuous values (no ties), on a realistic mix (the two
+memory metrics of each scenario in whole megabytes: a handful of distinct
+values) and with every test tied (every value rounded to 1 % resolution). Tied
+samples take the exact permutation null, counted once per tie pattern, so each
+figure is a "cold" call (every cache cleared first: each gate's patterns are
+new) and a "warm" one (the same gate again). Medians of ``--rounds`` × 5 calls.
+
+Run: ``nox -s bench -- gate`` or ``python tests/bench/bench_gate.py [--rounds N] [--decide-only]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import random
 import resource
 import statistics
 import subprocess
@@ -44,9 +55,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shar
 
 from support.synthetic import make_baseline, make_result, summarised, write_baselines
 
+from perfgate.decide import ranks
+from perfgate.decide.stats import MetricTest, decide
 from perfgate.files import write_model
 
 SIZES = ((2, 3), (8, 25))
+DECIDE_SIZES = ((5, 15), (17, 15), (20, 20))
+DECIDE_DATA = ("no ties", "memory in MB", "all tied (1 %)")
+# 6 metrics a scenario: (direction, median); the last two are memory peaks.
+GATE_METRICS = (("lower", 120.0), ("lower", 1500.0), ("higher", 45.0), ("higher", 900.0), ("lower", 5200.0))
+GATE_METRICS += (("lower", 5260.0),)
 HEAVY = ("scipy", "scipy.stats", "numpy", "httpx", "ssl", "certifi", "pydantic", "tabulate")
 
 
@@ -120,10 +138,64 @@ def imported_by_compare(argv: list[str], cwd: Path, env: dict[str, str]) -> list
     return list(json.loads(done.stderr.strip().splitlines()[-1]))
 
 
+def gate_tests(seed: int, n: int, m: int, data: str) -> list[MetricTest]:
+    """A 36-test gate (2 tiers × 3 scenarios × 6 metrics), CV 3 %, no change, values as ``data`` says."""
+    rng = random.Random(seed)
+    tests = []
+    for _ in range(2 * 3):
+        for index, (direction, median) in enumerate(GATE_METRICS):
+            memory = index >= len(GATE_METRICS) - 2
+
+            def draw(size: int, median: float = median, memory: bool = memory) -> tuple[float, ...]:
+                values = [median * math.exp(rng.gauss(0.0, 0.03 if not memory else 0.0003)) for _ in range(size)]
+                if data == "all tied (1 %)":
+                    return tuple(median * round(v / median, 2) for v in values)
+                if data == "memory in MB" and memory:
+                    return tuple(float(round(v)) for v in values)
+                return tuple(values)
+
+            tests.append(MetricTest(draw(m), draw(n), direction, 0.05, 0.05))  # type: ignore[arg-type]
+    return tests
+
+
+def clear_caches() -> None:
+    for name in ("_u_null_cdf", "_tied_u_null", "_critical_rank", "normal_ppf"):
+        cached = getattr(ranks, name, None)  # _tied_u_null is new with the exact tied p-values
+        if cached is not None:
+            cached.cache_clear()
+
+
+def decide_cost(rounds: int) -> None:
+    """Milliseconds per decide() of a 36-test gate, cold (caches cleared) and warm."""
+    table = []
+    for n, m in DECIDE_SIZES:
+        for data in DECIDE_DATA:
+            gates = [gate_tests(1000 * n + seed, n, m, data) for seed in range(rounds * 5)]
+            tied = sum(len(set(t.current + t.baseline)) < n + m for t in gates[0])
+            cold, warm = [], []
+            for tests in gates:
+                clear_caches()
+                start = time.perf_counter()
+                decide(tests)
+                cold.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                decide(tests)
+                warm.append(time.perf_counter() - start)
+            cold_ms, warm_ms = statistics.median(cold) * 1e3, statistics.median(warm) * 1e3
+            table.append([f"{n} vs {m}", data, f"{tied}/36", f"{cold_ms:.2f}", f"{warm_ms:.2f}"])
+    print("decide() on a 36-test gate, in process, milliseconds (median; cold = every cache cleared first)\n")
+    print(tabulate(table, headers=["runs", "values", "tests tied", "cold ms", "warm ms"], disable_numparse=True))
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=11, help="interleaved rounds (the median is reported)")
+    parser.add_argument("--decide-only", action="store_true", help="only the in-process decide() figures")
     args = parser.parse_args()
+    decide_cost(args.rounds)
+    if args.decide_only:
+        return
 
     with tempfile.TemporaryDirectory(prefix="perfgate-bench-gate-") as tmp:
         work = Path(tmp)

@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from perfgate.decide.stats import Decision, Direction, MetricTest, decide, hodges_lehmann, holm, min_p, p_greater
+from perfgate.decide.stats import (
+    EXACT_LIMIT,
+    Decision,
+    Direction,
+    MetricTest,
+    decide,
+    hodges_lehmann,
+    holm,
+    min_p,
+    p_greater,
+)
 
 ALPHA = 0.05
 Draw = Callable[[np.random.Generator], tuple[float, ...]]
@@ -282,10 +292,22 @@ def test_large_samples_use_the_normal_approximation(n: int, m: int):
     assert p_greater(c, b) == pytest.approx(expected, rel=1e-9)
 
 
-def test_ties_use_the_tie_corrected_normal_approximation():
+def test_ties_use_the_exact_permutation_test():
     rng = np.random.default_rng(2)
     b, c = memory_mb(5200, 15)(rng), memory_mb(5210, 5)(rng)
     assert len(set(b) | set(c)) < 20  # the case needs ties
+    d = decide_one(MetricTest(b, c, "lower", 0.05, 0.05))
+    ob, oc = oriented(b, "lower"), oriented(c, "lower")
+    method = sps.PermutationMethod(n_resamples=np.inf)  # every one of the C(20, 5) splits
+    expected = sps.mannwhitneyu(oc, ob, alternative="greater", method=method).pvalue
+    assert d.p_worse == pytest.approx(expected, rel=1e-12)
+
+
+def test_ties_above_the_exact_limit_use_the_tie_corrected_normal_approximation():
+    rng = np.random.default_rng(2)
+    b, c = memory_mb(5200, 30)(rng), memory_mb(5210, 15)(rng)
+    assert len(set(b) | set(c)) < 45  # the case needs ties
+    assert len(b) * len(c) > EXACT_LIMIT
     d = decide_one(MetricTest(b, c, "lower", 0.05, 0.05))
     ob, oc = oriented(b, "lower"), oriented(c, "lower")
     expected = sps.mannwhitneyu(oc, ob, alternative="greater", method="asymptotic", use_continuity=True).pvalue

@@ -3,7 +3,12 @@
 ``perfgate.decide.ranks`` replaces ``scipy.stats.mannwhitneyu`` and
 ``scipy.stats.norm`` on the gate's hot path. These tests hold it to scipy's
 figures on thousands of seeded random inputs: sample sizes 1..30 against
-1..40, with and without ties, small and large shifts, both directions.
+1..40, with and without ties, small and large shifts, both directions. Each
+p-value is compared with scipy's on the path perfgate takes: exact without
+ties up to ``EXACT_LIMIT``, the exact permutation test with ties up to it
+(scipy's ``PermutationMethod``, where its enumeration is small enough to run
+here; ``tests/unit/test_ranks_ties.py`` counts the rest by brute force), and
+the tie-corrected normal approximation above it.
 """
 
 from __future__ import annotations
@@ -28,11 +33,31 @@ def _same(ours: float, theirs: float) -> bool:
     return ours == theirs or math.isclose(ours, theirs, rel_tol=REL, abs_tol=0.0)
 
 
-def _scipy_p(c: np.ndarray, b: np.ndarray) -> float:
-    """The one-sided p-value perfgate documents: exact without ties for n*m <= 400, else normal with ties."""
+PERMUTATION_SPLITS = 600  # scipy enumerates every split: the tied cases it checks here stay this small
+
+
+def _path(c: np.ndarray, b: np.ndarray) -> str:
+    """Which p-value perfgate documents for these samples (the scipy method that gives it)."""
+    if c.size * b.size > EXACT_LIMIT:
+        return "asymptotic"
     tied = np.unique(np.concatenate([c, b])).size < c.size + b.size
-    method = "exact" if not tied and c.size * b.size <= EXACT_LIMIT else "asymptotic"
-    return float(sps.mannwhitneyu(c, b, alternative="greater", method=method, use_continuity=True).pvalue)
+    return "permutation" if tied else "exact"
+
+
+def _scipy_p(c: np.ndarray, b: np.ndarray) -> float:
+    """The one-sided p-value perfgate documents, from scipy."""
+    path = _path(c, b)
+    if path == "permutation":
+        method = sps.PermutationMethod(n_resamples=np.inf)
+        return float(sps.mannwhitneyu(c, b, alternative="greater", method=method).pvalue)
+    return float(sps.mannwhitneyu(c, b, alternative="greater", method=path, use_continuity=True).pvalue)
+
+
+def _scipy_can_check(c: np.ndarray, b: np.ndarray) -> bool:
+    """scipy's permutation test wants 2+ values a sample and enumerates every split: keep it small."""
+    if _path(c, b) != "permutation":
+        return True
+    return min(c.size, b.size) >= 2 and math.comb(c.size + b.size, c.size) <= PERMUTATION_SPLITS
 
 
 def _draw(rng: np.random.Generator, size: int, kind: int, shift: float) -> np.ndarray:
@@ -52,20 +77,24 @@ def _samples(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_p_values_equal_scipys_on_thousands_of_random_samples() -> None:
-    paths = {"exact": 0, "asymptotic": 0, "tiny p": 0}
+    paths = {"exact": 0, "permutation": 0, "asymptotic": 0, "asymptotic with ties": 0, "tiny p": 0}
     for seed in range(CASES):
         c, b = _samples(seed)
-        if np.ptp(np.concatenate([c, b])) == 0:
+        if np.ptp(np.concatenate([c, b])) == 0 or not _scipy_can_check(c, b):
             continue  # every value equal: scipy says nan, perfgate 1.0 (the next test)
-        tied = np.unique(np.concatenate([c, b])).size < c.size + b.size
-        paths["exact" if not tied and c.size * b.size <= EXACT_LIMIT else "asymptotic"] += 1
+        paths[_path(c, b)] += 1
+        paths["asymptotic with ties"] += _path(c, b) == "asymptotic" and np.unique(np.concatenate([c, b])).size < (
+            c.size + b.size
+        )
         for x, y in ((c, b), (b, c)):  # both one-sided tests a verdict uses
             ours, theirs = p_greater(x, y), _scipy_p(x, y)
             paths["tiny p"] += theirs < 1e-6
             assert _same(ours, theirs), (seed, x.size, y.size, ours, theirs)
     # The cases cover every path, the small p-values included (where 1 - P would have lost digits).
     assert paths["exact"] >= 300, paths
+    assert paths["permutation"] >= 80, paths
     assert paths["asymptotic"] >= 300, paths
+    assert paths["asymptotic with ties"] >= 300, paths
     assert paths["tiny p"] >= 100, paths
 
 

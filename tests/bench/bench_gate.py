@@ -29,7 +29,8 @@ memory metrics of each scenario in whole megabytes: a handful of distinct
 values) and with every test tied (every value rounded to 1 % resolution). Tied
 samples take the exact permutation null, counted once per tie pattern, so each
 figure is a "cold" call (every cache cleared first: each gate's patterns are
-new) and a "warm" one (the same gate again). Medians of ``--rounds`` × 5 calls.
+new) and a "warm" one (the same gate again): the median CPU time of
+``--rounds`` × 5 gates.
 
 Run: ``nox -s bench -- gate`` or ``python tests/bench/bench_gate.py [--rounds N] [--decide-only]``.
 """
@@ -175,15 +176,15 @@ def decide_cost(rounds: int) -> None:
             cold, warm = [], []
             for tests in gates:
                 clear_caches()
-                start = time.perf_counter()
+                start = time.process_time()  # CPU time: what the count costs, whatever else the machine runs
                 decide(tests)
-                cold.append(time.perf_counter() - start)
-                start = time.perf_counter()
+                cold.append(time.process_time() - start)
+                start = time.process_time()
                 decide(tests)
-                warm.append(time.perf_counter() - start)
+                warm.append(time.process_time() - start)
             cold_ms, warm_ms = statistics.median(cold) * 1e3, statistics.median(warm) * 1e3
             table.append([f"{n} vs {m}", data, f"{tied}/36", f"{cold_ms:.2f}", f"{warm_ms:.2f}"])
-    print("decide() on a 36-test gate, in process, milliseconds (median; cold = every cache cleared first)\n")
+    print("decide() on a 36-test gate, in process, CPU milliseconds (median; cold = every cache cleared first)\n")
     print(tabulate(table, headers=["runs", "values", "tests tied", "cold ms", "warm ms"], disable_numparse=True))
     print()
 

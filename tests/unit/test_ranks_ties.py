@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -243,3 +244,39 @@ def test_the_moses_interval_keeps_its_coverage_on_quantized_data() -> None:
         zero_width += low == high
     assert covered / trials >= 0.90
     assert zero_width > 0  # the case has intervals of zero width, and they cover too
+
+
+# ----------------------------------------------------------------- the figures in docs/statistics.md
+
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "statistics.md").read_text(encoding="utf-8")
+
+
+def test_the_doc_shows_the_reproducers_as_computed() -> None:
+    first = p_greater([math.log(950.0)], [math.log(900.0)] * 15)
+    assert f"p = 1/16 = {first:.4f}" in DOC
+    c, b = [math.log(960.0)] * 5, [math.log(900.0)] * 12 + [math.log(960.0)] * 3
+    second = decide([MetricTest(tuple([900.0] * 12 + [960.0] * 3), (960.0,) * 5, "lower", 0.05, 0.05), *a_a_tests(35)])
+    assert f"p = {p_greater(c, b):.5f}" in DOC
+    assert f"36 tests {second[0].p_worse_adjusted:.3f}" in DOC
+    normal = float(sps.mannwhitneyu(c, b, alternative="greater", method="asymptotic").pvalue)
+    assert f"approximation said {normal:.5f}, adjusted {36 * normal:.3f}" in DOC
+    old = float(sps.mannwhitneyu([math.log(950.0)], [math.log(900.0)] * 15, alternative="greater").pvalue)
+    assert f"p = {old:.5f}" in DOC
+
+
+def test_the_doc_shows_how_often_each_p_value_rejects_two_valued_data() -> None:
+    """P(p <= level) over every outcome of 5 vs 15 runs, each at the higher value with probability 0.2."""
+    n, m, share = 5, 15, 0.2
+    for level, label in ((0.05, "0.05"), (0.01, "0.01"), (0.05 / 36, "0.05 / 36")):
+        normal = exact = 0.0
+        for high in range(n + m + 1):
+            p_high = math.comb(n + m, high) * share**high * (1 - share) ** (n + m - high)
+            for k in range(max(0, high - m), min(n, high) + 1):  # k of the current runs at the higher value
+                weight = p_high * math.comb(high, k) * math.comb(n + m - high, n - k) / math.comb(n + m, n)
+                c, b = [2.0] * k + [1.0] * (n - k), [2.0] * (high - k) + [1.0] * (m - high + k)
+                if 0 < high < n + m:  # scipy gives nan when every value is equal; that is p = 1
+                    scipy_p = sps.mannwhitneyu(c, b, alternative="greater", method="asymptotic").pvalue
+                    normal += weight * (float(scipy_p) <= level)
+                exact += weight * (p_greater(c, b) <= level)
+        assert exact <= level
+        assert f"| {label} | {normal / level:.2f} | {exact / level:.2f} |" in DOC

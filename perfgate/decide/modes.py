@@ -192,3 +192,28 @@ def fisher_exact(a_hits: int, a_total: int, b_hits: int, b_total: int) -> float:
     weights = [math.comb(a_total, k) * math.comb(b_total, hits - k) for k in range(hits + 1)]
     observed = weights[a_hits]
     return min(1.0, sum(w for w in weights if w <= observed) / math.comb(total, hits))
+
+
+def bimodal_notes(baseline: Sequence[float], current: Sequence[float]) -> list[str]:
+    """Say when the runs fall into two modes (a throttled minority, say), and when the shares differ.
+
+    Two modes make every spread figure misleading and the rank test weaker; a
+    change in how many runs land in the slow mode is often the change itself.
+    """
+    notes: list[str] = []
+    for label, values in (("baseline", baseline), ("current", current)):
+        modes = find_modes(values)
+        if not modes.bimodal or modes.upper_share is None or modes.ratio is None:
+            continue
+        notes.append(
+            f"{label} bimodal: {modes.upper_count} of {len(values)} runs ×{modes.ratio:.2f} "
+            "(throttling or background load?)"
+        )
+        shares = mode_shares(baseline, current, modes)
+        if shares.p_value < 0.05:
+            notes.append(
+                f"runs above {shares.split:.4g}: {shares.current_upper}/{shares.current_total} current, "
+                f"{shares.baseline_upper}/{shares.baseline_total} baseline"
+            )
+        break
+    return notes

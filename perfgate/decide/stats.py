@@ -8,9 +8,9 @@ scale and *oriented* so that "worse" is positive (lower-is-better metrics as
   ``c - b``), i.e. a robust ratio of current to baseline;
 * interval: the distribution-free (Moses) interval for that shift, read off the
   sorted pairwise differences at the Mann–Whitney critical rank;
-* significance: one-sided Mann–Whitney U, exact when there are no ties (the
-  null distribution is counted, not approximated), normal with tie correction
-  otherwise;
+* significance: one-sided Mann–Whitney U, exact up to n*m = 400 (the null
+  distribution is counted, not approximated; with ties, over every split of
+  the mid-ranks), normal with tie correction above;
 * Holm's step-down adjustment across every gating test in the gate.
 
 The rank tests are ``perfgate.decide.ranks``: plain Python floats, no numpy or
@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
+from perfgate.decide.modes import bimodal_notes
 from perfgate.decide.ranks import EXACT_LIMIT as EXACT_LIMIT  # noqa: PLC0414 -- re-export: part of the rule
 from perfgate.decide.ranks import hodges_lehmann as hodges_lehmann  # noqa: PLC0414 -- re-export
 from perfgate.decide.ranks import median_of_sorted, min_p, normal_ppf, normal_sf, pairs_of
@@ -103,6 +104,7 @@ class _Raw(NamedTuple):
     current_logs: list[float]  # the oriented logs, for the noise an inconclusive verdict's estimate needs
     baseline_logs: list[float]
     model: SessionModel
+    floor: float  # the smallest p-value these values could give (ties raise it above min_p)
 
 
 def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -142,7 +144,7 @@ def _raw(test: MetricTest, tail: float, default_spread: float) -> _Raw:
         z = normal_ppf(1 - tail)
         low, high = min(low, effect - z * se), max(high, effect + z * se)
         p_worse, p_better = max(p_worse, normal_sf(effect / se)), max(p_better, normal_sf(-effect / se))
-    return _Raw(effect, low, high, p_worse, p_better, c, b, model)
+    return _Raw(effect, low, high, p_worse, p_better, c, b, model, pairs.p_floor())
 
 
 def _to_change(oriented: float, direction: Direction) -> float:
@@ -307,7 +309,7 @@ def _verdict(
     for label, cv in (("current", c_cv), ("baseline", b_cv)):
         if cv is not None and cv > cv_warning:
             reasons.append(f"noisy {label} (CV {cv * 100:.0f} %)")
-    floor = min_p(n, m)
+    floor = raw.floor
     reachable_alpha = alpha if test.informational else (test.level or alpha) / family
     if floor >= reachable_alpha:
         reasons.append(f"too few samples for α to be reachable (n = {n} vs {m})")
@@ -327,6 +329,7 @@ def _verdict(
         reasons.append(coarse or _why_inconclusive(raw.effect, bound_worse, bound_better, worse=worse, better=better))
     if raw.model.inflation > 1.05:
         reasons.append(_session_note(raw.model))
+    reasons.extend(bimodal_notes(test.baseline, test.current))
     needed = (
         runs_needed(
             raw,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -452,3 +453,21 @@ def test_higher_is_better_threshold_matches_the_reported_change(ratio: float, th
 def test_values_that_are_not_ratios_are_refused(bad: float):
     with pytest.raises(ValueError, match="finite and positive"):
         decide([MetricTest((10.0, 11.0, 12.0) * 5, (bad, 10.0, 11.0, 12.0, 10.2), "lower", 0.1, 0.1)])
+
+
+def test_a_bimodal_baseline_is_named_and_a_changed_slow_share_is_counted():
+    rng = np.random.default_rng(21)
+    fast = [float(v) for v in 100 * np.exp(rng.normal(0.0, 0.01, 12))]
+    slow = [float(v) for v in 125 * np.exp(rng.normal(0.0, 0.01, 4))]
+    baseline = tuple(fast[:3] + slow[:1] + fast[3:6] + slow[1:2] + fast[6:9] + slow[2:3] + fast[9:] + slow[3:])
+    current = tuple(float(v) for v in 125 * np.exp(rng.normal(0.0, 0.01, 5)))  # every run throttled
+    d = decide_one(MetricTest(baseline, current, "lower", 0.10, 0.10))
+    note = re.compile(r"baseline bimodal: 4 of 16 runs ×1\.2[3-7] \(throttling or background load\?\)")
+    assert any(note.fullmatch(r) for r in d.reasons), d.reasons
+    assert any(r.startswith("runs above") and r.endswith(": 5/5 current, 4/16 baseline") for r in d.reasons)
+
+
+def test_one_mode_says_nothing_about_modes():
+    rng = np.random.default_rng(22)
+    d = decide_one(MetricTest(lognormal(100, 0.05, 15)(rng), lognormal(100, 0.05, 5)(rng), "lower", 0.1, 0.1))
+    assert not any("bimodal" in r for r in d.reasons)

@@ -7,10 +7,12 @@ Two rules decide the same simulated gates:
   re-testing every tier at the smallest last-look share of α of any tier (what
   ``sequential_alpha`` did);
 * ``new``: ``perfgate.decide.stats.decide`` and ``perfgate.decide.sequential``
-  as installed, with a baseline of several sessions. When the installed
-  ``MetricTest`` has ``baseline_sessions`` it is told the sessions' sizes, and
-  when it has ``level`` the gate tests each tier at its own last look's share;
-  otherwise the baseline is pooled and the gate uses the smallest share, as today.
+  as installed, with a baseline of several sessions, its tests built as
+  ``decide/pending.py`` builds them: the baseline's session sizes, the
+  metric's assumed session spread, and each tier's own level (its look's
+  share during its run, its last look's share at the gate), for each of those
+  fields the installed ``MetricTest`` has. Without ``level`` the gate uses the
+  smallest share, as today; without ``baseline_sessions`` the baseline is pooled.
 
 The sequential policy is ``perfgate/measure/sequential.py``'s loop, run once
 per tier as ``perfgate run --until-conclusive`` runs on each tier's runner:
@@ -39,6 +41,7 @@ from perfgate.config.model import GateConfig, PerfgateConfig
 from perfgate.contracts.gate import Verdict, VerdictKind
 from perfgate.decide import sequential, stats
 from perfgate.decide.sequential import SequentialPlan
+from perfgate.metrics import session_spread_of
 
 ALPHA = GateConfig().alpha
 FIRST_RUNS = PerfgateConfig().runs  # the fixed-n policy's runs, and the sequential policy's first look
@@ -62,8 +65,12 @@ class Rule:
     alpha_at_look: Callable[[float, int, SequentialPlan], float]
     unsettled_scenarios: Callable[..., set[tuple[str, str]]]
     newly_confirmed: Callable[[Iterable[Verdict], Iterable[Verdict]], set[tuple[str, str, str]]]
-    sessions: bool  # tells MetricTest the baseline's session sizes
-    levels: bool  # the gate tests each tier at its own look's level
+    fields: frozenset[str]  # MetricTest's fields beyond today's that the benchmark fills in
+
+    @property
+    def levels(self) -> bool:
+        """Each tier tested at its own look's level (else every test at the smallest level, as today)."""
+        return "level" in self.fields
 
 
 TODAY = Rule(
@@ -73,8 +80,7 @@ TODAY = Rule(
     legacy_rule.alpha_at_look,
     legacy_rule.unsettled_scenarios,
     legacy_rule.newly_confirmed,
-    sessions=False,
-    levels=False,
+    fields=frozenset(),
 )
 NEW = Rule(
     "new",
@@ -83,8 +89,7 @@ NEW = Rule(
     sequential.alpha_at_look,
     sequential.unsettled_scenarios,
     sequential.newly_confirmed,
-    sessions="baseline_sessions" in NEW_FIELDS,
-    levels="level" in NEW_FIELDS,
+    fields=NEW_FIELDS & {"baseline_sessions", "level", "session_spread"},
 )
 
 
@@ -131,19 +136,26 @@ class Gate:
     rule: Rule
     shape: GateShape
     baseline: list[tuple[float, ...]]
-    sessions: tuple[int, ...]
+    extras: list[dict[str, object]]  # per test: the MetricTest fields beyond today's (``test_extras``)
     current: list[list[float]]
     tally: Tally
 
-    def decide(self, tests: Sequence[int], runs: Sequence[int], alpha: float, levels: Mapping[int, float]) -> list[Any]:
-        """Decide ``tests`` on each scenario's first ``runs``; ``levels`` = each test's own level, if any."""
-        sessions: dict[str, object] = {"baseline_sessions": self.sessions} if self.rule.sessions else {}
-        shape = self.shape
+    def decide(self, tests: Sequence[int], runs: Sequence[int], levels: Mapping[int, float]) -> list[Any]:
+        """Decide ``tests`` on each scenario's first ``runs``; ``levels``: a test's own level (α when absent).
+
+        As ``evaluate()`` does: α for the gate, and each test's level in its
+        ``MetricTest``; a rule whose ``MetricTest`` takes no level is tested at
+        the smallest level of all, as today's gate did.
+        """
+        shape, rule = self.shape, self.rule
+        alpha = ALPHA if rule.levels else min(levels.values(), default=ALPHA)
         made = []
         for i in tests:
-            extra = {**sessions, "level": levels[i]} if self.rule.levels and i in levels else sessions
+            extra = self.extras[i]
+            if rule.levels and i in levels:
+                extra = {**extra, "level": levels[i]}
             made.append(
-                self.rule.metric_test(
+                rule.metric_test(
                     self.baseline[i],
                     tuple(self.current[i][: runs[shape.scenario_of[i]]]),
                     shape.directions[i],
@@ -157,6 +169,19 @@ class Gate:
         self.tally.decide_seconds += time.process_time() - start
         self.tally.decide_calls += 1
         return decisions
+
+
+def test_extras(rule: Rule, shape: GateShape, sessions: tuple[int, ...]) -> list[dict[str, object]]:
+    """Per test, the ``MetricTest`` fields the gate fills in beyond today's (``decide/pending.py``)."""
+    extras: list[dict[str, object]] = []
+    for i in range(shape.n_tests):
+        extra: dict[str, object] = {}
+        if "baseline_sessions" in rule.fields:
+            extra["baseline_sessions"] = sessions if len(sessions) > 1 else ()
+        if "session_spread" in rule.fields:
+            extra["session_spread"] = session_spread_of(shape.metrics[i % len(shape.metrics)])
+        extras.append(extra)
+    return extras
 
 
 def key_of(shape: GateShape, i: int) -> tuple[str, str, str]:
@@ -217,7 +242,8 @@ def tier_run(gate: Gate, tier: int, runs: list[int], plan: SequentialPlan) -> tu
     k, decisions = 0, []
     for k in range(1, plan.max_looks + 1):
         alpha_k = rule.alpha_at_look(ALPHA, k, plan)
-        decisions = gate.decide(tests, runs, alpha_k, dict.fromkeys(tests, alpha_k))
+        # A look is evaluate(alpha=alpha_k): every test of the tier at that level.
+        decisions = gate.decide(tests, runs, dict.fromkeys(tests, alpha_k))
         verdicts = [as_verdict(shape, i, d) for i, d in zip(tests, decisions, strict=True)]
         # Confirmation needs fresh runs, as in perfgate/measure/sequential.py.
         confirmed |= {key for key in rule.newly_confirmed(previous, verdicts) if key[1] in fresh}
@@ -233,14 +259,10 @@ def tier_run(gate: Gate, tier: int, runs: list[int], plan: SequentialPlan) -> tu
     return k, decisions, confirmed
 
 
-def gate_levels(
-    rule: Rule, shape: GateShape, looks: Sequence[int], plan: SequentialPlan
-) -> tuple[float, dict[int, float]]:
-    """The gate's α and each test's own level: per tier (new, when MetricTest has ``level``) or the smallest share."""
+def gate_levels(rule: Rule, shape: GateShape, looks: Sequence[int], plan: SequentialPlan) -> dict[int, float]:
+    """Each test's level at the gate: its tier's last-look share (``sequential_alpha``)."""
     shares = [rule.alpha_at_look(ALPHA, min(k, plan.max_looks), plan) for k in looks]
-    if rule.levels:
-        return ALPHA, {i: shares[shape.tier_of[i]] for i in range(shape.n_tests)}
-    return min(shares), {}
+    return {i: shares[shape.tier_of[i]] for i in range(shape.n_tests)}
 
 
 def simulate_gate(gate: Gate, policy: str, plan: SequentialPlan, watched: Sequence[int]) -> None:
@@ -251,7 +273,7 @@ def simulate_gate(gate: Gate, policy: str, plan: SequentialPlan, watched: Sequen
     at_tier: dict[int, str] = {}
     confirmed: set[tuple[str, str, str]] = set()
     if policy == "fixed":
-        final = gate.decide(every, runs, ALPHA, {})
+        final = gate.decide(every, runs, {})
     else:
         looks = []
         for tier in range(TIERS):
@@ -260,8 +282,7 @@ def simulate_gate(gate: Gate, policy: str, plan: SequentialPlan, watched: Sequen
             confirmed |= tier_confirmed
             tests = [i for i in every if shape.tier_of[i] == tier]
             at_tier.update((i, d.verdict) for i, d in zip(tests, decisions, strict=True))
-        alpha, levels = gate_levels(gate.rule, shape, looks, plan)
-        final = gate.decide(every, runs, alpha, levels)
+        final = gate.decide(every, runs, gate_levels(gate.rule, shape, looks, plan))
     regressed = [i for i in watched if final[i].verdict == "regressed"]
     tally.gates += 1
     tally.flagged += bool(regressed)
@@ -294,12 +315,13 @@ def run_task(task: Task) -> dict[tuple[str, str], Tally]:
     sessions = [s.tolist() for s in samples.baseline]
     current = samples.current.tolist()
     tallies = {(rule, policy): Tally() for rule in RULES for policy in POLICIES}
+    today_extras = test_extras(TODAY, shape, (TODAY_BASELINE_RUNS,))
+    new_extras = test_extras(NEW, shape, (task.session_runs,) * task.sessions)
     for g in range(task.gates):
         today_base = [tuple(row[:TODAY_BASELINE_RUNS]) for row in sessions[0][g]]
         new_base = [tuple(v for s in sessions for v in s[g][i][: task.session_runs]) for i in range(shape.n_tests)]
-        new_sizes = (task.session_runs,) * task.sessions
-        for rule, base, sizes in ((TODAY, today_base, (TODAY_BASELINE_RUNS,)), (NEW, new_base, new_sizes)):
+        for rule, base, extras in ((TODAY, today_base, today_extras), (NEW, new_base, new_extras)):
             for policy in POLICIES:
-                gate = Gate(rule, shape, base, sizes, current[g], tallies[(rule.name, policy)])
+                gate = Gate(rule, shape, base, extras, current[g], tallies[(rule.name, policy)])
                 simulate_gate(gate, policy, plan, watched)
     return tallies

@@ -307,7 +307,7 @@ def header(args: argparse.Namespace, gates: int, jobs: int) -> list[str]:
         if "baseline_sessions" in NEW.fields
         else "pooled: MetricTest has no baseline_sessions"
     )
-    level = "each tier at its own last look's share" if NEW.levels else "the smallest share (MetricTest has no level)"
+    level = "its own last look's share" if NEW.levels else "the smallest share (MetricTest has no level)"
     return [
         f"{shape.n_tests} gating tests per gate: 2 tiers × 3 scenarios × {per_metric} metrics ({metrics}); "
         f"informational metrics left out. α = {ALPHA:g}.",
@@ -315,8 +315,8 @@ def header(args: argparse.Namespace, gates: int, jobs: int) -> list[str]:
         f"one loop per tier, α_k = {levels}; then the gate.",
         f"today: the rule of commit 847ba02, baseline 1 session × {TODAY_BASELINE_RUNS} runs, "
         "gate at the smallest last-look share of any tier.",
-        f"new: the installed perfgate.decide, baseline {args.sessions} sessions × {args.runs_per_session} runs "
-        f"({sessions}), gate at {level}.",
+        f"new: the installed perfgate.decide, baseline {args.sessions} session{'s' if args.sessions > 1 else ''} × "
+        f"{args.runs_per_session} runs ({sessions}), the gate testing each tier at {level}.",
         f"Injected: tier 0, scenario 0, {INJECTED_METRIC}. {gates} gates per setting, {jobs} worker(s).",
     ]
 

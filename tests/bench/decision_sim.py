@@ -52,6 +52,7 @@ TIER_NAMES = tuple(f"tier{t}" for t in range(TIERS))
 SCENARIO_NAMES = tuple(f"scenario{s}" for s in range(SCENARIOS))
 POLICIES = ("fixed", "sequential")
 RULES = ("today", "new")
+METRIC_POLICIES = GateConfig().metrics
 NEW_FIELDS = frozenset(f.name for f in dataclasses.fields(stats.MetricTest))
 
 
@@ -179,7 +180,9 @@ def test_extras(rule: Rule, shape: GateShape, sessions: tuple[int, ...]) -> list
         if "baseline_sessions" in rule.fields:
             extra["baseline_sessions"] = sessions if len(sessions) > 1 else ()
         if "session_spread" in rule.fields:
-            extra["session_spread"] = session_spread_of(shape.metrics[i % len(shape.metrics)])
+            metric = shape.metrics[i % len(shape.metrics)]
+            configured = getattr(METRIC_POLICIES[metric], "session_spread", None)  # a [gate.metrics] override
+            extra["session_spread"] = session_spread_of(metric) if configured is None else configured
         extras.append(extra)
     return extras
 

@@ -47,7 +47,7 @@ def exit_code(outcome: Outcome) -> int:
     if outcome.interrupted is not None:
         return 128 + outcome.interrupted
     gate = ExitCode(outcome.report.exit_code) if outcome.report is not None else None
-    if gate is ExitCode.REGRESSION:
+    if gate is ExitCode.REGRESSION or outcome.regression:
         return int(ExitCode.REGRESSION)
     if outcome.could_not_measure:
         return int(ExitCode.COULD_NOT_MEASURE)
@@ -105,6 +105,10 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
     for flag, key in (("request_timeout", "request_timeout_s"), ("run_timeout", "run_timeout_s")):
         if getattr(args, flag, None) is not None:
             out.setdefault("runtime", {})[key] = getattr(args, flag)
+    confirm = {key: getattr(args, f"confirm_{key}", None) for key in ("pairs", "warmup")}
+    confirm = {key: value for key, value in confirm.items() if value is not None}
+    if confirm:
+        out["gate"] = {"confirm": confirm}
     return out
 
 
@@ -196,6 +200,12 @@ def _add_run(sub: Sub) -> None:
         "--for-baseline", action="store_true", help="measure gate.baseline_runs runs (default 15) unless --runs"
     )
     run.add_argument(
+        "--ab-confirm",
+        action="store_true",
+        help="with --compare: A/B re-measure the app scenarios the gate flags (perfgate confirm), "
+        "where gate.confirm.when allows; the exit code stays the gate's",
+    )
+    run.add_argument(
         "--request-timeout",
         type=float,
         metavar="S",
@@ -277,6 +287,14 @@ def _add_gate(sub: Sub) -> None:
     gate.add_argument(
         "--base-ref", type=flags.git_ref, help="git ref for the baseline diff (default: origin/$GITHUB_BASE_REF)"
     )
+    gate.add_argument(
+        "--confirmations",
+        action="append",
+        type=flags.path,
+        metavar="PATH",
+        help="A/B confirmation files (or directories of them): an app scenario's regression is filed only when "
+        "its re-measure confirmed it (repeatable)",
+    )
 
 
 def _add_triage(sub: Sub) -> None:
@@ -292,6 +310,34 @@ def _add_triage(sub: Sub) -> None:
     )
     tlist.add_argument("--repository", type=flags.repository, metavar="OWNER/NAME", help="default: GITHUB_REPOSITORY")
     tlist.add_argument("--all", action="store_true", help="include resolved entries")
+
+
+def _add_confirm(sub: Sub) -> None:
+    confirm = _command(
+        sub, "confirm", "confirm", "A/B re-measure app scenarios: the base commit and the current one, interleaved"
+    )
+    confirm.add_argument(
+        "--scenario", action="append", type=flags.name("scenario"), metavar="NAME", help="app scenario (repeatable)"
+    )
+    confirm.add_argument(
+        "--gate-report", type=flags.path, metavar="FILE", help="re-measure the app scenarios this gate.json flags"
+    )
+    confirm.add_argument(
+        "--base", type=flags.git_ref, metavar="REF", help="base commit (default: the tier's baseline's git_sha)"
+    )
+    confirm.add_argument(
+        "--pairs", dest="confirm_pairs", type=int, metavar="N", help="pairs per scenario (gate.confirm.pairs)"
+    )
+    confirm.add_argument(
+        "--warmup", dest="confirm_warmup", type=int, metavar="N", help="warm-ups of each side (gate.confirm.warmup)"
+    )
+    confirm.add_argument("--tier", type=flags.name("tier"), help="tier (default: the gate report's, else detected)")
+    confirm.add_argument("--runtime", choices=_choices("kind"), help="runtime kind (default: config runtime.kind)")
+    confirm.add_argument("--base-url", type=flags.base_url, help="runtime base URL (default: config runtime.base_url)")
+    confirm.add_argument("--model", help="model name as the runtime knows it")
+    confirm.add_argument(
+        "--out", type=flags.path, metavar="FILE", help="default: <results_dir>/confirmation-<tier>.json"
+    )
 
 
 def _add_report(sub: Sub) -> None:
@@ -373,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_compare,
         _add_baseline,
         _add_gate,
+        _add_confirm,
         _add_triage,
         _add_report,
         _add_host,

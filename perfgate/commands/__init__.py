@@ -39,6 +39,7 @@ class Outcome:
     """What a command found, as far as the exit code is concerned."""
 
     report: GateReport | None = None  # the gate, when the command decided one
+    regression: bool = False  # a regression found without a gate (an A/B re-measure confirmed one)
     could_not_measure: bool = False  # a run recorded failures, or a sequential look failed
     interrupted: int | None = None  # the signal (SIGINT, SIGTERM) that stopped a run whose results were kept
 

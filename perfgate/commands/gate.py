@@ -25,9 +25,10 @@ import httpx
 from perfgate.commands import Console, Outcome, collector_paused
 from perfgate.commands.baseline import changed_baselines
 from perfgate.commands.compare import compare, split_list
-from perfgate.commands.triage import open_store
+from perfgate.commands.triage import load_confirmations, open_store, with_ab_status, with_confirmations
 from perfgate.config import PerfgateConfig
 from perfgate.contracts.collect import collect_results_dir, require_results
+from perfgate.contracts.confirmation import Confirmation
 from perfgate.contracts.gate import GateReport
 from perfgate.contracts.results import LoadedResults
 from perfgate.contracts.triage import TriageEntry
@@ -54,6 +55,7 @@ class GateOptions:
     pr: int | None = None
     repository: str | None = None
     base_ref: str | None = None
+    confirmations: tuple[tuple[str, Confirmation], ...] = ()  # --confirmations: A/B re-measures, read
 
 
 @dataclass
@@ -115,6 +117,7 @@ def run_ci_gate(
     context = run_context(environ, event)
     findings = findings_from_report(report, config.triage)
     errors: list[str] = []
+    findings = with_confirmations(findings, options.confirmations, report, errors)
     github = _github(options, environ, http, errors)
     sink = open_store(config, github, options.triage_ledger) if options.triage else None
     entries: list[TriageEntry] = []
@@ -125,7 +128,9 @@ def run_ci_gate(
         except PublishError as exc:
             errors.append(f"triage not updated: {exc}")
             sink = None
-    rows = triage_rows(findings, actions, entries, context, config.triage, filing=sink is not None)
+    rows = with_ab_status(
+        triage_rows(findings, actions, entries, context, config.triage, filing=sink is not None), findings
+    )
     summary = gate_summary(report, rows, _baseline_diff(options, environ, errors))
 
     summary_path = options.summary_out or options.results_dir / "summary.md"
@@ -172,6 +177,7 @@ def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) 
         pr=args.pr,
         repository=args.repository,
         base_ref=args.base_ref,
+        confirmations=tuple(load_confirmations([Path(p) for p in args.confirmations or ()])),
     )
     # The directory must exist (a mistyped one is exit 2, and is not created); each file passed
     # over is one line. With no results, only --expect-tiers gives a gate to write (each tier missing).

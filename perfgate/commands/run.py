@@ -31,6 +31,7 @@ from perfgate.commands import Console, Outcome
 from perfgate.commands.compare import compare_and_print
 from perfgate.commands.progress import ProgressLine
 from perfgate.config import PerfgateConfig, ScenarioConfig
+from perfgate.contracts.gate import GateReport
 from perfgate.contracts.results import Failure, HostInfo, LoadedResults, RunResult
 from perfgate.errors import BaselineMissing, Kind, UsageError
 from perfgate.files import dumps_model, write_text_atomic
@@ -273,9 +274,27 @@ def _save(out: Path, result: RunResult, console: Console) -> str | None:
     return None
 
 
+def _ab_confirm(args: argparse.Namespace) -> bool:
+    """``--ab-confirm``, refused without ``--compare`` before anything is measured (it re-measures what gates)."""
+    wanted = bool(getattr(args, "ab_confirm", False))
+    if wanted and not args.compare:
+        raise UsageError("--ab-confirm re-measures what the gate flags: it needs --compare")
+    return wanted
+
+
+def _confirm_after(
+    args: argparse.Namespace, config: PerfgateConfig, report: GateReport, console: Console
+) -> int | None:
+    """``--ab-confirm``: the A/B re-measure of what the gate flags; the signal that stopped it, if one did."""
+    from perfgate.commands.confirm import after_gate  # noqa: PLC0415 -- only when asked
+
+    return after_gate(args, config, report, console)
+
+
 def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) -> Outcome:
     from perfgate.render.text import run_report  # noqa: PLC0415 -- keep `perfgate --help` fast
 
+    ab_confirm = _ab_confirm(args)
     if args.for_baseline and args.runs is None:
         config = config.model_copy(update={"runs": config.gate.baseline_runs})
     options = RunOptions(
@@ -321,4 +340,5 @@ def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) 
         return Outcome(could_not_measure=failed)
     console.say()
     report = compare_and_print(args, config, [LoadedResults(out, result)], console)
-    return Outcome(report=report, could_not_measure=failed)
+    stopped = _confirm_after(args, config, report, console) if ab_confirm else None
+    return Outcome(report=report, could_not_measure=failed, interrupted=stopped)

@@ -24,7 +24,7 @@ from perfgate.config.model import (
     TierConfig,
     TierMatch,
 )
-from perfgate.config.sections import SequentialConfig, SimConfig, TriageConfig
+from perfgate.config.sections import ConfirmConfig, SequentialConfig, SimConfig, TriageConfig
 
 __all__ = [
     "ENVIRONMENT_FIELDS",
@@ -32,6 +32,7 @@ __all__ = [
     "PREFILL_PROMPT",
     "SEED_PROMPT",
     "TREATMENT_FIELDS",
+    "ConfirmConfig",
     "GateConfig",
     "MetricPolicy",
     "PerfgateConfig",

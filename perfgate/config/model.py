@@ -13,7 +13,7 @@ from typing import Literal, Protocol, TypeVar
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from perfgate.config.base import _checked_path, _Model, _refuse_unknown, base_url_problem
-from perfgate.config.sections import SequentialConfig, SimConfig, TriageConfig
+from perfgate.config.sections import ConfirmConfig, SequentialConfig, SimConfig, TriageConfig
 from perfgate.files import SafeName
 from perfgate.metrics import APP_METRIC_PREFIX, BY_NAME, METRICS, is_app_metric
 
@@ -316,6 +316,10 @@ class GateConfig(_Model):
             "Metrics compared, with thresholds (defaults from perfgate/metrics.py). A table you set is merged onto "
             "the built-in one; `enabled = false` stops comparing a metric. Names must be metrics perfgate knows."
         ),
+    )
+    confirm: ConfirmConfig = Field(
+        default_factory=ConfirmConfig,
+        description="The A/B re-measure of app scenarios (`perfgate confirm`): base and current commit interleaved.",
     )
 
     @field_validator("must_match")

@@ -1,4 +1,4 @@
-"""The config tables of the simulator and the later stages: sequential runs and triage."""
+"""The config tables of the simulator and the later stages: sequential runs, the A/B re-measure and triage."""
 
 from __future__ import annotations
 
@@ -29,6 +29,30 @@ class SequentialConfig(_Model):
     rho: float = Field(default=2.0, gt=0, description="Alpha-spending exponent: look k spends alpha*(k/K)**rho.")
     max_runs: int | None = Field(default=None, ge=1, description="Cap on measured runs per scenario.")
     max_minutes: float | None = Field(default=None, gt=0, description="Wall-clock budget for the extra looks.")
+
+
+class ConfirmConfig(_Model):
+    """The A/B re-measure of an app scenario's regression (``perfgate confirm``, ``perfgate run --ab-confirm``)."""
+
+    when: Literal["default-branch", "always", "never"] = Field(
+        default="default-branch",
+        description=(
+            "When `perfgate run --ab-confirm` (what `nox -s perf` runs) re-measures the app scenarios the gate "
+            "finds regressed, base and current commit interleaved, before triage files them: on the default "
+            "branch (and locally, outside GitHub Actions), always (pull requests too), or never. "
+            "`perfgate confirm` itself always runs."
+        ),
+    )
+    pairs: int = Field(
+        default=8,
+        ge=2,
+        le=100,
+        description=(
+            "A/B pairs per scenario (each: one run of the base commit's app and one of the current's). The smallest "
+            "p-value of n pairs is 2^-n: 8 pairs reach α = 0.05 across up to 12 gating metrics (Holm)."
+        ),
+    )
+    warmup: int = Field(default=1, ge=0, description="Discarded warm-up runs of each side before the pairs.")
 
 
 class TriageConfig(_Model):

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from perfgate.contracts.baseline import Baseline
+from perfgate.contracts.confirmation import Confirmation
 from perfgate.contracts.gate import GateReport
 from perfgate.contracts.proxy import ProxyRecordLine
 from perfgate.contracts.results import RunResult
@@ -22,6 +23,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "gate.schema.json": GateReport,
     "triage-ledger.schema.json": TriageLedger,
     "proxy-record.schema.json": ProxyRecordLine,  # one line of a `perfgate proxy --record` file
+    "confirmation.schema.json": Confirmation,
 }
 
 

@@ -57,7 +57,8 @@ class Finding:
     title: str
     impact: str
     summary: str
-    confirmed: bool = True  # regressions: seen at two looks of a sequential run
+    confirmed: bool = True  # regressions: seen at two looks of a sequential run, or by an A/B re-measure
+    refuted: str | None = None  # regressions: why an A/B re-measure did not confirm it (then never filed)
 
 
 @dataclass(frozen=True)
@@ -154,8 +155,11 @@ def findings_from_report(report: GateReport, config: TriageConfig) -> list[Findi
 def should_file(finding: Finding, context: RunContext, config: TriageConfig) -> bool:
     """Filing policy: default-branch runs file everything; PRs file per ``triage.file_on_pr``.
 
-    A regression is filed only once confirmed when ``triage.confirm_regressions`` is on.
+    A regression is filed only once confirmed when ``triage.confirm_regressions`` is on,
+    and never when an A/B re-measure did not confirm it (``perfgate.triage.ab``).
     """
+    if finding.refuted is not None:
+        return False
     if finding.kind is Kind.REGRESSION and config.confirm_regressions and not finding.confirmed:
         return False
     if context.is_default_branch:

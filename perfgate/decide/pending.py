@@ -98,6 +98,7 @@ def pending_one(
             baseline_sessions=valid_sessions(b_raw, baseline_sessions),
             level=level,
             session_spread=session_spread_of(metric) if policy.session_spread is None else policy.session_spread,
+            pool=f"{tier}\x00{metric}",
         )
         dropped = len(b_raw) - len(b) + len(c_raw) - len(c)
         notes = (f"{dropped} invalid value{'' if dropped == 1 else 's'} left out",) if dropped else ()

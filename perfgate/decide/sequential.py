@@ -62,11 +62,17 @@ def alpha_at_look(alpha: float, k: int, plan: SequentialPlan) -> float:
 
 
 def suspected_regression(v: Verdict) -> bool:
-    """Inconclusive, but the estimate is already past the threshold for the worse."""
+    """Inconclusive, but worse and maybe past the threshold: the estimate is past it, or the interval
+    reaches it while clearing no change (``change_low`` > 0 for the worse)."""
     if v.verdict is not VerdictKind.INCONCLUSIVE or v.change is None:
         return False
     worse = v.change if v.direction == "lower" else -v.change
-    return worse > v.threshold_worse
+    if worse > v.threshold_worse:
+        return True
+    if v.change_low is None or v.change_high is None:
+        return False
+    low, high = (v.change_low, v.change_high) if v.direction == "lower" else (-v.change_high, -v.change_low)
+    return low > 0 and high > v.threshold_worse
 
 
 def unsettled_scenarios(
@@ -77,8 +83,8 @@ def unsettled_scenarios(
     """(tier, scenario) pairs worth more runs.
 
     A scenario is re-run for a gating metric that is ``regressed`` but not yet
-    confirmed, a suspected regression (inconclusive with the estimate past the
-    threshold), or any other ``inconclusive`` metric *within reach*. With
+    confirmed, a suspected regression (inconclusive, worse, and maybe past the
+    threshold: ``suspected_regression``), or any other ``inconclusive`` metric *within reach*. With
     ``remaining`` (the runs each (tier, scenario) may still get under the plan
     and the budget), an inconclusive metric is within reach only when its
     runs-needed estimate is known and at most that many: re-running for a

@@ -82,27 +82,94 @@ def split_sessions(values: Sequence[float], sizes: Sequence[int]) -> list[list[f
     return out
 
 
-def _phi(deviations: Sequence[Sequence[float]]) -> float:
-    """Lag-1 autocorrelation of the baseline's runs around their sessions' means, or 0 when not clearly there.
+def _mean(values: Sequence[float]) -> float:
+    return math.fsum(values) / len(values)
+
+
+@dataclass(frozen=True)
+class BaselineSessions:
+    """What one baseline's sessions say about session spread and run-to-run correlation.
+
+    Kept as sums so that several baselines can be pooled (``pool``): one
+    metric's session spread and correlation are properties of the machine, so a
+    tier's scenarios share them.
+    """
+
+    sizes: tuple[int, ...]  # runs per session, in order
+    means: tuple[float, ...]  # per session
+    sum_sq: float  # of the runs around their own session's mean
+    lagged: float  # sum of products of successive deviations within a session
+
+
+def summarize(baseline: Sequence[float], baseline_sessions: Sequence[int] = ()) -> BaselineSessions:
+    """One baseline's oriented logs, cut into its sessions and summed."""
+    sessions = [g for g in split_sessions(baseline, baseline_sessions) if g]
+    deviations = [[v - _mean(g) for v in g] for g in sessions]
+    return BaselineSessions(
+        sizes=tuple(len(g) for g in sessions),
+        means=tuple(_mean(g) for g in sessions),
+        sum_sq=math.fsum(d * d for group in deviations for d in group),
+        lagged=math.fsum(a * b for group in deviations for a, b in itertools.pairwise(group)),
+    )
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """``phi`` and ``tau²`` as a group of baselines shows them together (``pool``)."""
+
+    phi: float  # clipped to [0, MAX_PHI]; 0 when not clearly positive
+    tau2: float | None  # None when no baseline of the group has two sessions
+    dof: int  # sessions less one, summed: how well tau² is known
+
+
+def _phi(summaries: Sequence[BaselineSessions]) -> float:
+    """Lag-1 autocorrelation of the runs around their sessions' means, or 0 when not clearly there.
 
     Only the baseline's sessions are long enough to show it (a current run of
-    5 says almost nothing). The ``-1/k`` bias of a mean-removed series is added
-    back, and the estimate is used only when it clears ``2 / sqrt(pairs)`` (a
-    one-sided 2.5 % test): a chance positive value would widen every interval
-    for nothing.
+    5 says almost nothing). Each baseline's own ratio is averaged, weighted by
+    its pairs (their scales differ); the ``-1/k`` bias of a mean-removed series
+    is added back, and the estimate is used only when it clears
+    ``2 / sqrt(pairs)`` (a one-sided 2.5 % test): a chance positive value would
+    widen every interval for nothing.
     """
-    sum_sq = math.fsum(d * d for group in deviations for d in group)
-    pairs = sum(max(0, len(group) - 1) for group in deviations)
-    if sum_sq <= 0 or pairs < 8:
+    weighted, pairs, bias = 0.0, 0, 0.0
+    for one in summaries:
+        own = sum(max(0, k - 1) for k in one.sizes)
+        if one.sum_sq <= 0 or own == 0:
+            continue
+        weighted += own * one.lagged / one.sum_sq
+        bias += own * len(one.sizes) / sum(one.sizes)
+        pairs += own
+    if pairs < 8:
         return 0.0
-    lagged = math.fsum(a * b for group in deviations for a, b in itertools.pairwise(group))
-    runs = sum(len(group) for group in deviations)
-    estimate = lagged / sum_sq + len(deviations) / runs
+    estimate = (weighted + bias) / pairs
     return min(MAX_PHI, estimate) if estimate > 2 / math.sqrt(pairs) else 0.0
 
 
-def _mean(values: Sequence[float]) -> float:
-    return math.fsum(values) / len(values)
+def pool(summaries: Sequence[BaselineSessions]) -> Pooled:
+    """``phi``, then ``tau²`` by the method of moments, from baselines that share them.
+
+    ``tau²`` of one baseline is the spread of its session means beyond what its
+    runs explain. Three sessions give it two degrees of freedom, and it then
+    comes out 0 in about a quarter of baselines whose sessions do differ: every
+    such test would read a session offset as a change. Pooled over a tier's
+    scenarios (``MetricTest.pool``) it has six. The group's estimates are
+    averaged before clipping at 0, weighted by their degrees of freedom.
+    """
+    phi = _phi(summaries)
+    excess, dof = 0.0, 0
+    for one in summaries:
+        count = len(one.sizes)
+        runs_dof = sum(one.sizes) - count
+        if count < 2 or runs_dof <= 0:
+            continue
+        within = one.sum_sq / runs_dof
+        grand = _mean(one.means)
+        between = math.fsum((x - grand) ** 2 for x in one.means) / (count - 1)
+        explained = _mean([within * design_effect(k, phi) / k for k in one.sizes])
+        excess += (count - 1) * (between - explained)
+        dof += count - 1
+    return Pooled(phi, max(0.0, excess / dof) if dof else None, dof)
 
 
 def session_model(
@@ -111,11 +178,14 @@ def session_model(
     baseline_sessions: Sequence[int] = (),
     *,
     default_spread: float = DEFAULT_SESSION_SPREAD,
+    pooled: Pooled | None = None,
 ) -> SessionModel:
     """The inflation factor for comparing the mean of ``current`` (one session) with ``baseline``'s.
 
     ``current`` and ``baseline`` are oriented log values in run order;
     ``baseline_sessions`` the sizes of the baseline's sessions, in order.
+    ``pooled``: ``phi`` and ``tau²`` of the group this baseline belongs to
+    (``pool``); None = this baseline's own.
     """
     sessions = split_sessions(baseline, baseline_sessions)
     groups = [s for s in (*sessions, list(current)) if s]
@@ -128,13 +198,11 @@ def session_model(
         spread = default_spread if count < 2 else 0.0
         return SessionModel(1.0, count, spread, count < 2, 0.0, math.nan)
     within = sum_sq / dof
-    phi = _phi(deviations[: len(sessions)])
-    if count >= 2:
-        means = [_mean(s) for s in sessions]
-        grand = _mean(means)
-        between = math.fsum((x - grand) ** 2 for x in means) / (count - 1)
-        explained = _mean([within * design_effect(len(s), phi) / len(s) for s in sessions])
-        tau2, assumed = max(0.0, between - explained), False
+    if pooled is None:
+        pooled = pool([summarize(baseline, baseline_sessions)])
+    phi = pooled.phi
+    if count >= 2 and pooled.tau2 is not None:
+        tau2, assumed = pooled.tau2, False
     else:
         tau2, assumed = default_spread**2, True
     # Variance of mean(current) - mean(baseline sessions' runs), each session weighted by its runs.

@@ -33,7 +33,7 @@ from perfgate.decide.ranks import EXACT_LIMIT as EXACT_LIMIT  # noqa: PLC0414 --
 from perfgate.decide.ranks import hodges_lehmann as hodges_lehmann  # noqa: PLC0414 -- re-export
 from perfgate.decide.ranks import median_of_sorted, min_p, normal_ppf, normal_sf, pairs_of
 from perfgate.decide.ranks import p_greater as p_greater  # noqa: PLC0414 -- re-export
-from perfgate.decide.sessions import SessionModel, session_model
+from perfgate.decide.sessions import Pooled, SessionModel, pool, session_model, summarize
 
 Direction = Literal["lower", "higher"]
 VerdictName = Literal["regressed", "improved", "changed", "unchanged", "inconclusive"]
@@ -55,6 +55,9 @@ class MetricTest:
     level: float | None = None
     # The session offset assumed when the baseline is one session (None: decide()'s default_spread).
     session_spread: float | None = None
+    # Tests with one non-empty pool share one session spread and run correlation (one metric on one
+    # tier: the machine's, not the scenario's); "" = this baseline's own (``perfgate.decide.sessions.pool``).
+    pool: str = ""
 
 
 @dataclass(frozen=True)
@@ -130,14 +133,14 @@ def _oriented_logs(values: Sequence[float], direction: Direction) -> list[float]
     return [-math.log(v) for v in values]
 
 
-def _raw(test: MetricTest, tail: float, default_spread: float) -> _Raw:
+def _raw(test: MetricTest, tail: float, default_spread: float, pooled: Pooled | None = None) -> _Raw:
     c = _oriented_logs(test.current, test.direction)
     b = _oriented_logs(test.baseline, test.direction)
     pairs = pairs_of(c, b)
     effect, low, high = pairs.shift(tail)
     p_worse, p_better = pairs.p_greater(c_greater=True), pairs.p_greater(c_greater=False)
     spread = default_spread if test.session_spread is None else test.session_spread
-    model = session_model(c, b, test.baseline_sessions, default_spread=spread)
+    model = session_model(c, b, test.baseline_sessions, default_spread=spread, pooled=pooled)
     se = model.standard_error
     if model.inflation > 1.0 and se > 0:
         # Sessions or correlated runs: the verdict must hold under the two-level model as well.
@@ -202,6 +205,18 @@ def runs_needed(
     return max(1, total - n) if total <= 1000 else None
 
 
+def _pools(tests: Sequence[MetricTest]) -> dict[str, Pooled]:
+    """Per pool, the session spread and run correlation its tests' baselines show together."""
+    groups: dict[str, list[MetricTest]] = {}
+    for t in tests:
+        if t.pool:
+            groups.setdefault(t.pool, []).append(t)
+    return {
+        key: pool([summarize(_oriented_logs(t.baseline, t.direction), t.baseline_sessions) for t in group])
+        for key, group in groups.items()
+    }
+
+
 def holm_levels(p_values: Sequence[float], levels: Sequence[float], alpha: float) -> list[float]:
     """Holm's step-down over tests with their own levels, as adjusted p-values to compare with ``alpha``.
 
@@ -240,7 +255,8 @@ def decide(
     # interval wholly past the threshold. A sequential look tests against 0 at a spent share of
     # alpha but keeps the interval's level.
     tail = alpha if interval_alpha is None else interval_alpha
-    raws = [_raw(t, tail, default_spread) for t in tests]
+    pooled = _pools(tests)
+    raws = [_raw(t, tail, default_spread, pooled.get(t.pool) if t.pool else None) for t in tests]
     gating = [i for i, t in enumerate(tests) if not t.informational]
     levels = [alpha if (level := tests[i].level) is None else level for i in gating]
     adj_worse = dict(zip(gating, holm_levels([raws[i].p_worse for i in gating], levels, alpha), strict=True))

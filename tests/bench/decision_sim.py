@@ -90,7 +90,7 @@ NEW = Rule(
     sequential.alpha_at_look,
     sequential.unsettled_scenarios,
     sequential.newly_confirmed,
-    fields=NEW_FIELDS & {"baseline_sessions", "level", "session_spread"},
+    fields=NEW_FIELDS & {"baseline_sessions", "level", "session_spread", "pool"},
 )
 
 
@@ -183,6 +183,8 @@ def test_extras(rule: Rule, shape: GateShape, sessions: tuple[int, ...]) -> list
             metric = shape.metrics[i % len(shape.metrics)]
             configured = getattr(METRIC_POLICIES[metric], "session_spread", None)  # a [gate.metrics] override
             extra["session_spread"] = session_spread_of(metric) if configured is None else configured
+        if "pool" in rule.fields:
+            extra["pool"] = f"{shape.tier_of[i]}\x00{shape.metrics[i % len(shape.metrics)]}"
         extras.append(extra)
     return extras
 

@@ -38,6 +38,7 @@ def verdict(
     change: float | None = None,
     runs_needed: int | None = None,
     direction: str = "lower",
+    interval: tuple[float, float] | None = None,
 ) -> Verdict:
     return Verdict(
         tier=tier,
@@ -50,6 +51,8 @@ def verdict(
         threshold_worse=0.1,
         threshold_better=0.1,
         change=change,
+        change_low=None if interval is None else interval[0],
+        change_high=None if interval is None else interval[1],
         runs_needed=runs_needed,
     )
 
@@ -298,3 +301,20 @@ def test_the_gate_reads_a_results_files_confirmed_regressions_and_tests_at_its_n
 def test_fixed_n_results_leave_alpha_as_it_is():
     levels, confirmed = sequential_alpha([LoadedResults(Path("r.json"), make_result(seed=2, n=5))], ALPHA)
     assert (levels, confirmed) == ({}, frozenset())  # a tier not in the mapping is tested at alpha
+
+
+@pytest.mark.parametrize(
+    ("direction", "change", "interval", "expected"),
+    [
+        ("lower", 0.09, (0.06, 0.13), True),  # worse for sure, maybe past 10 %
+        ("lower", 0.09, (-0.01, 0.13), False),  # maybe no change at all: not suspected
+        ("lower", 0.05, (0.02, 0.08), False),  # worse, but within the threshold
+        ("higher", -0.09, (-0.13, -0.06), True),  # throughput down 6-13 %
+        ("higher", -0.09, (-0.13, 0.01), False),
+    ],
+)
+def test_a_suspected_regression_is_also_a_worse_interval_that_reaches_the_threshold(
+    direction, change, interval, expected
+):
+    v = verdict("s", "m", VerdictKind.INCONCLUSIVE, change=change, direction=direction, interval=interval)
+    assert suspected_regression(v) is expected

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from perfgate.decide.ranks import p_greater
-from perfgate.decide.sessions import design_effect, session_model, split_sessions
+from perfgate.decide.sessions import design_effect, pool, session_model, split_sessions, summarize
 from perfgate.decide.stats import MetricTest, decide
 
 
@@ -94,3 +94,51 @@ def test_a_session_offset_within_the_baselines_own_spread_is_not_a_regression():
     unlabelled = decide([MetricTest(base, current, "lower", 0.05, 0.05)])[0]
     assert unlabelled.verdict != "regressed"
     assert any("runs correlated" in r for r in unlabelled.reasons)
+
+
+def _offset_baseline(rng: np.random.Generator, offsets: np.ndarray) -> list[float]:
+    return [float(o + e) for o in offsets for e in rng.normal(0.0, 0.01, 15)]
+
+
+def test_pooled_spread_is_the_dof_weighted_mean_of_each_baselines_excess_clipped_at_zero():
+    rng = np.random.default_rng(11)
+    # Two baselines whose sessions differ a lot, one whose sessions happen to agree.
+    spread_out = [_offset_baseline(rng, np.array(o)) for o in ((-0.05, 0.0, 0.05), (0.04, -0.04, 0.0))]
+    agreeing = _offset_baseline(rng, np.zeros(3))
+    summaries = [summarize(b, (15, 15, 15)) for b in (*spread_out, agreeing)]
+    own = [pool([s]) for s in summaries]
+    together = pool(summaries)
+    assert together.dof == 6
+    assert own[2].tau2 is not None
+    assert own[2].tau2 < 1e-4  # alone it sees (almost) no session spread
+    assert together.tau2 is not None
+    own_excess = [o.tau2 for o in own if o.tau2 is not None]
+    assert min(own_excess) < together.tau2 < max(own_excess)
+    # One session: nothing to pool.
+    assert pool([summarize(agreeing[:15])]).tau2 is None
+
+
+def test_a_pool_lends_its_session_spread_to_a_test_whose_own_sessions_happen_to_agree():
+    rng = np.random.default_rng(12)
+    spread_out = [_offset_baseline(rng, np.array(o)) for o in ((-0.05, 0.0, 0.05), (0.04, -0.04, 0.0))]
+    agreeing = _offset_baseline(rng, np.zeros(3))
+    current = [float(0.08 + e) for e in rng.normal(0.0, 0.01, 5)]  # a session 8 % off
+
+    def test(baseline: list[float], pool_key: str) -> MetricTest:
+        values = tuple(math.exp(v) for v in baseline)
+        return MetricTest(
+            values,
+            tuple(math.exp(v) for v in current),
+            "lower",
+            0.05,
+            0.05,
+            baseline_sessions=(15, 15, 15),
+            pool=pool_key,
+        )
+
+    alone = decide([test(b, "") for b in (*spread_out, agreeing)])
+    pooled = decide([test(b, "tier\x00ttft_ms") for b in (*spread_out, agreeing)])
+    # Alone, the agreeing baseline calls the session's 8 % a regression; pooled, it knows sessions differ.
+    assert alone[2].verdict == "regressed"
+    assert pooled[2].verdict != "regressed"
+    assert pooled[2].change_low < alone[2].change_low

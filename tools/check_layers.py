@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "perfgate.configdoc": 3,
     "perfgate.contracts": 3,
     "perfgate.decide": 4,
+    "perfgate.history": 4,  # the history store's series and drift detection (pure but for the store's files)
     "perfgate.childproc": 5,
     "perfgate.runtimes": 5,
     "perfgate.publish.github": 5,  # an I/O client like the runtimes' (triage's GitHub sink uses it)

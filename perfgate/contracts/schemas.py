@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from perfgate.contracts.baseline import Baseline
 from perfgate.contracts.confirmation import Confirmation
 from perfgate.contracts.gate import GateReport
+from perfgate.contracts.history import HistoryEntry
 from perfgate.contracts.proxy import ProxyRecordLine
 from perfgate.contracts.results import RunResult
 from perfgate.contracts.triage import TriageLedger
@@ -24,6 +25,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "triage-ledger.schema.json": TriageLedger,
     "proxy-record.schema.json": ProxyRecordLine,  # one line of a `perfgate proxy --record` file
     "confirmation.schema.json": Confirmation,
+    "history-entry.schema.json": HistoryEntry,  # one file of the history store (issue 19)
 }
 
 

@@ -217,12 +217,14 @@ class GitHubClient:
         }
 
     def _create(self, path: str, payload: Mapping[str, Any], find: Finder | None) -> dict[str, Any]:
-        """POST something new without ever making two of it.
+        """POST something new, and not a second time when the first may have been stored.
 
         A 5xx or a lost answer may come after GitHub stored it (a 502 from a proxy in
         front of a write that went through), so the create is not retried blindly:
         after the usual back-off, ``find`` looks for it and what is there is adopted;
-        only when nothing is there is it sent again. Without ``find`` it is not sent again.
+        only when nothing is there is it sent again. Without ``find`` it is not sent
+        again. (A list that lags behind the write can still let a second one through;
+        the triage sink closes such a duplicate on its next run.)
         """
         for attempt in range(1, self.max_attempts + 1):
             try:
@@ -230,12 +232,12 @@ class GitHubClient:
             except _Uncertain as exc:
                 if find is None:
                     raise PublishError(f"{exc}; not sent again, as GitHub may have stored it") from exc
-                if attempt == self.max_attempts:
-                    raise PublishError(f"{exc}; gave up after {attempt} attempts") from exc
                 self._sleep(self._backoff(attempt))
                 found = find()
                 if found is not None:
                     return found
+                if attempt == self.max_attempts:
+                    raise PublishError(f"{exc}; gave up after {attempt} attempts") from exc
         raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
     def _object(self, method: str, path: str, *, json: Mapping[str, Any], once: bool = False) -> dict[str, Any]:

@@ -360,11 +360,20 @@ def test_an_uncertain_create_gives_up_after_max_attempts(
     make_client: Callable[..., GitHubClient], sleeps: Sleeps
 ) -> None:
     script = Script(*[httpx.Response(502, json={"message": "Bad Gateway"}) for _ in range(3)])
-    find = Finds(None, None)
+    find = Finds(None, None, None)
     with pytest.raises(PublishError, match=r"HTTP 502: Bad Gateway\); gave up after 3 attempts$"):
         make_client(script, max_attempts=3).create_issue("t", "b", [], find=find)
-    assert (len(script.requests), find.calls) == (3, 2)
-    assert sleeps == [1.0, 2.0]
+    assert (len(script.requests), find.calls) == (3, 3)  # looked after the last one too
+    assert sleeps == [1.0, 2.0, 4.0]
+
+
+def test_an_uncertain_last_attempt_that_was_stored_is_adopted(
+    make_client: Callable[..., GitHubClient], sleeps: Sleeps
+) -> None:
+    script = Script(httpx.Response(502, json={}), httpx.Response(502, json={}))
+    find = Finds(None, {"number": 9})
+    assert make_client(script, max_attempts=2).create_issue("t", "b", [], find=find) == {"number": 9}
+    assert (len(script.requests), find.calls) == (2, 2)
 
 
 # ---------------------------------------------------------------- a second between writes

@@ -43,6 +43,7 @@ def exit_code(outcome: Outcome) -> int:
     """A regression outranks everything; a run that could not measure outranks a pass or an inconclusive gate.
 
     An interrupted run outranks them all: its code says the signal (128 + its number), as a shell's would.
+    A failed GitHub write shows only when performance passed: it never hides, nor poses as, a verdict.
     """
     if outcome.interrupted is not None:
         return 128 + outcome.interrupted
@@ -51,7 +52,8 @@ def exit_code(outcome: Outcome) -> int:
         return int(ExitCode.REGRESSION)
     if outcome.could_not_measure:
         return int(ExitCode.COULD_NOT_MEASURE)
-    return int(gate if gate is not None else ExitCode.OK)
+    code = gate if gate is not None else ExitCode.OK
+    return int(ExitCode.PUBLISH_FAILED if code is ExitCode.OK and outcome.publish_failed else code)
 
 
 def _internal_error(exc: BaseException) -> int:

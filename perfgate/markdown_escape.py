@@ -22,3 +22,15 @@ def escape(text: str) -> str:
     # "@user", "#123", bare URLs and "www." must not notify or link: a word joiner breaks each.
     text = text.replace("@", "@\u2060").replace("#", "#\u2060")
     return text.replace("://", ":\u2060//").replace("www.", "www\u2060.")
+
+
+# Issue titles are plain text with code spans: a backslash would show, so characters are swapped instead.
+_TITLE_SWAPS = str.maketrans({"`": "\u02cb", "<": "\u2039", ">": "\u203a"})
+
+
+def escape_title(text: str) -> str:
+    """Untrusted text for a GitHub issue title: one line, no code span, tag, mention, reference or link."""
+    text = "".join(ch if ch.isprintable() else " " for ch in text)  # control and bidi characters
+    text = " ".join(text.split()).translate(_TITLE_SWAPS)
+    text = text.replace("@", "@\u2060").replace("#", "#\u2060")
+    return text.replace("://", ":\u2060//").replace("www.", "www\u2060.")

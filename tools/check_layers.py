@@ -32,6 +32,8 @@ LAYERS: dict[str, int] = {
     "perfgate.childproc": 5,
     "perfgate.runtimes": 5,
     "perfgate.publish.github": 5,  # an I/O client like the runtimes' (triage's GitHub sink uses it)
+    "perfgate.publish.limits": 5,  # GitHub's length limits, for the client's callers (triage's sink too)
+    "perfgate.publish.backoff": 4,  # the GitHub client's waits (Retry-After, rate limits): pure, below the client
     "perfgate.sim": 6,
     "perfgate.llamacpp": 6,
     "perfgate.runtimes.registry": 7,  # opens any runtime, starting a managed sim or llama.cpp server

@@ -42,6 +42,7 @@ class Outcome:
     regression: bool = False  # a regression found without a gate (an A/B re-measure confirmed one)
     could_not_measure: bool = False  # a run recorded failures, or a sequential look failed
     interrupted: int | None = None  # the signal (SIGINT, SIGTERM) that stopped a run whose results were kept
+    publish_failed: bool = False  # a GitHub write (comment, issue) failed; the gate's own files were written
 
 
 @contextmanager

@@ -7,15 +7,22 @@ store) → Markdown summary → job summary → apply triage → sticky PR comme
 
 Order matters: the report, ``gate.json``, the Markdown summary and the job
 summary are written **before** anything talks to GitHub, so a GitHub outage
-never loses the gate's result; a publishing failure is returned as a one-line
-message and never changes the exit code, which reflects performance only.
+never loses the gate's result. Each GitHub write that fails is one line, and
+the others are still made; the exit code is the performance verdict's when
+that is not a pass, else 5 (publishing failed) when a write failed.
+
+Which event publishes what: a push or ``workflow_dispatch`` run of the default
+branch reconciles triage (opens, updates, closes issues); a pull request's run
+comments (and files only what ``triage.file_on_pr`` allows, by default nothing);
+``--comment`` on a run with no pull request does nothing, silently.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,11 +70,26 @@ class GateOutcome:
     report: GateReport
     summary: str
     summary_path: Path
-    publish_errors: list[str] = field(default_factory=list)
+    publish_errors: list[str] = field(default_factory=list)  # GitHub writes (or reads) that failed: exit 5
+    notes: list[str] = field(default_factory=list)  # said once, change nothing (no baseline diff, say)
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """The sleeper and clock the GitHub client paces and backs off with (tests inject fakes)."""
+
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
 
 
 def _github(
-    options: GateOptions, environ: Mapping[str, str], http: httpx.Client | None, errors: list[str]
+    options: GateOptions,
+    environ: Mapping[str, str],
+    http: httpx.Client | None,
+    pacing: Pacing,
+    errors: list[str],
+    *,
+    wanted: bool,
 ) -> GitHubClient | None:
     """The GitHub client, only when this gate publishes there.
 
@@ -75,16 +97,18 @@ def _github(
     publishing problem: it must not fail a gate that asked for no GitHub at all, nor lose
     the gate's result.
     """
-    if http is None or not (options.comment or (options.triage and options.triage_ledger is None)):
+    if http is None or not wanted:
         return None
     try:
-        return GitHubClient.from_env(http, environ, repository=options.repository)
+        return GitHubClient.from_env(
+            http, environ, repository=options.repository, sleep=pacing.sleep, clock=pacing.clock
+        )
     except ConfigError as exc:
         errors.append(f"not publishing to GitHub: {exc}")
         return None
 
 
-def _baseline_diff(options: GateOptions, environ: Mapping[str, str], errors: list[str]) -> str | None:
+def _baseline_diff(options: GateOptions, environ: Mapping[str, str], notes: list[str]) -> str | None:
     base = environ.get("GITHUB_BASE_REF")
     ref = options.base_ref or (f"origin/{base}" if base else None)
     if ref is None:
@@ -92,7 +116,7 @@ def _baseline_diff(options: GateOptions, environ: Mapping[str, str], errors: lis
     try:
         diffs = changed_baselines(options.baselines_dir, ref)
     except PerfgateError as exc:
-        errors.append(f"baseline diff unavailable: {exc}")
+        notes.append(f"baseline diff unavailable: {exc}")
         return None
     return diff_markdown(diffs) if diffs else None
 
@@ -104,6 +128,7 @@ def run_ci_gate(
     *,
     environ: Mapping[str, str],
     http: httpx.Client | None,
+    pacing: Pacing = Pacing(),
 ) -> GateOutcome:
     """Compare every tier, write the outputs, then publish; returns what happened (``http`` None: no publishing)."""
     event = load_event(None, environ)
@@ -117,9 +142,13 @@ def run_ci_gate(
     context = run_context(environ, event)
     findings = findings_from_report(report, config.triage)
     errors: list[str] = []
-    findings = with_confirmations(findings, options.confirmations, report, errors)
-    github = _github(options, environ, http, errors)
-    sink = open_store(config, github, options.triage_ledger) if options.triage else None
+    notes: list[str] = []
+    findings = with_confirmations(findings, options.confirmations, report, notes)
+    # --comment without a pull request (a push, a manual run) has nothing to comment on: no client, no line.
+    pr = (options.pr or pr_number(event)) if options.comment else None
+    wanted = pr is not None or (options.triage and options.triage_ledger is None)
+    github = _github(options, environ, http, pacing, errors, wanted=wanted)
+    sink = open_store(config, github, options.triage_ledger, run_url=context.url) if options.triage else None
     entries: list[TriageEntry] = []
     actions: list[TriageAction] = []
     if sink is not None:
@@ -131,7 +160,7 @@ def run_ci_gate(
     rows = with_ab_status(
         triage_rows(findings, actions, entries, context, config.triage, filing=sink is not None), findings
     )
-    summary = gate_summary(report, rows, _baseline_diff(options, environ, errors))
+    summary = gate_summary(report, rows, _baseline_diff(options, environ, notes))
 
     summary_path = options.summary_out or options.results_dir / "summary.md"
     write_text_atomic(summary_path, summary)
@@ -141,26 +170,24 @@ def run_ci_gate(
             with Path(step_summary).open("a", encoding="utf-8") as handle:
                 handle.write(summary)
         except OSError as exc:
-            errors.append(f"job summary not written: {exc.strerror or exc}")
+            notes.append(f"job summary not written: {exc.strerror or exc}")
 
-    if sink is not None and actions:
+    # Duplicates (one defect filed twice) are closed only by a run that keeps triage.
+    if sink is not None and (actions or (context.is_default_branch and sink.duplicates)):
         try:
-            sink.apply(entries, actions)
+            errors += sink.apply(entries, actions).failures
         except PublishError as exc:
             errors.append(f"triage not updated: {exc}")
-    if options.comment:
-        number = options.pr or pr_number(event)
+    if pr is not None:
         if github is None:
             if not environ.get("GITHUB_TOKEN", "").strip():
                 errors.append("no PR comment: GITHUB_TOKEN is not set")
-        elif number is None:
-            errors.append("no PR comment: not a pull request (pass --pr N)")
         else:
             try:
-                upsert_sticky_comment(github, number, summary)
+                upsert_sticky_comment(github, pr, summary, author=config.github.bot_login, run_url=context.url)
             except PublishError as exc:
                 errors.append(f"PR comment not posted: {exc}")
-    return GateOutcome(report, summary, summary_path, errors)
+    return GateOutcome(report, summary, summary_path, errors, notes)
 
 
 def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) -> Outcome:
@@ -195,6 +222,6 @@ def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) 
     console.say(f"\ngate.json and {outcome.summary_path.name} written to {outcome.summary_path.parent}")
     for problem in outcome.report.problems:
         console.fail(problem.message)
-    for message in outcome.publish_errors:
+    for message in (*outcome.notes, *outcome.publish_errors):
         console.fail(message)
-    return Outcome(report=outcome.report)
+    return Outcome(report=outcome.report, publish_failed=bool(outcome.publish_errors))

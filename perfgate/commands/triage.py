@@ -34,10 +34,12 @@ def default_ledger(config: PerfgateConfig) -> Path:
     return Path(config.results_dir) / LEDGER_NAME
 
 
-def open_store(config: PerfgateConfig, github: GitHubClient | None, ledger: Path | None) -> TriageSink:
+def open_store(
+    config: PerfgateConfig, github: GitHubClient | None, ledger: Path | None, *, run_url: str | None = None
+) -> TriageSink:
     """GitHub issues when there is a client and no explicit ledger; otherwise the local ledger."""
     if ledger is None and github is not None:
-        return GitHubIssueSink(github, config.triage.label)
+        return GitHubIssueSink(github, config.triage.label, author=config.github.bot_login, run_url=run_url)
     return LedgerSink(ledger or default_ledger(config))
 
 

@@ -1,4 +1,4 @@
-"""The config tables of the simulator and the later stages: sequential runs, the A/B re-measure and triage."""
+"""The config tables of the simulator and the later stages: sequential runs, the A/B re-measure, triage, GitHub."""
 
 from __future__ import annotations
 
@@ -60,10 +60,10 @@ class TriageConfig(_Model):
 
     label: str = Field(default="perfgate", description="GitHub label on every triage issue.")
     file_on_pr: Literal["never", "could_not_measure", "all"] = Field(
-        default="could_not_measure",
+        default="never",
         description=(
-            "What a pull request's gate files as issues. Regressions seen only on a PR are reported in its "
-            "comment; the default branch files everything."
+            "What a pull request's gate files as issues: by default nothing (a PR's gate only comments; what it "
+            "saw is in its comment). The default branch (push or workflow_dispatch) files, updates and closes."
         ),
     )
     p1_regression: float = Field(default=0.25, gt=0, description="A regression this large (0.25 = 25 %) is P1.")
@@ -117,3 +117,18 @@ class TriageConfig(_Model):
     def _known_kinds(cls, value: dict[str, str]) -> dict[str, str]:
         _refuse_unknown("triage kind", value, TRIAGE_KINDS)
         return value
+
+
+class GitHubConfig(_Model):
+    """How perfgate recognises its own comment and issues on GitHub."""
+
+    bot_login: str = Field(
+        default="github-actions[bot]",
+        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$",
+        description=(
+            "The account perfgate's token writes as: `github-actions[bot]` for the workflow's `GITHUB_TOKEN`, "
+            "`<app-slug>[bot]` for a GitHub App, a user's login for a personal token. Only the sticky comment and "
+            "triage issues this account wrote are found again and edited; a comment by anyone else is never "
+            "touched, even one that starts with perfgate's marker."
+        ),
+    )

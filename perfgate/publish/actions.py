@@ -55,24 +55,33 @@ def default_branch_from_event(event: Mapping[str, Any]) -> str | None:
     return branch if isinstance(branch, str) and branch else None
 
 
-def is_default_branch_push(environ: Mapping[str, str], event: Mapping[str, Any]) -> bool:
-    """True for a push to the default branch, where a clean run resolves triage entries."""
-    if environ.get("GITHUB_EVENT_NAME") != "push":
+DEFAULT_BRANCH_EVENTS = frozenset({"push", "workflow_dispatch"})
+"""The events whose run on the default branch keeps triage: it opens, updates and closes issues."""
+
+
+def is_default_branch_run(environ: Mapping[str, str], event: Mapping[str, Any]) -> bool:
+    """True for a push to the default branch or a manual run of it: where a clean run resolves triage entries."""
+    if environ.get("GITHUB_EVENT_NAME") not in DEFAULT_BRANCH_EVENTS:
         return False
     branch = default_branch_from_event(event)
     return branch is not None and environ.get("GITHUB_REF") == f"refs/heads/{branch}"
 
 
-def run_context(environ: Mapping[str, str], event: Mapping[str, Any]) -> RunContext:
-    """Where this gate runs, from the GitHub Actions environment (empty locally)."""
+def run_url(environ: Mapping[str, str]) -> str | None:
+    """The run's page (``GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/GITHUB_RUN_ID``), when all are known."""
     run_id = environ.get("GITHUB_RUN_ID")
     server, repo = environ.get("GITHUB_SERVER_URL"), environ.get("GITHUB_REPOSITORY")
+    return f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None
+
+
+def run_context(environ: Mapping[str, str], event: Mapping[str, Any]) -> RunContext:
+    """Where this gate runs, from the GitHub Actions environment (empty locally)."""
     return RunContext(
         date=utc_now_iso(),
         commit=environ.get("GITHUB_SHA"),
-        run_id=run_id,
-        url=f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None,
+        run_id=environ.get("GITHUB_RUN_ID"),
+        url=run_url(environ),
         # Outside GitHub Actions there is no pull request: a local gate with a ledger
         # files and resolves like the default branch does.
-        is_default_branch=is_default_branch_push(environ, event) or not environ.get("GITHUB_ACTIONS"),
+        is_default_branch=is_default_branch_run(environ, event) or not environ.get("GITHUB_ACTIONS"),
     )

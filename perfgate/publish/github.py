@@ -8,37 +8,65 @@ timeouts. Lists are followed through the ``Link: rel="next"`` header.
 Transient failures (5xx, 429, network errors, 403 secondary rate limits) are
 retried with exponential backoff, honouring ``Retry-After`` and
 ``x-ratelimit-reset`` as GitHub asks; anything else becomes a one-line
-``PublishError``. The token never reaches a message, a log or a repr: error
-text is built from the method and path only, and the token is held in a
-``_Secret`` whose repr is redacted.
+``PublishError``. A create (an issue, a comment) is the exception: a 5xx or a
+timeout after it was sent may come after GitHub stored it, so it is never sent
+again blindly. The caller's ``find`` looks for it first (by its marker), and
+only when it is not there is it sent again. Write requests are paced at least
+``write_interval_s`` (one second, as GitHub's best practices ask) apart, on an
+injected clock and sleeper.
+
+The token never reaches a message, a log or a repr: error text is built from
+the method and path only, and the token is held in a ``_Secret`` whose repr is
+redacted.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import httpx
 
 from perfgate import __version__
 from perfgate.errors import ConfigError, PublishError
+from perfgate.publish.backoff import backoff, retry_wait
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 PER_PAGE = 100
-BACKOFF_BASE_S = 1.0
-SECONDARY_LIMIT_MIN_WAIT_S = 60.0
-"""GitHub: a secondary rate limit without ``retry-after`` waits a minute, then exponentially longer."""
+
+WRITE_INTERVAL_S = 1.0
+"""GitHub's best practices: at least a second between POST, PATCH, PUT and DELETE requests."""
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 PERMISSION_HINT = "the workflow token needs pull-requests: write / issues: write"
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 IssueState = Literal["open", "closed"]
 StateReason = Literal["completed", "not_planned", "reopened"]
+Finder = Callable[[], "dict[str, Any] | None"]
+"""Looks for what a create may already have made (by its marker); None when it is not there."""
+
+
+DEFAULT_BOT_LOGIN = "github-actions[bot]"
+"""The account the workflow's ``GITHUB_TOKEN`` writes as (``github.bot_login`` in the config)."""
+
+
+def authored_by(item: Mapping[str, Any], login: str) -> bool:
+    """Whether an issue or comment was written by ``login`` (GitHub logins ignore case)."""
+    user = item.get("user")
+    author = user.get("login") if isinstance(user, dict) else None
+    return isinstance(author, str) and author.casefold() == login.casefold()
+
+
+class _Uncertain(PublishError):
+    """A create GitHub may or may not have stored: a 5xx, or no answer after the request was sent."""
+
+
+# Failures before a request left this machine: sending it again cannot make a second one.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 class _Secret:
@@ -74,6 +102,8 @@ class GitHubClient:
         now: Callable[[], float] = time.time,
         connect_timeout_s: float = 10.0,
         read_timeout_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        write_interval_s: float = WRITE_INTERVAL_S,
     ) -> None:
         if not _REPOSITORY.match(repository):
             raise ConfigError(f"GitHub repository must look like 'owner/name', got {repository!r}")
@@ -89,11 +119,20 @@ class GitHubClient:
         self.max_wait_s = max_wait_s
         self._sleep = sleep
         self._now = now
+        self._clock = clock
+        self.write_interval_s = write_interval_s
+        self._last_write: float | None = None
         self._timeout = httpx.Timeout(connect=connect_timeout_s, read=read_timeout_s, write=read_timeout_s, pool=10.0)
 
     @classmethod
     def from_env(
-        cls, http: httpx.Client, environ: Mapping[str, str], *, repository: str | None = None
+        cls,
+        http: httpx.Client,
+        environ: Mapping[str, str],
+        *,
+        repository: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> GitHubClient | None:
         """Build from ``GITHUB_TOKEN``/``GITHUB_API_URL``/``GITHUB_REPOSITORY``; None without a token."""
         token = environ.get("GITHUB_TOKEN", "").strip()
@@ -103,7 +142,7 @@ class GitHubClient:
         if not repository:
             raise ConfigError("GITHUB_REPOSITORY is not set; name the repository as 'owner/name'")
         api_url = environ.get("GITHUB_API_URL", "").strip() or DEFAULT_API_URL
-        return cls(http, token=token, repository=repository, api_url=api_url)
+        return cls(http, token=token, repository=repository, api_url=api_url, sleep=sleep, clock=clock)
 
     def __repr__(self) -> str:
         return f"GitHubClient(repository={self.repository!r}, api_url={self.api_url!r})"
@@ -114,8 +153,9 @@ class GitHubClient:
         """Every comment on an issue or pull request, oldest first, across all pages."""
         return self._paginate(f"{self._repo_path}/issues/{number}/comments", {})
 
-    def create_issue_comment(self, number: int, body: str) -> dict[str, Any]:
-        return self._object("POST", f"{self._repo_path}/issues/{number}/comments", json={"body": body})
+    def create_issue_comment(self, number: int, body: str, *, find: Finder | None = None) -> dict[str, Any]:
+        """Post a comment; after an uncertain answer, ``find`` (if given) is asked before it is sent again."""
+        return self._create(f"{self._repo_path}/issues/{number}/comments", {"body": body}, find)
 
     def update_issue_comment(self, comment_id: int, body: str) -> dict[str, Any]:
         return self._object("PATCH", f"{self._repo_path}/issues/comments/{comment_id}", json={"body": body})
@@ -128,9 +168,12 @@ class GitHubClient:
         # The issues endpoint returns pull requests too; only they carry a "pull_request" key.
         return [item for item in items if "pull_request" not in item]
 
-    def create_issue(self, title: str, body: str, labels: Sequence[str]) -> dict[str, Any]:
+    def create_issue(
+        self, title: str, body: str, labels: Sequence[str], *, find: Finder | None = None
+    ) -> dict[str, Any]:
+        """Open an issue; after an uncertain answer, ``find`` (if given) is asked before it is sent again."""
         payload = {"title": title, "body": body, "labels": list(labels)}
-        return self._object("POST", f"{self._repo_path}/issues", json=payload)
+        return self._create(f"{self._repo_path}/issues", payload, find)
 
     def update_issue(
         self,
@@ -173,8 +216,32 @@ class GitHubClient:
             "Authorization": f"Bearer {self._token.reveal()}",
         }
 
-    def _object(self, method: str, path: str, *, json: Mapping[str, Any]) -> dict[str, Any]:
-        response = self._request(method, self._url(path), json=json)
+    def _create(self, path: str, payload: Mapping[str, Any], find: Finder | None) -> dict[str, Any]:
+        """POST something new, and not a second time when the first may have been stored.
+
+        A 5xx or a lost answer may come after GitHub stored it (a 502 from a proxy in
+        front of a write that went through), so the create is not retried blindly:
+        after the usual back-off, ``find`` looks for it and what is there is adopted;
+        only when nothing is there is it sent again. Without ``find`` it is not sent
+        again. (A list that lags behind the write can still let a second one through;
+        the triage sink closes such a duplicate on its next run.)
+        """
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return self._object("POST", path, json=payload, once=True)
+            except _Uncertain as exc:
+                if find is None:
+                    raise PublishError(f"{exc}; not sent again, as GitHub may have stored it") from exc
+                self._sleep(self._backoff(attempt))
+                found = find()
+                if found is not None:
+                    return found
+                if attempt == self.max_attempts:
+                    raise PublishError(f"{exc}; gave up after {attempt} attempts") from exc
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+    def _object(self, method: str, path: str, *, json: Mapping[str, Any], once: bool = False) -> dict[str, Any]:
+        response = self._request(method, self._url(path), json=json, once=once)
         body = self._json(method, response)
         if not isinstance(body, dict):
             raise PublishError(f"GitHub {method} {_where(response)} returned {type(body).__name__}, not an object")
@@ -212,16 +279,21 @@ class GitHubClient:
         params: Mapping[str, str | int] | None = None,
         json: Mapping[str, Any] | None = None,
         allow: Collection[int] = (),
+        once: bool = False,
     ) -> httpx.Response:
-        """Send with retries; return a 2xx (or an ``allow``-ed) response, else raise PublishError."""
+        """Send with retries; return a 2xx (or an ``allow``-ed) response, else raise PublishError.
+
+        ``once``: a 5xx, or a failure after the request was sent, raises ``_Uncertain``
+        instead of sending it again (a create, which the caller settles).
+        """
         where = httpx.URL(url).path
         for attempt in range(1, self.max_attempts + 1):
             last = attempt == self.max_attempts
             try:
-                response = self._http.request(
-                    method, url, params=params, json=json, headers=self._headers(), timeout=self._timeout
-                )
+                response = self._send(method, url, params=params, json=json)
             except httpx.TransportError as exc:
+                if once and not isinstance(exc, _NOT_SENT):
+                    raise _Uncertain(f"GitHub {method} {where} got no answer ({type(exc).__name__})") from exc
                 if last:
                     raise PublishError(
                         f"GitHub {method} {where} failed after {attempt} attempts: {type(exc).__name__}"
@@ -233,6 +305,8 @@ class GitHubClient:
             wait = self._retry_wait(response, attempt)
             if wait is None:
                 raise PublishError(self._classify(method, response))
+            if once and response.status_code >= 500:
+                raise _Uncertain(self._failure(method, response, "failed"))
             if wait > self.max_wait_s:
                 # A reset an hour away: waiting in CI would only burn the job's time, then fail.
                 raise PublishError(
@@ -243,30 +317,28 @@ class GitHubClient:
             self._sleep(wait)
         raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
+    def _send(
+        self, method: str, url: str, *, params: Mapping[str, str | int] | None, json: Mapping[str, Any] | None
+    ) -> httpx.Response:
+        """One request; a write waits until ``write_interval_s`` has passed since the last one ended."""
+        write = method in WRITE_METHODS
+        if write and self._last_write is not None:
+            wait = self._last_write + self.write_interval_s - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+        try:
+            return self._http.request(
+                method, url, params=params, json=json, headers=self._headers(), timeout=self._timeout
+            )
+        finally:
+            if write:
+                self._last_write = self._clock()
+
     def _retry_wait(self, response: httpx.Response, attempt: int) -> float | None:
-        """Seconds to wait before retrying, or None when the failure is not transient."""
-        status = response.status_code
-        rate_limited = status == 429 or (status == 403 and _is_rate_limited(response))
-        if status < 500 and not rate_limited:
-            return None
-        headers = response.headers
-        wait = _retry_after_s(headers.get("retry-after"), self._now)
-        if wait is None and headers.get("x-ratelimit-remaining") == "0":
-            reset = _float(headers.get("x-ratelimit-reset"))
-            if reset is not None:
-                wait = reset - self._now()
-        if wait is not None and wait > self.max_wait_s:
-            # GitHub named a time beyond the cap (an hourly reset): waiting less would only
-            # be refused again, and waiting longer burns the job's time. Give up now.
-            return wait
-        if wait is None and rate_limited:
-            wait = SECONDARY_LIMIT_MIN_WAIT_S * 2.0 ** (attempt - 1)
-        if wait is None:
-            wait = self._backoff(attempt)
-        return min(max(wait, 0.0), self.max_wait_s)
+        return retry_wait(response, attempt, now=self._now, max_wait_s=self.max_wait_s)
 
     def _backoff(self, attempt: int) -> float:
-        return min(BACKOFF_BASE_S * 2.0 ** (attempt - 1), self.max_wait_s)
+        return backoff(attempt, self.max_wait_s)
 
     def _classify(self, method: str, response: httpx.Response) -> str:
         status, where, detail = response.status_code, _where(response), self._detail(response)
@@ -312,17 +384,6 @@ def _where(response: httpx.Response) -> str:
     return response.request.url.path
 
 
-def _is_rate_limited(response: httpx.Response) -> bool:
-    """A 403 is a rate limit (not a permission problem) when GitHub's headers or message say so."""
-    if "retry-after" in response.headers or response.headers.get("x-ratelimit-remaining") == "0":
-        return True
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    return isinstance(body, dict) and "rate limit" in str(body.get("message", "")).lower()
-
-
 def _already_exists(response: httpx.Response) -> bool:
     try:
         body = response.json()
@@ -330,26 +391,3 @@ def _already_exists(response: httpx.Response) -> bool:
         return False
     errors = body.get("errors") if isinstance(body, dict) else None
     return isinstance(errors, list) and any(isinstance(e, dict) and e.get("code") == "already_exists" for e in errors)
-
-
-def _retry_after_s(value: str | None, now: Callable[[], float]) -> float | None:
-    """``Retry-After`` as seconds: GitHub sends delta-seconds; HTTP also allows a date."""
-    if value is None:
-        return None
-    seconds = _float(value)
-    if seconds is not None:
-        return seconds
-    try:
-        return parsedate_to_datetime(value).timestamp() - now()
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None

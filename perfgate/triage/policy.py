@@ -85,8 +85,20 @@ class TriageAction:
     evidence: Evidence
 
 
+def _fingerprint_part(part: str | None) -> str:
+    if part is None:
+        return "-"
+    part = part.replace("%", "%25").replace(":", "%3A")
+    return "%2D" if part == "-" else part
+
+
 def fingerprint_of(kind: TriageKind, tier: str, scenario: str | None = None, metric: str | None = None) -> str:
-    return ":".join([kind.value, tier, scenario or "-", metric or "-"])
+    """``kind:tier:scenario:metric``, ``-`` for an absent part.
+
+    A ``:`` or ``%`` inside a part is percent-encoded (and a part that is just ``-``),
+    so two different keys never share a fingerprint; the usual names are unchanged.
+    """
+    return ":".join([kind.value, *(_fingerprint_part(part) for part in (tier, scenario, metric))])
 
 
 def _regression_finding(v: Verdict, config: TriageConfig) -> Finding:

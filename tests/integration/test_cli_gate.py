@@ -28,6 +28,7 @@ from perfgate.contracts.triage import LEDGER_SCHEMA_VERSION, TriageLedger
 from perfgate.errors import Kind
 from perfgate.files import read_model, write_model
 from perfgate.publish.comment import STICKY_MARKER
+from perfgate.triage.sinks import fingerprint_marker
 
 TOKEN = "ghs_perfgateTestToken0123456789abcdef"
 REPO = "acme/app"
@@ -365,7 +366,7 @@ def test_a_default_branch_regression_is_one_issue_updated_then_closed_when_clean
     number = int(issue["number"])
     assert issue["title"] == "Performance regression: TTFT on pro/short"
     assert [label["name"] for label in issue["labels"]] == ["perfgate"]
-    assert str(issue["body"]).startswith(f"<!-- perfgate-triage: {TTFT_FP} -->\n")
+    assert str(issue["body"]).startswith(f"{fingerprint_marker(TTFT_FP)}\n")
     assert "**P1** · owner **QA** · open · seen 1×" in str(issue["body"])
     assert gh.comments.get(number, []) == []
 

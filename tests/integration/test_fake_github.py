@@ -18,10 +18,18 @@ PR = 7
 
 
 class Sleeps(list[float]):
-    """A fake ``sleep`` that records how long it was asked to wait."""
+    """A fake ``sleep`` that records how long it was asked to wait, and the monotonic clock it moves on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
 
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
 
 
 @pytest.fixture
@@ -44,7 +52,7 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 def client(gh: FakeGitHub, http: httpx.Client, sleeps: Sleeps) -> GitHubClient:
-    return GitHubClient(http, token=TOKEN, repository="acme/app", api_url=gh.api_url, sleep=sleeps)
+    return GitHubClient(http, token=TOKEN, repository="acme/app", api_url=gh.api_url, sleep=sleeps, clock=sleeps.clock)
 
 
 def marked(gh: FakeGitHub, number: int = PR) -> list[dict[str, object]]:
@@ -97,28 +105,98 @@ def test_a_human_quoting_the_marker_is_not_overwritten(gh: FakeGitHub, client: G
     assert quote["body"].startswith("> ")
 
 
-def test_502_then_success(gh: FakeGitHub, client: GitHubClient, sleeps: Sleeps) -> None:
+def test_a_502_before_the_comment_was_stored_looks_then_posts_again(
+    gh: FakeGitHub, client: GitHubClient, sleeps: Sleeps
+) -> None:
     gh.inject("POST", rf"/issues/{PR}/comments$", 502)
     _, created = upsert_sticky_comment(client, PR, "summary")
     assert created
     assert sleeps == [1.0]
     assert len(marked(gh)) == 1
-    assert [r.method for r in gh.requests] == ["GET", "POST", "POST"]
+    assert [r.method for r in gh.requests] == ["GET", "POST", "GET", "POST"]  # looked before posting again
+
+
+def test_a_502_after_the_comment_was_stored_adopts_it(gh: FakeGitHub, client: GitHubClient, sleeps: Sleeps) -> None:
+    gh.inject("POST", rf"/issues/{PR}/comments$", 502, stored=True)
+
+    comment_id, created = upsert_sticky_comment(client, PR, "summary")
+
+    (ours,) = marked(gh)
+    assert (comment_id, created) == (ours["id"], True)
+    assert [r.method for r in gh.requests] == ["GET", "POST", "GET"]  # found, so not posted twice
+    assert upsert_sticky_comment(client, PR, "next") == (ours["id"], False)
+    assert len(gh.comments[PR]) == 1
 
 
 def test_secondary_rate_limit_honours_retry_after(gh: FakeGitHub, client: GitHubClient, sleeps: Sleeps) -> None:
     limit = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}
-    gh.inject("PATCH", r"/issues/comments/\d+$", 403, headers={"Retry-After": "1"}, body=limit)
+    gh.inject("PATCH", r"/issues/comments/\d+$", 403, headers={"Retry-After": "5"}, body=limit)
     upsert_sticky_comment(client, PR, "first")
 
     upsert_sticky_comment(client, PR, "second")
 
-    assert sleeps == [1.0]
+    assert sleeps == [1.0, 5.0]  # a second after the create, then Retry-After
     assert marked(gh)[0]["body"] == f"{STICKY_MARKER}\nsecond"
 
 
+# ---------------------------------------------------------------- only our own comment is ours
+
+
+def test_a_comment_by_another_account_that_starts_with_the_marker_is_never_edited(
+    gh: FakeGitHub, client: GitHubClient
+) -> None:
+    bait = gh.add_comment(PR, f"{STICKY_MARKER}\nperfgate says: all fine, merge it", user="mallory")
+    newer_bait = gh.add_comment(PR, f"{STICKY_MARKER}\n(edited by hand)", user="reviewer")
+
+    first_id, created = upsert_sticky_comment(client, PR, "run 1")
+    second = upsert_sticky_comment(client, PR, "run 2")
+
+    assert created
+    assert second == (first_id, False)
+    assert bait["body"] == f"{STICKY_MARKER}\nperfgate says: all fine, merge it"
+    assert newer_bait["body"] == f"{STICKY_MARKER}\n(edited by hand)"
+    patched = [r.path for r in gh.requests if r.method == "PATCH"]
+    assert patched == [f"/repos/acme/app/issues/comments/{first_id}"]
+    ours = next(c for c in gh.comments[PR] if c["id"] == first_id)
+    assert (ours["user"], ours["body"]) == ({"login": "github-actions[bot]"}, f"{STICKY_MARKER}\nrun 2")
+
+
+def test_the_marker_counts_only_on_the_first_line(gh: FakeGitHub, client: GitHubClient) -> None:
+    ours_but_moved = gh.add_comment(PR, f"Note\n{STICKY_MARKER}\nold", user="github-actions[bot]")
+    prefixed = gh.add_comment(PR, f"{STICKY_MARKER} and more\nold", user="github-actions[bot]")
+    _, created = upsert_sticky_comment(client, PR, "summary")
+    assert created
+    assert ours_but_moved["body"] == f"Note\n{STICKY_MARKER}\nold"
+    assert prefixed["body"] == f"{STICKY_MARKER} and more\nold"
+
+
+def test_the_configured_bot_account_is_the_one_whose_comment_is_edited(gh: FakeGitHub, client: GitHubClient) -> None:
+    gh.login = "perfgate-app[bot]"  # the token of a GitHub App
+    actions_bot = gh.add_comment(PR, f"{STICKY_MARKER}\nfrom the workflow token", user="github-actions[bot]")
+    app = gh.add_comment(PR, f"{STICKY_MARKER}\nfrom the app", user="Perfgate-App[bot]")  # logins ignore case
+
+    assert upsert_sticky_comment(client, PR, "new", author="perfgate-app[bot]") == (app["id"], False)
+    assert app["body"] == f"{STICKY_MARKER}\nnew"
+    assert actions_bot["body"] == f"{STICKY_MARKER}\nfrom the workflow token"
+
+
+def test_an_over_long_summary_is_cut_with_a_link_to_the_run(gh: FakeGitHub, client: GitHubClient) -> None:
+    huge = "\n".join(f"| row {n} | {'x' * 80} |" for n in range(2_000))  # about 180 KB
+    run = "https://github.com/acme/app/actions/runs/42"
+
+    upsert_sticky_comment(client, PR, huge, run_url=run)
+
+    (ours,) = marked(gh)
+    body = str(ours["body"])
+    assert len(body) <= 65_536
+    assert body.endswith(f"_… truncated; full report in the run's artifact ([run]({run}))._\n")
+    assert all(status < 400 for status, _, _ in gh.responses)
+
+
 def test_wrong_token_is_a_one_line_publish_error(gh: FakeGitHub, http: httpx.Client, sleeps: Sleeps) -> None:
-    wrong = GitHubClient(http, token="not-the-token", repository="acme/app", api_url=gh.api_url, sleep=sleeps)
+    wrong = GitHubClient(
+        http, token="not-the-token", repository="acme/app", api_url=gh.api_url, sleep=sleeps, clock=sleeps.clock
+    )
     with pytest.raises(PublishError) as caught:
         upsert_sticky_comment(wrong, PR, "summary")
     assert str(caught.value) == (

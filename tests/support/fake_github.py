@@ -13,7 +13,13 @@ routes, state and recording, without a server.
 Pull requests are issues with a ``pull_request`` key, as on GitHub. Every
 request needs ``Authorization: Bearer <token>`` (else 401 "Bad credentials");
 unknown routes answer 404. Lists are paginated with ``per_page``/``page`` and
-a ``Link`` header.
+a ``Link`` header. As on GitHub, a title over 256 characters or a body over
+65,536 is refused with 422. Comments and issues made through the API are by
+``login`` (``github-actions[bot]``); ``add_comment``/``add_issue`` name anyone.
+
+``inject(..., stored=True)`` answers with the fault only after doing the real
+thing (GitHub stored the issue, then a proxy answered 502). With ``clock``,
+each recorded request carries the time it arrived (``Recorded.at``).
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 
 JSON = dict[str, Any]
+TITLE_MAX = 256  # GitHub's limits, in characters
+BODY_MAX = 65_536
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 IN_PROCESS_URL = "http://fake-github.invalid"  # never resolved: only transport() answers it
 
@@ -46,6 +54,7 @@ class Recorded:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    at: float | None = None  # the fake's clock when the request arrived (None without one)
 
 
 @dataclass
@@ -56,6 +65,7 @@ class Fault:
     headers: dict[str, str]
     body: Any
     times: int
+    stored: bool = False  # do the real thing first, then answer with the fault
 
 
 class Reply(Exception):
@@ -74,9 +84,11 @@ class FakeGitHub:
         repository: str = "acme/app",
         per_page_max: int = 100,
         in_process: bool = False,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.token, self.repository, self.per_page_max = token, repository, per_page_max
         self.in_process = in_process
+        self.clock = clock
         self.login = "github-actions[bot]"
         self.issues: dict[int, JSON] = {}
         self.comments: dict[int, list[JSON]] = {}  # issue number -> comments, oldest first
@@ -154,10 +166,15 @@ class FakeGitHub:
         headers: dict[str, str] | None = None,
         body: Any = None,
         times: int = 1,
+        stored: bool = False,
     ) -> None:
-        """Answer the next ``times`` matching requests with ``status`` instead of the real thing."""
+        """Answer the next ``times`` matching requests with ``status`` instead of the real thing.
+
+        ``stored``: do the real thing first (an issue is created), then answer ``status``.
+        """
         body = {"message": f"injected HTTP {status}"} if body is None else body
-        self.faults.append(Fault(method.upper(), re.compile(path_regex), status, headers or {}, body, times))
+        fault = Fault(method.upper(), re.compile(path_regex), status, headers or {}, body, times, stored)
+        self.faults.append(fault)
 
     def add_pull_request(self, number: int, title: str = "A pull request", user: str = "contributor") -> JSON:
         issue = self._new_issue(title, "", [], user, number=number)
@@ -205,6 +222,20 @@ class FakeGitHub:
         self.issues[number] = issue
         return issue
 
+    @staticmethod
+    def _check_lengths(resource: str, body: Any) -> None:
+        """GitHub's 422 for a title or body over its limit."""
+        for name, limit in (("title", TITLE_MAX), ("body", BODY_MAX)):
+            value = body.get(name) if isinstance(body, dict) else None
+            if isinstance(value, str) and len(value) > limit:
+                error = {
+                    "resource": resource,
+                    "code": "custom",
+                    "field": name,
+                    "message": f"{name} is too long (maximum is {limit} characters)",
+                }
+                raise Reply(422, "Validation Failed", errors=[error])
+
     def _issue(self, number: str) -> JSON:
         if int(number) not in self.issues:
             raise Reply(404, "Not Found")
@@ -233,11 +264,13 @@ class FakeGitHub:
         self._issue(number)
         if not isinstance(body, dict) or not isinstance(body.get("body"), str):
             raise Reply(422, "Validation Failed")
+        self._check_lengths("IssueComment", body)
         return 201, self.add_comment(int(number), body["body"], user=self.login), {}
 
     def _update_comment(self, comment_id: str, _query: dict[str, str], body: Any, _path: str) -> Any:
         for comment in itertools.chain.from_iterable(self.comments.values()):
             if comment["id"] == int(comment_id):
+                self._check_lengths("IssueComment", body)
                 comment.update(body=body["body"], updated_at=self._stamp()["updated_at"])
                 return 200, comment, {}
         raise Reply(404, "Not Found")
@@ -255,6 +288,7 @@ class FakeGitHub:
     def _create_issue(self, _query: dict[str, str], body: Any, _path: str) -> Any:
         if not isinstance(body, dict) or not body.get("title"):
             raise Reply(422, "Validation Failed", errors=[{"resource": "Issue", "code": "missing_field"}])
+        self._check_lengths("Issue", body)
         issue = self._new_issue(body["title"], body.get("body") or "", body.get("labels") or [], self.login)
         return 201, issue, {}
 
@@ -265,6 +299,7 @@ class FakeGitHub:
         issue = self._issue(number)
         if body.get("state") not in (None, "open", "closed"):
             raise Reply(422, "Validation Failed", errors=[{"resource": "Issue", "code": "invalid", "field": "state"}])
+        self._check_lengths("Issue", body)
         issue.update({key: body[key] for key in ("title", "body", "state", "state_reason") if key in body})
         if "labels" in body:
             issue["labels"] = [self._label(name) for name in body["labels"]]
@@ -328,22 +363,30 @@ class FakeGitHub:
         query = {key: values[-1] for key, values in parse_qs(split.query).items()}
         body = json.loads(raw) if raw else None
         with self.lock:
-            self.requests.append(Recorded(method, split.path, query, headers, body))
+            at = self.clock() if self.clock is not None else None
+            self.requests.append(Recorded(method, split.path, query, headers, body, at))
             for fault in self.faults:
                 if fault.times > 0 and fault.method == method and fault.path.search(split.path):
                     fault.times -= 1
+                    if fault.stored:
+                        self._route(method, split.path, query, headers, body)
                     return fault.status, fault.headers, fault.body
-            if headers.get("authorization") != f"Bearer {self.token}":
-                return 401, {}, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
-            for route_method, pattern, route in self.routes:
-                match = re.fullmatch(pattern, split.path)
-                if match and route_method == method:
-                    try:
-                        status, payload, extra = route(*match.groups(), query, body, split.path)
-                    except Reply as reply:
-                        return reply.status, {}, reply.body
-                    return status, extra, payload
-            return 404, {}, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
+            return self._route(method, split.path, query, headers, body)
+
+    def _route(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
+    ) -> tuple[int, dict[str, str], Any]:
+        if headers.get("authorization") != f"Bearer {self.token}":
+            return 401, {}, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
+        for route_method, pattern, route in self.routes:
+            match = re.fullmatch(pattern, path)
+            if match and route_method == method:
+                try:
+                    status, payload, extra = route(*match.groups(), query, body, path)
+                except Reply as reply:
+                    return reply.status, {}, reply.body
+                return status, extra, payload
+        return 404, {}, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
 
 
 class _Handler(BaseHTTPRequestHandler):

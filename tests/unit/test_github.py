@@ -1,7 +1,8 @@
-"""GitHubClient over httpx.MockTransport, and the pure Actions-event helpers in perfgate.publish."""
+"""GitHubClient over httpx.MockTransport (retries, creates never made twice, pacing), and the Actions-event helpers."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,7 +12,14 @@ import pytest
 
 from perfgate import __version__
 from perfgate.errors import BadFileError, ConfigError, ExitCode, PublishError
-from perfgate.publish.actions import default_branch_from_event, is_default_branch_push, load_event, pr_number_from_event
+from perfgate.publish.actions import (
+    default_branch_from_event,
+    is_default_branch_run,
+    load_event,
+    pr_number_from_event,
+    run_context,
+    run_url,
+)
 from perfgate.publish.github import GitHubClient
 
 TOKEN = "ghs_T0pSecretTokenValue123"
@@ -37,10 +45,18 @@ class Script:
 
 
 class Sleeps(list[float]):
-    """A fake ``sleep`` that records how long it was asked to wait."""
+    """A fake ``sleep`` that records how long it was asked to wait, and the monotonic clock it moves on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 100.0
 
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
 
 
 @pytest.fixture
@@ -55,7 +71,13 @@ def make_client(sleeps: Sleeps) -> Iterator[Callable[..., GitHubClient]]:
     def make(script: Script, **kwargs: object) -> GitHubClient:
         http = httpx.Client(transport=httpx.MockTransport(script))
         clients.append(http)
-        options: dict[str, object] = {"token": TOKEN, "repository": "acme/app", "sleep": sleeps, "now": lambda: NOW}
+        options: dict[str, object] = {
+            "token": TOKEN,
+            "repository": "acme/app",
+            "sleep": sleeps,
+            "now": lambda: NOW,
+            "clock": sleeps.clock,
+        }
         options.update(kwargs)
         return GitHubClient(http, **options)  # type: ignore[arg-type]
 
@@ -182,9 +204,9 @@ def test_ensure_label_other_validation_failure_is_an_error(make_client: Callable
 # ---------------------------------------------------------------- retries
 
 
-def test_502_then_success_is_retried_after_backoff(make_client: Callable[..., GitHubClient], sleeps: Sleeps) -> None:
-    script = Script(httpx.Response(502, text="<html>bad gateway</html>"), httpx.Response(201, json={"id": 1}))
-    assert make_client(script).create_issue_comment(7, "x") == {"id": 1}
+def test_502_on_a_read_is_retried_after_backoff(make_client: Callable[..., GitHubClient], sleeps: Sleeps) -> None:
+    script = Script(httpx.Response(502, text="<html>bad gateway</html>"), httpx.Response(200, json=[{"id": 1}]))
+    assert make_client(script).list_issue_comments(7) == [{"id": 1}]
     assert sleeps == [1.0]
     assert len(script.requests) == 2
 
@@ -253,10 +275,143 @@ def test_persistent_network_error_becomes_publish_error(
 ) -> None:
     script = Script(*[httpx.ReadTimeout("timed out") for _ in range(5)])
     with pytest.raises(PublishError) as caught:
-        make_client(script).create_issue_comment(7, "x")
-    assert str(caught.value) == "GitHub POST /repos/acme/app/issues/7/comments failed after 5 attempts: ReadTimeout"
+        make_client(script).list_issue_comments(7)
+    assert str(caught.value) == "GitHub GET /repos/acme/app/issues/7/comments failed after 5 attempts: ReadTimeout"
     assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
     assert sleeps == [1.0, 2.0, 4.0, 8.0]
+
+
+# ---------------------------------------------------------------- creates are never made twice
+
+
+class Finds:
+    """A ``find`` for a create: answers from a script, counts how often it was asked."""
+
+    def __init__(self, *answers: dict[str, object] | None) -> None:
+        self.answers = list(answers)
+        self.calls = 0
+
+    def __call__(self) -> dict[str, object] | None:
+        self.calls += 1
+        return self.answers.pop(0) if self.answers else None
+
+
+@pytest.mark.parametrize(
+    "uncertain",
+    [httpx.Response(502, text="<html>bad gateway</html>"), httpx.Response(500, json={}), httpx.ReadTimeout("t")],
+    ids=["502", "500", "read-timeout"],
+)
+def test_an_uncertain_create_is_looked_for_and_adopted_not_sent_again(
+    make_client: Callable[..., GitHubClient], sleeps: Sleeps, uncertain: Step
+) -> None:
+    script = Script(uncertain)
+    find = Finds({"number": 12, "title": "stored before the 502"})
+
+    issue = make_client(script).create_issue("Regression", "body", ["perfgate"], find=find)
+
+    assert issue == {"number": 12, "title": "stored before the 502"}
+    assert [r.method for r in script.requests] == ["POST"]  # not sent a second time
+    assert find.calls == 1
+    assert sleeps == [1.0]  # the back-off, before looking
+
+
+def test_an_uncertain_create_that_is_not_there_is_sent_again(
+    make_client: Callable[..., GitHubClient], sleeps: Sleeps
+) -> None:
+    script = Script(httpx.Response(503, json={}), httpx.Response(201, json={"id": 5}))
+    find = Finds(None)
+
+    assert make_client(script).create_issue_comment(7, "hi", find=find) == {"id": 5}
+
+    assert [r.method for r in script.requests] == ["POST", "POST"]
+    assert find.calls == 1
+
+
+def test_an_uncertain_create_without_a_find_is_not_sent_again(
+    make_client: Callable[..., GitHubClient], sleeps: Sleeps
+) -> None:
+    script = Script(httpx.Response(502, json={"message": "Bad Gateway"}), httpx.Response(201, json={"id": 5}))
+    with pytest.raises(PublishError) as caught:
+        make_client(script).create_issue_comment(7, "hi")
+    assert str(caught.value) == (
+        "GitHub POST /repos/acme/app/issues/7/comments failed (HTTP 502: Bad Gateway); "
+        "not sent again, as GitHub may have stored it"
+    )
+    assert caught.value.exit_code == ExitCode.PUBLISH_FAILED
+    assert len(script.requests) == 1
+    assert sleeps == []
+    assert_clean(caught.value)
+
+
+def test_a_create_that_never_left_is_retried_as_usual(make_client: Callable[..., GitHubClient], sleeps: Sleeps) -> None:
+    """A connect error or a rate limit means GitHub never took the create: sending it again is safe."""
+    limited = rate_limited(429, **{"Retry-After": "3"})
+    script = Script(httpx.ConnectError("refused"), limited, httpx.Response(201, json={"number": 4}))
+    find = Finds()
+
+    assert make_client(script).create_issue("t", "b", [], find=find) == {"number": 4}
+
+    assert len(script.requests) == 3
+    assert find.calls == 0
+    assert sleeps == [1.0, 3.0]
+
+
+def test_an_uncertain_create_gives_up_after_max_attempts(
+    make_client: Callable[..., GitHubClient], sleeps: Sleeps
+) -> None:
+    script = Script(*[httpx.Response(502, json={"message": "Bad Gateway"}) for _ in range(3)])
+    find = Finds(None, None, None)
+    with pytest.raises(PublishError, match=r"HTTP 502: Bad Gateway\); gave up after 3 attempts$"):
+        make_client(script, max_attempts=3).create_issue("t", "b", [], find=find)
+    assert (len(script.requests), find.calls) == (3, 3)  # looked after the last one too
+    assert sleeps == [1.0, 2.0, 4.0]
+
+
+def test_an_uncertain_last_attempt_that_was_stored_is_adopted(
+    make_client: Callable[..., GitHubClient], sleeps: Sleeps
+) -> None:
+    script = Script(httpx.Response(502, json={}), httpx.Response(502, json={}))
+    find = Finds(None, {"number": 9})
+    assert make_client(script, max_attempts=2).create_issue("t", "b", [], find=find) == {"number": 9}
+    assert (len(script.requests), find.calls) == (2, 2)
+
+
+# ---------------------------------------------------------------- a second between writes
+
+
+def test_writes_are_a_second_apart_and_reads_are_not_paced(
+    make_client: Callable[..., GitHubClient], sleeps: Sleeps
+) -> None:
+    arrivals: list[tuple[str, float]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        arrivals.append((request.method, sleeps.now))
+        return httpx.Response(
+            200 if request.method == "GET" else 201, json=[] if request.method == "GET" else {"id": 1}
+        )
+
+    client = make_client(answer)
+    client.create_issue_comment(7, "a")
+    client.list_issue_comments(7)
+    client.list_issue_comments(7)
+    client.update_issue_comment(1, "b")
+    sleeps.now += 0.25  # some time passes (a slow render, say): only the rest is waited
+    client.update_issue(3, body="c")
+    client.create_issue("t", "b", [])
+
+    writes = [at for method, at in arrivals if method != "GET"]
+    assert [b - a for a, b in itertools.pairwise(writes)] == [1.0, 1.0, 1.0]
+    assert sleeps == [1.0, 0.75, 1.0]
+    reads = [at for method, at in arrivals if method == "GET"]
+    assert reads == [writes[0], writes[0]]  # a read right after a write does not wait
+
+
+def test_a_retry_after_backoff_needs_no_extra_pause(make_client: Callable[..., GitHubClient], sleeps: Sleeps) -> None:
+    script = Script(httpx.Response(201, json={"id": 1}), rate_limited(429, **{"Retry-After": "2"}))
+    client = make_client(script)
+    client.create_issue_comment(7, "a")
+    client.update_issue_comment(1, "b")
+    assert sleeps == [1.0, 2.0]  # the pause before the PATCH, then Retry-After; the retry waits no more
 
 
 # ---------------------------------------------------------------- errors that are not retried
@@ -420,16 +575,43 @@ def test_default_branch_from_event() -> None:
     ("event_name", "ref", "expected"),
     [
         ("push", "refs/heads/trunk", True),
+        ("workflow_dispatch", "refs/heads/trunk", True),
         ("push", "refs/heads/feature", False),
+        ("workflow_dispatch", "refs/heads/feature", False),
         ("push", "refs/tags/trunk", False),
         ("pull_request", "refs/heads/trunk", False),
+        ("pull_request_target", "refs/heads/trunk", False),
         ("schedule", "refs/heads/trunk", False),
     ],
 )
-def test_is_default_branch_push(event_name: str, ref: str, expected: bool) -> None:
+def test_is_default_branch_run(event_name: str, ref: str, expected: bool) -> None:
     environ = {"GITHUB_EVENT_NAME": event_name, "GITHUB_REF": ref}
-    assert is_default_branch_push(environ, {"repository": {"default_branch": "trunk"}}) is expected
+    assert is_default_branch_run(environ, {"repository": {"default_branch": "trunk"}}) is expected
 
 
-def test_is_default_branch_push_needs_to_know_the_default_branch() -> None:
-    assert not is_default_branch_push({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"}, {})
+def test_is_default_branch_run_needs_to_know_the_default_branch() -> None:
+    assert not is_default_branch_run({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"}, {})
+
+
+def test_run_context_on_a_manual_run_of_the_default_branch_keeps_triage() -> None:
+    environ = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": "workflow_dispatch",
+        "GITHUB_REF": "refs/heads/main",
+        "GITHUB_SHA": "ab" * 20,
+        "GITHUB_RUN_ID": "77",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "acme/app",
+    }
+    context = run_context(environ, {"repository": {"default_branch": "main"}, "inputs": {}})
+    assert context.is_default_branch
+    assert context.url == "https://github.com/acme/app/actions/runs/77"
+    pull = {**environ, "GITHUB_EVENT_NAME": "pull_request", "GITHUB_REF": "refs/pull/7/merge"}
+    assert not run_context(pull, {"repository": {"default_branch": "main"}}).is_default_branch
+
+
+def test_run_url_needs_all_three_parts() -> None:
+    assert run_url({"GITHUB_SERVER_URL": "https://ghe.example/", "GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "5"}) == (
+        "https://ghe.example/o/r/actions/runs/5"
+    )
+    assert run_url({"GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "5"}) is None

@@ -17,7 +17,7 @@ from perfgate.contracts.triage import LEDGER_SCHEMA_VERSION, TriageEntry
 from perfgate.errors import BadFileError, Kind, NewerSchemaError, ProblemKind
 from perfgate.publish.github import GitHubClient
 from perfgate.triage.policy import Finding, RunContext, findings_from_report, fingerprint_of, reconcile
-from perfgate.triage.sinks import FINGERPRINT_MARKER, GitHubIssueSink, LedgerSink, issue_body
+from perfgate.triage.sinks import GitHubIssueSink, LedgerSink, fingerprint_marker, issue_body
 
 TOKEN = "t0ken-secret"
 CONFIG = TriageConfig(confirm_regressions=False)  # lifecycle tests file fixed-n regressions directly
@@ -288,11 +288,11 @@ def test_an_interrupted_run_files_nothing_and_resolves_nothing_on_its_tier() -> 
     assert actions == []  # a run stopped part-way is no evidence the runtime was fixed
 
 
-def test_a_pull_request_reports_regressions_but_files_could_not_measure() -> None:
+def test_a_pull_request_files_nothing_by_default() -> None:
+    """A PR's gate only comments (triage.file_on_pr = "never"); the default branch files."""
     gate = report([verdict()], [problem(Kind.RUNTIME_UNAVAILABLE, tier="base")])
-    entries, actions = step([], gate, ctx(1, default_branch=False))
-    assert actions == [("open", "runtime_unavailable:base:-:-")]
-    assert set(entries) == {"runtime_unavailable:base:-:-"}
+    entries, actions = step([], gate, ctx(1, default_branch=False), TriageConfig(confirm_regressions=False))
+    assert (entries, actions) == ({}, [])
 
 
 @pytest.mark.parametrize(
@@ -317,7 +317,8 @@ def test_file_on_pr_policy(file_on_pr: str, expected: set[str]) -> None:
 def test_a_pull_request_updates_an_entry_it_may_file() -> None:
     gate = report(problems=[problem(Kind.TIER_MISSING, tier="base")], measured=("pro",), unmeasured=("base",))
     entries, _ = step([], gate, ctx(1))
-    after, actions = step(list(entries.values()), gate, ctx(2, default_branch=False))
+    may_file = TriageConfig(confirm_regressions=False, file_on_pr="could_not_measure")
+    after, actions = step(list(entries.values()), gate, ctx(2, default_branch=False), may_file)
     assert actions == [("update", "tier_missing:base:-:-")]
     assert after["tier_missing:base:-:-"].occurrences == 2
 
@@ -355,7 +356,7 @@ def test_ledger_round_trip(tmp_path) -> None:
     assert sink.load() == []
     entries = lifecycle_entries()
 
-    stored = sink.apply(entries, [])
+    stored = sink.apply(entries, []).entries
 
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["schema_version"] == LEDGER_SCHEMA_VERSION
@@ -428,7 +429,7 @@ def test_issue_lifecycle_on_github(gh: FakeGitHub, sink: GitHubIssueSink) -> Non
     (issue,) = issues_with_label(gh)
     number = issue["number"]
     assert issue["title"] == "Performance regression: TTFT on pro/short"
-    assert str(issue["body"]).startswith(FINGERPRINT_MARKER.format(TTFT_FP) + "\n")
+    assert str(issue["body"]).startswith(fingerprint_marker(TTFT_FP) + "\n")
     assert "<!-- perfgate-triage-state: " in str(issue["body"])
     assert "**P1** · owner **QA** · open · seen 1×" in str(issue["body"])
     assert gh.labels["perfgate"]["color"] == "d93f0b"

@@ -250,3 +250,10 @@ def bench(session: nox.Session) -> None:
         session.error(f"no benchmark named {', '.join(unknown)}; choose from {', '.join(known)}")
     for name in which:
         session.run("python", str(ROOT / "tests" / "bench" / f"bench_{name}.py"), env={"PYTHONHASHSEED": "0"})
+
+
+@nox.session
+def maccheck(session: nox.Session) -> None:
+    """On a new Mac runner: print every host fact, memory figure and Ollama field perfgate reads."""
+    session.install("-e", ".")
+    session.run("python", "tools/maccheck.py", *session.posargs)

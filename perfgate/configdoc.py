@@ -156,7 +156,9 @@ def _informational_cell(metric: str, configured: bool | None) -> str:
     if configured is not None:
         return _yes(configured)
     own, app = default_informational(metric, app_scenario=False), default_informational(metric, app_scenario=True)
-    return _yes(own) if own == app else f"{_yes(own)} (app scenarios: {_yes(app)})"
+    cell = _yes(own) if own == app else f"{_yes(own)} (app scenarios: {_yes(app)})"
+    on = sorted(BY_NAME[metric].informational_on) if metric in BY_NAME else []
+    return f"{cell}; yes on {', '.join(on)}" if on else cell
 
 
 def _built_in_entries(config: PerfgateConfig) -> list[str]:

@@ -34,6 +34,9 @@ class MetricSpec:
     # The session-to-session offset assumed when a baseline was measured in one session
     # (``perfgate.decide.sessions``): timings move with the machine's state, memory barely.
     session_spread: float = 0.02
+    # Where a second figure of the same memory is measured, the OSes on which this one is
+    # informational by default (one memory figure gates per platform; docs/metrics.md).
+    informational_on: frozenset[str] = frozenset()
 
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -50,8 +53,20 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("itl_ms_p90", "ms", "inter-chunk p90", "lower", terminal=False, client_clock=True),
     MetricSpec("itl_ms_p99", "ms", "inter-chunk p99", "lower", terminal=False, client_clock=True),
     MetricSpec("output_tokens", "tok", "output tokens", "lower", terminal=False, session_spread=0.005),
-    MetricSpec("peak_runtime_rss_mb", "MB", "runtime RSS", "lower", 0.05, session_spread=0.005),
+    # macOS gates the footprint, Linux the RSS: Ollama mmaps the weights (and Metal maps them without
+    # copying), so RSS moves with how much of the file is resident, the footprint with what the runtime allocates.
+    MetricSpec(
+        "peak_runtime_rss_mb",
+        "MB",
+        "runtime RSS",
+        "lower",
+        0.05,
+        session_spread=0.005,
+        informational_on=frozenset({"darwin"}),
+    ),
     MetricSpec("peak_runtime_footprint_mb", "MB", "runtime footprint", "lower", 0.05, session_spread=0.005),
+    MetricSpec("peak_runtime_resident_mb", "MB", "runtime resident", "lower", terminal=False, session_spread=0.005),
+    MetricSpec("peak_runtime_wired_mb", "MB", "runtime wired", "lower", terminal=False, session_spread=0.005),
     MetricSpec("peak_app_rss_mb", "MB", "app RSS", "lower", 0.05, session_spread=0.005),
     MetricSpec("peak_harness_rss_mb", "MB", "harness RSS", "lower", 0.05, informational=True, session_spread=0.005),
     MetricSpec(
@@ -96,11 +111,17 @@ _APP_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY
 _SUFFIX_UNITS = (("_tok_s", "tok/s"), ("_ms", "ms"), ("_mb", "MB"), ("_s", "s"))
 
 
-def default_informational(metric: str, *, app_scenario: bool) -> bool:
-    """Whether ``metric`` is informational by default, in an app scenario or in one of perfgate's own."""
+def default_informational(metric: str, *, app_scenario: bool, host_os: str | None = None) -> bool:
+    """Whether ``metric`` is informational by default, in an app scenario or in one of perfgate's own.
+
+    ``host_os`` (``darwin``, ``linux``: where the results were measured) picks the one memory
+    figure that gates there; unknown, every figure keeps its platform-free default.
+    """
     spec = BY_NAME.get(metric)
     if spec is None:  # an app's own figure: gated only when listed, and then as configured
         return False
+    if host_os is not None and host_os in spec.informational_on:
+        return True
     return spec.informational and not (app_scenario and spec.gates_for_apps)
 
 

@@ -22,6 +22,7 @@ import argparse
 import os
 import shlex
 import signal
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,7 +195,11 @@ def build(plan_: Plan, config: PerfgateConfig, session: ABSession, argv: Sequenc
             warmups=one.warmups,
             pairs=one.pairs,
             flagged=plan_.found.scenarios.get(one.name, ()),
-            verdicts=paired_verdicts(one.pairs, config.gate, tier_informational=informational) if one.pairs else (),
+            verdicts=(
+                paired_verdicts(one.pairs, config.gate, tier_informational=informational, host_os=sys.platform)
+                if one.pairs
+                else ()
+            ),
         )
         for one in session.scenarios
     )

@@ -39,6 +39,8 @@ def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) 
         ("gpu cores", host.gpu_cores),
         ("memory", f"{host.memory_gb} GiB" if host.memory_gb else None),
         ("power", host.power_source),
+        ("power mode", host.power_mode),
+        ("rosetta", None if host.rosetta_translated is None else ("yes" if host.rosetta_translated else "no")),
         ("thermal", host.thermal_state),
         ("tier", tier or f"none: {tier_note}"),
         # The labels a self-hosted runner of this tier registers with, so the workflow's runs-on finds it.

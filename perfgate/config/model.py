@@ -120,6 +120,7 @@ TREATMENT_FIELDS = (
     "model",
     "model_digest",
     "quantization",
+    "runtime_settings",
     "prompt",
     "scenario_options",
     "command",
@@ -377,7 +378,10 @@ class PerfgateConfig(_Model):
         default_factory=lambda: {
             "base": TierConfig(
                 description="Apple M1/M2, 16 GB",
-                match=TierMatch(chip_regex=r"Apple M[12]\b(?! (Pro|Max|Ultra))", max_memory_gb=16, os="darwin"),
+                # 16 GB exactly: an 8 GB Mac swaps the weights and is not this tier.
+                match=TierMatch(
+                    chip_regex=r"Apple M[12]\b(?! (Pro|Max|Ultra))", min_memory_gb=16, max_memory_gb=16, os="darwin"
+                ),
                 runner_labels=("self-hosted", "macOS", "ARM64", "perf-base"),
             ),
             "pro": TierConfig(

@@ -33,12 +33,15 @@ POSITIVE_METRICS = frozenset(
         "prefill_tok_s",
         "peak_runtime_rss_mb",
         "peak_runtime_footprint_mb",
+        "peak_runtime_resident_mb",
         "peak_app_rss_mb",
         "peak_harness_rss_mb",
         "peak_combined_rss_mb",
     }
 )
-NON_NEGATIVE_METRICS = frozenset({"load_ms", "itl_ms_p50", "itl_ms_p90", "itl_ms_p99", "output_tokens"})
+NON_NEGATIVE_METRICS = frozenset(
+    {"load_ms", "itl_ms_p50", "itl_ms_p90", "itl_ms_p99", "output_tokens", "peak_runtime_wired_mb"}
+)
 
 
 def figure_problem(metric: str, value: float) -> str | None:

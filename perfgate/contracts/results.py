@@ -11,21 +11,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from perfgate.contracts.figures import Count, Figure, FiniteFigure, PositiveFigure
+from perfgate.contracts.frozen import Frozen
+from perfgate.contracts.machine import Fingerprint, HostInfo, RuntimeInfo, ScenarioFingerprint
 from perfgate.contracts.migrate import migrate_results
 from perfgate.errors import FailureKind
 from perfgate.files import SafeName, read_model
 from perfgate.metrics import APP_METRIC_PREFIX, CLIENT_CLOCK_METRICS, METRIC_UNITS
 
+# The host, runtime and fingerprint contracts live in contracts.machine; they are re-exported here.
+__all__ = [
+    "RESULTS_SCHEMA_VERSION",
+    "Failure",
+    "Fingerprint",
+    "Frozen",
+    "HostInfo",
+    "LoadedResults",
+    "Look",
+    "MemoryPeaks",
+    "MetricSummary",
+    "RunResult",
+    "RuntimeInfo",
+    "Sample",
+    "ScenarioFingerprint",
+    "ScenarioMetric",
+    "ScenarioOptions",
+    "ScenarioResult",
+    "SequentialRecord",
+    "StreamObservation",
+    "load_results",
+    "metric_values",
+    "sample_metrics",
+]
+
 RESULTS_SCHEMA_VERSION = 2  # 2: decode rate over n - 1 gaps on both clocks (contracts/migrate.py)
-
-
-class Frozen(BaseModel):
-    """Base for every contract: immutable, strict about unknown fields."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Failure(Frozen):
@@ -75,7 +96,17 @@ class MemoryPeaks(Frozen):
         description="Peak of the summed RSS over the runtime's whole process tree; None when no process was found."
     )
     peak_runtime_footprint_mb: float | None = Field(
-        default=None, description="Peak summed phys_footprint (macOS only; Activity Monitor's 'Memory')."
+        default=None,
+        description=(
+            "Peak summed ri_phys_footprint (macOS only; Activity Monitor's 'Memory'): the tree's own dirty and "
+            "compressed pages, without the mmap'd model weights."
+        ),
+    )
+    peak_runtime_resident_mb: float | None = Field(
+        default=None, description="Peak summed ri_resident_size (macOS only): resident pages, weights included."
+    )
+    peak_runtime_wired_mb: float | None = Field(
+        default=None, description="Peak summed ri_wired_size (macOS only): pages that cannot be paged out."
     )
     peak_harness_rss_mb: float = Field(description="Peak RSS of the perfgate process itself.")
     peak_combined_rss_mb: float | None = Field(
@@ -134,6 +165,12 @@ class Sample(Frozen):
     retries_before_first_byte: Count = 0
     peak_runtime_rss_mb: PositiveFigure | None = None
     peak_runtime_footprint_mb: PositiveFigure | None = None
+    peak_runtime_resident_mb: PositiveFigure | None = Field(
+        default=None, description="macOS: peak ri_resident_size of the runtime's tree (recorded, not compared)."
+    )
+    peak_runtime_wired_mb: Figure | None = Field(
+        default=None, description="macOS: peak ri_wired_size of the runtime's tree (recorded, not compared)."
+    )
     peak_harness_rss_mb: PositiveFigure | None = None
     peak_combined_rss_mb: PositiveFigure | None = None
     app_wall_ms: PositiveFigure | None = Field(default=None, description="App scenarios: the command's wall time.")
@@ -248,83 +285,13 @@ class ScenarioResult(Frozen):
     samples: tuple[Sample, ...]
     summaries: dict[str, MetricSummary] = Field(description="Per metric name; metrics with no values are absent.")
     memory_unavailable_reason: str | None = None
-
-
-class HostInfo(Frozen):
-    """Facts about the machine that ran the benchmark."""
-
-    label: str = Field(description="Human machine label exactly as the OS reports it (may be non-ASCII).")
-    os: str = Field(description="darwin, linux, ...")
-    os_version: str
-    machine_model: str | None = None
-    chip: str | None = None
-    cpu_count: int | None = None
-    performance_cores: int | None = None
-    efficiency_cores: int | None = None
-    gpu_cores: int | None = None
-    memory_bytes: int | None = None
-    power_source: str | None = None
-    thermal_state: str | None = None
-
-    @property
-    def memory_gb(self) -> float | None:
-        return None if self.memory_bytes is None else round(self.memory_bytes / 2**30, 1)
-
-
-class RuntimeInfo(Frozen):
-    """What the runtime said about itself."""
-
-    kind: str
-    base_url: str
-    version: str | None = None
-    model: str
-    model_digest: str | None = None
-    quantization: str | None = None
-    simulated: bool = False
-    runtime_reported: dict[str, int | float | str | None] = Field(
-        default_factory=dict,
-        description="Sizes as the runtime estimates them (e.g. Ollama /api/ps size, size_vram); not measured.",
+    thermal_states: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "The host's thermal states read before this scenario's measured runs (distinct, in order; e.g. "
+            "'nominal'); empty where the OS does not say."
+        ),
     )
-    pid: int | None = Field(default=None, description="The runtime process measured (the top of its tree).")
-    started_at: str | None = Field(
-        default=None,
-        description="When that process started (ISO 8601 UTC): long before the run means it served requests before.",
-    )
-
-
-class ScenarioFingerprint(Frozen):
-    """What one scenario sent: treatment fields, compared and shown as changes unless ``gate.must_match`` names them."""
-
-    prompt_sha256: str
-    options_sha256: str
-    command: str | None = Field(
-        default=None, description="The app's benchmark command (shell-quoted) for an app scenario; None otherwise."
-    )
-    app_model: str | None = Field(
-        default=None,
-        description="App scenarios: the model the app's first LLM request asked for (may differ from `model`).",
-    )
-
-
-class Fingerprint(Frozen):
-    """What a run was measured under.
-
-    Environment fields (tier, chip, memory_gb, os_major) must match the baseline's
-    for the numbers to be comparable; treatment fields (runtime, model, digest,
-    quantization, each scenario's prompt, options and command) are what a change
-    under test may change. ``gate.must_match`` says which fields must match.
-    """
-
-    tier: SafeName
-    chip: str | None
-    memory_gb: float | None
-    os_major: str | None
-    runtime_kind: str
-    runtime_version: str | None
-    model: str
-    model_digest: str | None
-    quantization: str | None
-    scenarios: dict[SafeName, ScenarioFingerprint]
 
 
 class ScenarioMetric(NamedTuple):

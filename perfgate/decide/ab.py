@@ -61,12 +61,16 @@ def flagged(report: GateReport, tier: str, app_scenarios: Collection[str]) -> Fl
     return Flagged({name: tuple(metrics) for name, metrics in scenarios.items()}, tuple(others))
 
 
-def informational(gate: GateConfig, metric: str, tier_informational: Collection[str]) -> bool:
+def informational(
+    gate: GateConfig, metric: str, tier_informational: Collection[str], host_os: str | None = None
+) -> bool:
     """As the gate decides it for an app scenario: a tier's list wins, then the metric's setting, then the default."""
     if metric in tier_informational:
         return True
     configured = gate.metrics[metric].informational
-    return default_informational(metric, app_scenario=True) if configured is None else configured
+    if configured is not None:
+        return configured
+    return default_informational(metric, app_scenario=True, host_os=host_os)
 
 
 def _value(sample: Sample, metric: str) -> float | None:
@@ -81,6 +85,7 @@ def paired_verdicts(
     *,
     tier_informational: Collection[str] = (),
     interval_alpha: float | None = None,
+    host_os: str | None = None,
 ) -> tuple[PairedVerdict, ...]:
     """A verdict per configured metric that the pairs measured; Holm over the gating ones."""
     tests: list[tuple[str, PairedTest]] = []
@@ -95,7 +100,7 @@ def paired_verdicts(
             if a is not None and b is not None:
                 a_values.append(a)
                 b_values.append(b)
-        info = informational(gate, metric, tier_informational)
+        info = informational(gate, metric, tier_informational, host_os)
         threshold = gate.metrics[metric].threshold_worse
         if a_values:
             tests.append((metric, PairedTest(tuple(a_values), tuple(b_values), direction_of(metric), threshold, info)))

@@ -229,7 +229,7 @@ def noisy_metrics(baseline: Baseline, config: PerfgateConfig) -> list[NoisyMetri
             informational = (
                 policy.informational
                 if policy.informational is not None
-                else default_informational(metric, app_scenario=app_scenario)
+                else default_informational(metric, app_scenario=app_scenario, host_os=baseline.provenance.host.os)
             )
             if len(values) < 2 or informational or metric in informational_on_tier:
                 continue

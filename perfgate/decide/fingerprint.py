@@ -3,9 +3,11 @@
 A fingerprint field that ``must_match`` names and that differs from the
 baseline refuses the comparison (``incomparable``): by default only the
 environment (chip, RAM, OS major), since numbers from another machine say
-nothing about the change. A treatment field (runtime, model, digest,
-quantization, a scenario's prompt, options or command) is what a pull request
-changes: it is compared, and listed as a ``Change`` under "What changed".
+nothing about the change; a must-match fact unreadable on both sides is
+refused too ("unknown" never matches "unknown"). A treatment field (runtime,
+model, digest, quantization, the runtime's settings, a scenario's prompt,
+options or command) is what a pull request changes: it is compared, and
+listed as a ``Change`` under "What changed".
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ SCENARIO_FIELDS = {
 RUN_FIELDS = tuple(f for f in FINGERPRINT_FIELDS if f not in SCENARIO_FIELDS)
 HASH_FIELDS = ("prompt", "scenario_options")
 LONGEST_VALUE = 80  # characters of a command or name shown before it is cut
+UNKNOWN = "unknown"  # a fact that could not be read
 
 
 @dataclass(frozen=True)
@@ -74,13 +77,44 @@ def _text(value: object) -> str | None:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def fingerprint_diffs(baseline: Fingerprint, current: Fingerprint) -> list[FieldDiff]:
-    """Every field that differs: run-level ones, then each scenario present in both."""
-    diffs = [
-        FieldDiff(name, None, _text(getattr(baseline, name)), _text(getattr(current, name)))
-        for name in RUN_FIELDS
-        if getattr(baseline, name) != getattr(current, name)
-    ]
+def _settings_diff(old: dict[str, str] | None, new: dict[str, str] | None) -> tuple[str, str] | None:
+    """The settings that differ, as ``K=v`` lists; None when equal or one side never recorded them."""
+    if old is None or new is None:
+        return None  # a file from before perfgate read the settings: not a change
+    keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if not keys:
+        return None
+    return (
+        ", ".join(f"{k}={old.get(k, UNKNOWN)}" for k in keys),
+        ", ".join(f"{k}={new.get(k, UNKNOWN)}" for k in keys),
+    )
+
+
+def _unknown_both(name: str, baseline: Fingerprint, current: Fingerprint) -> bool:
+    """Whether a field is unreadable on both sides: "unknown" never matches "unknown"."""
+    old, new = getattr(baseline, name), getattr(current, name)
+    if name == "runtime_settings":
+        return any(v == UNKNOWN for v in (old or {}).values()) and any(v == UNKNOWN for v in (new or {}).values())
+    return old is None and new is None
+
+
+def fingerprint_diffs(baseline: Fingerprint, current: Fingerprint, must_match: Sequence[str] = ()) -> list[FieldDiff]:
+    """Every field that differs: run-level ones, then each scenario present in both.
+
+    A ``must_match`` field unreadable on both sides (``None``, or a setting
+    ``unknown``) is a difference too: two unknowns say nothing about whether
+    the machines match.
+    """
+    diffs: list[FieldDiff] = []
+    for name in RUN_FIELDS:
+        if name in must_match and _unknown_both(name, baseline, current):
+            diffs.append(FieldDiff(name, None, UNKNOWN, UNKNOWN))
+        elif name == "runtime_settings":
+            changed = _settings_diff(baseline.runtime_settings, current.runtime_settings)
+            if changed is not None:
+                diffs.append(FieldDiff(name, None, *changed))
+        elif getattr(baseline, name) != getattr(current, name):
+            diffs.append(FieldDiff(name, None, _text(getattr(baseline, name)), _text(getattr(current, name))))
     for scenario, cur in current.scenarios.items():
         base = baseline.scenarios.get(scenario)
         if base is None:
@@ -174,7 +208,7 @@ def check_tier(
     mixed: dict[tuple[str | None, str], FieldDiff] = {}
     newest = results[0]
     for current in results:
-        _add(refused, [d for d in fingerprint_diffs(baseline, current) if d.field in must_match])
+        _add(refused, [d for d in fingerprint_diffs(baseline, current, must_match) if d.field in must_match])
         among = fingerprint_diffs(newest, current)
         _add(mixed, [d for d in among if d.field in TREATMENT_FIELDS and d.field not in must_match])
     changes = tuple(

@@ -119,6 +119,8 @@ def _tier_pending(
     base_samples = baseline.samples if baseline else {}
     base_sessions = baseline.sessions if baseline else {}
     apps = app_scenarios(results, baseline)
+    # The platform picks the one memory figure that gates (footprint on macOS, RSS elsewhere).
+    host_os = newest.host.os if newest is not None else (baseline.provenance.host.os if baseline else None)
     gaps = Gaps(tier, tier_input.baseline[0]) if tier_input.baseline else None
     for scenario in sorted(set(current) | set(base_samples) | set(failed_scenarios)):
         blocked = comparability.blocked(scenario)
@@ -129,7 +131,7 @@ def _tier_pending(
             if not (b_raw or c_raw):
                 continue
             informational = is_informational(
-                config, metric, app_scenario=scenario in apps, tier=tier_input.informational_metrics
+                config, metric, app_scenario=scenario in apps, tier=tier_input.informational_metrics, host_os=host_os
             )
             one = pending_one(
                 tier,

@@ -123,12 +123,16 @@ def app_scenarios(results: Sequence[tuple[str, RunResult]], baseline: Baseline |
     return frozenset(names)
 
 
-def is_informational(config: GateConfig, metric: str, *, app_scenario: bool, tier: tuple[str, ...]) -> bool:
-    """Shown but never failing: as configured, else the registry's default; a tier's list always wins."""
+def is_informational(
+    config: GateConfig, metric: str, *, app_scenario: bool, tier: tuple[str, ...], host_os: str | None = None
+) -> bool:
+    """Shown but never failing: as configured, else the registry's default (on ``host_os``); a tier's list wins."""
     if metric in tier:
         return True
     configured = config.metrics[metric].informational
-    return default_informational(metric, app_scenario=app_scenario) if configured is None else configured
+    if configured is not None:
+        return configured
+    return default_informational(metric, app_scenario=app_scenario, host_os=host_os)
 
 
 def baseline_warnings(tier: str, baseline: Baseline) -> list[str]:

@@ -1,4 +1,13 @@
-"""macOS ``phys_footprint`` (Activity Monitor's "Memory") through libproc, via ctypes.
+"""macOS memory figures of one process through libproc's ``proc_pid_rusage``, via ctypes.
+
+One call (flavor ``RUSAGE_INFO_V4``) answers three figures at once:
+``ri_phys_footprint`` (Activity Monitor's "Memory": the process's own dirty and
+compressed pages, *not* clean file-backed pages such as Ollama's mmap'd
+weights), ``ri_resident_size`` (what the RSS column shows) and
+``ri_wired_size`` (pages that cannot be paged out). XNU answers only for a
+process of the caller's own user (or root): for another user's process the
+call fails with EPERM, which is raised as ``RusageDenied`` so the caller can
+say whose process it is, never read as 0.
 
 Importable and testable on any platform: libproc is loaded lazily, on darwin only.
 """
@@ -6,15 +15,32 @@ Importable and testable on any platform: libproc is loaded lazily, on darwin onl
 from __future__ import annotations
 
 import ctypes
+import errno
 import sys
 from collections.abc import Callable
-from typing import Protocol
+from typing import NamedTuple, Protocol
+
+
+class MacMemory(NamedTuple):
+    """One process's figures from one ``proc_pid_rusage`` call, in bytes."""
+
+    footprint: int  # ri_phys_footprint
+    resident: int  # ri_resident_size
+    wired: int  # ri_wired_size
+
+
+class RusageDenied(PermissionError):
+    """``proc_pid_rusage`` refused the process (EPERM): it belongs to another user."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(errno.EPERM, f"proc_pid_rusage({pid}) denied: the process belongs to another user")
+        self.pid = pid
 
 
 class FootprintReader(Protocol):
-    """Reads one process's physical footprint in bytes; None when it cannot."""
+    """Reads one process's macOS memory figures; None when it is gone; raises ``RusageDenied`` on EPERM."""
 
-    def __call__(self, pid: int) -> int | None: ...
+    def __call__(self, pid: int) -> MacMemory | None: ...
 
 
 RUSAGE_INFO_V4 = 4
@@ -88,27 +114,32 @@ def _load_proc_pid_rusage() -> ProcPidRusage | None:
 
 
 class MacFootprintReader:
-    """``ri_phys_footprint`` via ``proc_pid_rusage(pid, RUSAGE_INFO_V4)``: Activity Monitor's "Memory".
+    """Footprint, resident and wired size via ``proc_pid_rusage(pid, RUSAGE_INFO_V4)``.
 
-    No root is needed for the user's own processes. libproc is loaded on the
-    first call, so the class imports (and is testable with an injected
-    function) on any platform.
+    No root is needed for the user's own processes; another user's raises
+    ``RusageDenied``. libproc is loaded on the first call, so the class
+    imports (and is testable with an injected function, e.g. a fake libproc's
+    ``proc_pid_rusage`` that sets errno with ``ctypes.set_errno``) on any platform.
     """
 
     def __init__(self, proc_pid_rusage: ProcPidRusage | None = None) -> None:
         self._func = proc_pid_rusage
         self._loaded = proc_pid_rusage is not None
 
-    def __call__(self, pid: int) -> int | None:
+    def __call__(self, pid: int) -> MacMemory | None:
         if not self._loaded:
             self._func = _load_proc_pid_rusage()
             self._loaded = True
         if self._func is None:
             return None
         info = RusageInfoV4()
+        ctypes.set_errno(0)
         if self._func(pid, RUSAGE_INFO_V4, ctypes.addressof(info)) != 0:
-            return None  # ESRCH (gone) or EPERM (another user's process)
-        return int(info.ri_phys_footprint)
+            # libproc is loaded with use_errno=True, so ctypes holds the call's errno.
+            if ctypes.get_errno() == errno.EPERM:
+                raise RusageDenied(pid)
+            return None  # ESRCH: the process is gone
+        return MacMemory(int(info.ri_phys_footprint), int(info.ri_resident_size), int(info.ri_wired_size))
 
 
 def default_footprint_reader() -> FootprintReader | None:

@@ -16,6 +16,7 @@ from perfgate import __version__, interrupts
 from perfgate.config import PerfgateConfig, ScenarioConfig
 from perfgate.contracts.results import Failure, Fingerprint, HostInfo, RunResult, RuntimeInfo
 from perfgate.errors import CouldNotMeasure, Kind, MemoryUnavailable, UsageError
+from perfgate.measure.host import thermal_now
 from perfgate.measure.identity import app_commands, build_fingerprint, scenario_options
 from perfgate.measure.requests import AppMeasurer, PeakWindow
 from perfgate.measure.rounds import (
@@ -27,7 +28,7 @@ from perfgate.measure.rounds import (
     interrupted,
     measure_scenarios,
 )
-from perfgate.measure.runtime_identity import process_started_at
+from perfgate.measure.runtime_identity import process_started_at, read_runtime_settings
 from perfgate.runtimes.base import RuntimeClient
 from perfgate.runtimes.deadline import RunLimits
 
@@ -62,6 +63,8 @@ def run_benchmark(
     app: AppMeasurer | None = None,
     process_started: Callable[[int], str | None] = process_started_at,
     limits: RunLimits | None = None,
+    runtime_settings: Callable[[str, int | None], dict[str, str] | None] = read_runtime_settings,
+    thermal: Callable[[], str | None] = thermal_now,
 ) -> RunResult:
     """Run the named scenarios (default: all); return results with failures recorded.
 
@@ -102,8 +105,9 @@ def run_benchmark(
                 failures.append(failure_of(exc))
             if runtime_pid is not None:
                 runtime = runtime.model_copy(update={"pid": runtime_pid, "started_at": process_started(runtime_pid)})
+            runtime = runtime.model_copy(update={"settings": runtime_settings(runtime.kind, runtime_pid)})
             stage = "the start of memory sampling"
-            ctx = MeasuringPass(client, sampler_factory(runtime_pid), config, notify, app, limits)
+            ctx = MeasuringPass(client, sampler_factory(runtime_pid), config, notify, app, limits, thermal=thermal)
             runs = [
                 ScenarioRun(name, scenario, scenario_options(scenario, keep_alive, sends_num_ctx=client.sends_num_ctx))
                 for name, scenario in scenarios.items()
@@ -180,6 +184,7 @@ def extend_benchmark(
     progress: ProgressCallback | None = None,
     app: AppMeasurer | None = None,
     limits: RunLimits | None = None,
+    thermal: Callable[[], str | None] = thermal_now,
 ) -> RunResult:
     """Measure ``runs`` more requests of the named scenarios (after a fresh warm-up) and append them.
 
@@ -188,7 +193,13 @@ def extend_benchmark(
     same deadlines (``limits``: the run's, so its deadline counts from its start).
     """
     ctx = MeasuringPass(
-        client, sampler, config, progress or (lambda _event: None), app, limits or RunLimits.from_config(config)
+        client,
+        sampler,
+        config,
+        progress or (lambda _event: None),
+        app,
+        limits or RunLimits.from_config(config),
+        thermal=thermal,
     )
     ctx.sequence = _next_sequence(result)
     rerun = {
@@ -199,6 +210,7 @@ def extend_benchmark(
             list(old.samples),
             old.warmups_discarded,
             app_prompt_sha256=old.prompt_sha256,
+            thermal_states=list(old.thermal_states),
         )
         for old in result.scenarios
         if old.name in scenarios

@@ -1,8 +1,9 @@
 """Host facts (chip, cores, RAM, OS, power, thermal) and the tier they belong to.
 
 Every fact comes from a command or file the OS provides without root; one that
-cannot be read is ``None``, never guessed. Commands go through an injectable
-``CommandRunner`` so the macOS probe is testable anywhere.
+cannot be read is ``None`` (shown as "unknown"), never guessed. macOS commands
+run by absolute path (``measure.macos``: launchd's PATH is minimal) through an
+injectable ``CommandRunner``, so the macOS probe is testable anywhere.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -22,9 +23,19 @@ import psutil
 from perfgate.config import TierConfig, TierMatch
 from perfgate.contracts.results import HostInfo
 from perfgate.errors import ConfigError
-
-CommandRunner = Callable[[Sequence[str]], str | None]
-"""Runs argv (no shell) and returns its stdout, or None when it could not run or failed."""
+from perfgate.measure.macos import (
+    PMSET,
+    SCUTIL,
+    SW_VERS,
+    SYSCTL,
+    SYSTEM_PROFILER,
+    CommandRunner,
+    parse_power_mode,
+    parse_power_source,
+    parse_thermal_state,
+    read_rosetta,
+    read_thermal_state,
+)
 
 COMMAND_TIMEOUT_S = 10.0  # system_profiler can take a few seconds on a busy machine
 
@@ -76,39 +87,13 @@ def _gpu_cores(system_profiler_json: str | None) -> int | None:
     return None
 
 
-def _power_source(pmset_batt: str | None) -> str | None:
-    if pmset_batt is None:
-        return None
-    match = re.search(r"drawing from '([^']+)'", pmset_batt)
-    return match.group(1) if match else None
-
-
-def _thermal_state(pmset_therm: str | None) -> str | None:
-    """Summarise ``pmset -g therm``: "nominal", "throttled (CPU_Speed_Limit=N)" or a recorded warning."""
-    if pmset_therm is None:
-        return None
-    warnings = [
-        line.strip()
-        for line in pmset_therm.splitlines()
-        if "warning level" in line.lower() and "no " not in line.lower()
-    ]
-    if warnings:
-        return "; ".join(warnings)
-    speed = re.search(r"CPU_Speed_Limit\s*=\s*(\d+)", pmset_therm)
-    if speed and int(speed.group(1)) < 100:
-        return f"throttled (CPU_Speed_Limit={speed.group(1)})"
-    if speed or "No thermal warning level has been recorded" in pmset_therm:
-        return "nominal"
-    return None
-
-
 def _probe_darwin(run: CommandRunner) -> HostInfo:
     def sysctl(name: str) -> str | None:
-        return _text(run, "sysctl", "-n", name)
+        return _text(run, SYSCTL, "-n", name)
 
-    os_version = _text(run, "sw_vers", "-productVersion") or platform.mac_ver()[0] or "unknown"
+    os_version = _text(run, SW_VERS, "-productVersion") or platform.mac_ver()[0] or "unknown"
     return HostInfo(
-        label=_text(run, "scutil", "--get", "ComputerName") or socket.gethostname(),
+        label=_text(run, SCUTIL, "--get", "ComputerName") or socket.gethostname(),
         os="darwin",
         os_version=os_version,
         machine_model=sysctl("hw.model"),
@@ -118,10 +103,12 @@ def _probe_darwin(run: CommandRunner) -> HostInfo:
         # both sysctls are absent on Intel Macs, which then report None.
         performance_cores=_int(sysctl("hw.perflevel0.physicalcpu")),
         efficiency_cores=_int(sysctl("hw.perflevel1.physicalcpu")),
-        gpu_cores=_gpu_cores(_text(run, "system_profiler", "SPDisplaysDataType", "-json")),
+        gpu_cores=_gpu_cores(_text(run, SYSTEM_PROFILER, "SPDisplaysDataType", "-json")),
         memory_bytes=_int(sysctl("hw.memsize")),
-        power_source=_power_source(_text(run, "pmset", "-g", "batt")),
-        thermal_state=_thermal_state(_text(run, "pmset", "-g", "therm")),
+        power_source=parse_power_source(_text(run, PMSET, "-g", "batt")),
+        power_mode=parse_power_mode(_text(run, PMSET, "-g")),
+        rosetta_translated=read_rosetta(run),
+        thermal_state=parse_thermal_state(_text(run, PMSET, "-g", "therm")),
     )
 
 
@@ -199,6 +186,13 @@ def probe_host(*, run: CommandRunner | None = None, platform_name: str | None = 
         cpu_count=os.cpu_count(),
         memory_bytes=psutil.virtual_memory().total,
     )
+
+
+def thermal_now(*, run: CommandRunner | None = None, platform_name: str | None = None) -> str | None:
+    """The host's thermal state now (macOS ``pmset -g therm``); None where the OS does not say."""
+    if (platform_name or sys.platform) != "darwin":
+        return None
+    return read_thermal_state(run or run_command)
 
 
 def os_major(host: HostInfo) -> str | None:

@@ -75,6 +75,7 @@ def build_fingerprint(
         model=runtime.model,
         model_digest=runtime.model_digest,
         quantization=runtime.quantization,
+        runtime_settings=runtime.settings,
         scenarios={
             name: ScenarioFingerprint(
                 prompt_sha256=sha256_text(sc.prompt or ""),

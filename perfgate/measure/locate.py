@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import sys
+from collections.abc import Callable
 from pathlib import PurePath
 from urllib.parse import urlsplit
 
@@ -12,6 +14,7 @@ import psutil
 
 from perfgate.errors import MemoryUnavailable
 from perfgate.measure.memory import DENIED, GONE
+from perfgate.measure.owner import memory_access_problem
 
 _Targets = set[ipaddress.IPv4Address | ipaddress.IPv6Address]
 
@@ -101,9 +104,16 @@ def _named_pids(process_name: str) -> set[int]:
             continue
         try:
             name = proc.name()
-            cmdline = proc.cmdline()
         except (*GONE, *DENIED):
             continue
+        try:
+            cmdline = proc.cmdline()
+        except GONE:
+            continue
+        except DENIED:
+            # Another user's process (macOS shows its command line only to its user): the name
+            # alone still identifies it, and locate_runtime then says whose it is.
+            cmdline = []
         # Exact name or argv[0] basename: a substring match over the whole
         # command line would also hit e.g. `perfgate run --process-name ollama`.
         argv0 = PurePath(cmdline[0]).name.lower() if cmdline else ""
@@ -125,11 +135,27 @@ def _topmost(pids: set[int]) -> int:
     return roots[0] if roots else min(pids)
 
 
-def locate_runtime(base_url: str, *, pid: int | None = None, process_name: str | None = None) -> int:
+def locate_runtime(
+    base_url: str,
+    *,
+    pid: int | None = None,
+    process_name: str | None = None,
+    access_problem: Callable[[int], str | None] = memory_access_problem,
+) -> int:
     """The PID to sample: ``pid`` if given, else the listener on ``base_url``, else a process by name.
 
-    Raises MemoryUnavailable with a one-line reason when nothing is found.
+    Raises MemoryUnavailable with a one-line reason when nothing is found, or
+    when the runtime found runs as another user whose memory perfgate cannot
+    read (macOS), naming both users: never a silent 0.
     """
+    found = _find(base_url, pid, process_name)
+    problem = access_problem(found)
+    if problem is not None:
+        raise MemoryUnavailable(problem)
+    return found
+
+
+def _find(base_url: str, pid: int | None, process_name: str | None) -> int:
     if pid is not None:
         if pid <= 0 or not psutil.pid_exists(pid):
             raise MemoryUnavailable(f"runtime pid {pid} does not exist")
@@ -151,6 +177,13 @@ def locate_runtime(base_url: str, *, pid: int | None = None, process_name: str |
             return _topmost(named)
     where = f"{host}:{port}" if is_local else f"{host}:{port} (not this machine)"
     tried_name = f" and no process named {process_name!r}" if process_name else ""
+    # macOS shows a process's sockets only to its own user: another user's runtime is invisible by port.
+    other_users = (
+        " (on macOS another user's runtime cannot be found by its port: set runtime.process_name; see docs/ci-setup.md)"
+        if sys.platform == "darwin" and is_local and not process_name
+        else ""
+    )
     raise MemoryUnavailable(
         f"no process found listening on {where}{tried_name}; pass --runtime-pid or set runtime.process_name"
+        f"{other_users}"
     )

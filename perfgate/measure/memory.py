@@ -28,7 +28,8 @@ import psutil
 
 from perfgate.contracts.results import MemoryPeaks
 from perfgate.errors import MemoryUnavailable
-from perfgate.measure.footprint import FootprintReader, default_footprint_reader
+from perfgate.measure.footprint import FootprintReader, MacMemory, default_footprint_reader
+from perfgate.measure.owner import denied_message
 from perfgate.measure.proctree import RssReader, TreeLister, default_rss_reader, default_tree_lister
 from perfgate.measure.treewatch import TreeWatch, max_gap_ticks
 
@@ -50,7 +51,7 @@ def _mib(value: int | None) -> float | None:
 @dataclass
 class _Tick:
     runtime_rss: int | None
-    runtime_footprint: int | None
+    runtime_mac: MacMemory | None  # footprint, resident and wired summed over the tree (macOS)
     harness_rss: int | None
     pids: tuple[int, ...]
     harness_in_tree: bool
@@ -63,6 +64,8 @@ class _Tick:
 class _Peaks:
     runtime_rss: int | None = None
     runtime_footprint: int | None = None
+    runtime_resident: int | None = None
+    runtime_wired: int | None = None
     harness_rss: int | None = None
     combined: int | None = None
     app_rss: int | None = None
@@ -74,7 +77,10 @@ class _Peaks:
         self.ticks += 1
         self.pids.update(tick.pids)
         self.runtime_rss = _max(self.runtime_rss, tick.runtime_rss)
-        self.runtime_footprint = _max(self.runtime_footprint, tick.runtime_footprint)
+        if tick.runtime_mac is not None:
+            self.runtime_footprint = _max(self.runtime_footprint, tick.runtime_mac.footprint)
+            self.runtime_resident = _max(self.runtime_resident, tick.runtime_mac.resident)
+            self.runtime_wired = _max(self.runtime_wired, tick.runtime_mac.wired)
         self.harness_rss = _max(self.harness_rss, tick.harness_rss)
         self.app_rss = _max(self.app_rss, tick.app_rss)
         if tick.app_watched:
@@ -140,6 +146,7 @@ class MemorySampler:
                 self._runtime = self._watch(psutil.Process(runtime_pid))
             except GONE:
                 self._root_reason = f"runtime process {runtime_pid} not found"
+        self._denied: str | None = None  # the other-user line, worked out on the first refusal
         self._app: TreeWatch | None = None
         self._app_watched = False
         self._peaks = _Peaks()
@@ -224,6 +231,8 @@ class MemorySampler:
         return MemoryPeaks(
             peak_runtime_rss_mb=_mib(peaks.runtime_rss),
             peak_runtime_footprint_mb=None if runtime_missing else _mib(peaks.runtime_footprint),
+            peak_runtime_resident_mb=None if runtime_missing else _mib(peaks.runtime_resident),
+            peak_runtime_wired_mb=None if runtime_missing else _mib(peaks.runtime_wired),
             peak_harness_rss_mb=round(peaks.harness_rss / MIB, 1),
             peak_combined_rss_mb=_mib(peaks.combined),
             peak_app_rss_mb=_mib(peaks.app_rss),
@@ -248,20 +257,20 @@ class MemorySampler:
         watch = self._runtime
         if watch is None:
             return _Tick(None, None, harness_rss, (), harness_in_tree=False, reason=self._root_reason)
-        rss_total, footprint_total, pids, reason = self._measure(watch)
+        rss_total, mac_total, pids, reason = self._measure(watch)
         return _Tick(
             rss_total,
-            footprint_total,
+            mac_total,
             harness_rss,
             pids,
             harness_in_tree=self._harness_pid in pids,
             reason=reason,
         )
 
-    def _measure(self, watch: TreeWatch) -> tuple[int | None, int | None, tuple[int, ...], str | None]:
+    def _measure(self, watch: TreeWatch) -> tuple[int | None, MacMemory | None, tuple[int, ...], str | None]:
         footprint_of = self._footprint
 
-        def read_one(pid: int) -> tuple[int, int | None] | None:
+        def read_one(pid: int) -> tuple[int, MacMemory | None] | None:
             rss = watch.rss(pid)
             if rss is None:
                 return None  # a zombie: it holds no memory
@@ -275,15 +284,21 @@ class MemorySampler:
         except DENIED as exc:
             # Leaving an unreadable member out would understate the tree (it
             # may be the model runner), so this tick has no number.
+            # macOS refuses another user's process (EPERM): say whose it is, once per sampler.
             pid = getattr(exc, "pid", None) or root
-            return None, None, (), f"access denied to runtime process {pid} (run perfgate as the runtime's user)"
+            if self._denied is None:
+                self._denied = denied_message(pid)
+            return None, None, (), self._denied
         if not readings:
             return None, None, (), "runtime process tree exited"
-        rss_total = sum(rss for _pid, (rss, _footprint) in readings)
-        footprints = [footprint for _pid, (_rss, footprint) in readings]
-        # An incomplete footprint sum is not a footprint; drop it for this tick.
-        footprint_total = None if footprint_of is None or None in footprints else sum(f or 0 for f in footprints)
-        return rss_total, footprint_total, tuple(pid for pid, _reading in readings), None
+        rss_total = sum(rss for _pid, (rss, _mac) in readings)
+        macs = [mac for _pid, (_rss, mac) in readings]
+        # An incomplete sum is not the tree's figure; drop it for this tick.
+        mac_total = None
+        if footprint_of is not None and all(mac is not None for mac in macs):
+            known = [mac for mac in macs if mac is not None]
+            mac_total = MacMemory(*(sum(column) for column in zip(*known, strict=True)))
+        return rss_total, mac_total, tuple(pid for pid, _reading in readings), None
 
 
 def _tree_rss(watch: TreeWatch) -> int | None:

@@ -70,6 +70,7 @@ class ScenarioRun:
     # App scenarios: what the app's first LLM request of the first measured run sent (the proxy's hashes).
     app_sent: AppMeasurement | None = None
     app_prompt_sha256: str | None = None  # kept from an earlier result when runs are added to it
+    thermal_states: list[str] = field(default_factory=list)  # distinct, in the order first seen
 
     def prompt_sha256(self) -> str:
         if self.config.command is None:
@@ -89,6 +90,7 @@ class ScenarioRun:
             samples=tuple(self.samples),
             summaries=summarise_samples(self.samples),
             memory_unavailable_reason=memory_reason,
+            thermal_states=tuple(self.thermal_states),
         )
 
 
@@ -105,6 +107,7 @@ class MeasuringPass:
     sequence: int = 0  # the next measured sample's place in the run (Sample.sequence)
     previous: ScenarioRun | None = None  # whose request went out last
     steps: dict[str, OwnRequests | AppRuns] = field(default_factory=dict)  # the scenarios started, by name
+    thermal: Callable[[], str | None] = lambda: None  # the host's thermal state now, read before each run
 
 
 def _groups(runs: Sequence[ScenarioRun], order: str) -> list[list[ScenarioRun]]:
@@ -221,6 +224,10 @@ def _measure_run(run: ScenarioRun, ctx: MeasuringPass, total: int, shown: tuple[
         return Progress(run.name, phase, index + 1, total, sample, watch, round_index, rounds)
 
     during, iteration = f"the warm-up before run {index + 1}/{total} of {run.name}", None
+    # Per run, not once a run: a machine heats up over a long run, and each scenario says what it ran in.
+    state = ctx.thermal()
+    if state is not None and state not in run.thermal_states:
+        run.thermal_states.append(state)
     try:
         try:
             if _rewarm(run, ctx.previous, ctx.config.warmup):

@@ -96,6 +96,8 @@ def build_sample(
         retries_before_first_byte=obs.retries_before_first_byte,
         peak_runtime_rss_mb=memory.peak_runtime_rss_mb if memory else None,
         peak_runtime_footprint_mb=memory.peak_runtime_footprint_mb if memory else None,
+        peak_runtime_resident_mb=memory.peak_runtime_resident_mb if memory else None,
+        peak_runtime_wired_mb=memory.peak_runtime_wired_mb if memory else None,
         peak_harness_rss_mb=memory.peak_harness_rss_mb if memory else None,
         peak_combined_rss_mb=memory.peak_combined_rss_mb if memory else None,
         peak_app_rss_mb=memory.peak_app_rss_mb if memory else None,

@@ -30,6 +30,7 @@ from support.cli import free_port
 from support.waiting import wait_until
 
 from perfgate.errors import MemoryUnavailable
+from perfgate.measure.footprint import MacMemory
 from perfgate.measure.locate import locate_runtime
 from perfgate.measure.memory import MemorySampler
 from perfgate.measure.proctree import (
@@ -222,23 +223,26 @@ def test_immediate_window_still_has_a_tick(tree: Tree, how: dict[str, Any]) -> N
 def test_footprint_is_summed_over_the_tree_with_an_injected_reader(tree: Tree, how: dict[str, Any]) -> None:
     seen: list[int] = []
 
-    def reader(pid: int) -> int | None:
+    def reader(pid: int) -> MacMemory | None:
         seen.append(pid)
-        return 10 * 2**20
+        return MacMemory(footprint=10 * 2**20, resident=30 * 2**20, wired=2**20)
 
     with MemorySampler(tree.server.pid, interval_s=10, footprint_reader=reader, **how) as sampler:
         peaks = sampler.window()
     assert peaks.runtime_pids == tuple(sorted({tree.server.pid, tree.runner_pid}))
     assert peaks.peak_runtime_footprint_mb == 20.0
+    assert peaks.peak_runtime_resident_mb == 60.0
+    assert peaks.peak_runtime_wired_mb == 2.0
     assert {tree.server.pid, tree.runner_pid} <= set(seen)
 
 
 def test_incomplete_footprint_is_not_reported(tree: Tree) -> None:
-    def reader(pid: int) -> int | None:
-        return None if pid == tree.runner_pid else 10 * 2**20
+    def reader(pid: int) -> MacMemory | None:
+        return None if pid == tree.runner_pid else MacMemory(10 * 2**20, 30 * 2**20, 0)
 
     peaks = MemorySampler(tree.server.pid, footprint_reader=reader).window()
     assert peaks.peak_runtime_footprint_mb is None
+    assert peaks.peak_runtime_resident_mb is None
     assert peaks.peak_runtime_rss_mb is not None
 
 

@@ -361,3 +361,73 @@ def test_a_runtime_serving_long_before_the_run_is_warned_about():
     old = _with_runtime(make_result(seed=2), 5151, "2026-11-27T07:30:00Z")
     (warning,) = runtime_warnings(gate([old], [base]))
     assert warning.startswith("results: the runtime had been serving for 2 h 30 min before the run")
+
+
+# ----------------------------------------------------------------- unknown facts and the runtime's settings
+
+
+def _with_fingerprint(result: RunResult, **fields: object) -> RunResult:
+    return result.model_copy(update={"fingerprint": result.fingerprint.model_copy(update=fields)})
+
+
+def _baseline_with(**fields: object) -> Baseline:
+    base = make_baseline()
+    return base.model_copy(update={"fingerprint": base.fingerprint.model_copy(update=fields)})
+
+
+def test_a_chip_unknown_on_both_sides_is_incomparable_with_the_field_named():
+    report = gate([_with_fingerprint(make_result(seed=2), chip=None)], [_baseline_with(chip=None)])
+    assert report.exit_code == 3
+    (problem,) = [p for p in report.problems if p.kind is Kind.INCOMPARABLE]
+    assert "chip (unknown → unknown)" in problem.message
+
+
+def test_an_unknown_fact_not_required_to_match_is_no_problem():
+    report = gate(
+        [_with_fingerprint(make_result(seed=2), chip=None)],
+        [_baseline_with(chip=None)],
+        config=GateConfig(must_match=("memory_gb", "os_major")),
+    )
+    assert report.exit_code == 0
+
+
+def test_a_macos_major_update_is_refused_by_default():
+    report = gate(
+        [_with_fingerprint(make_result(seed=2), os_major="darwin 15")], [_baseline_with(os_major="darwin 14")]
+    )
+    assert report.exit_code == 3
+    assert any("os_major (darwin 14 → darwin 15)" in p.message for p in report.problems)
+
+
+SETTINGS = {"OLLAMA_FLASH_ATTENTION": "1", "OLLAMA_KV_CACHE_TYPE": "q8_0", "OLLAMA_NUM_PARALLEL": "unset"}
+
+
+def test_a_changed_ollama_setting_is_a_treatment_change_listed_with_only_the_setting_that_moved():
+    changed = {**SETTINGS, "OLLAMA_KV_CACHE_TYPE": "f16"}
+    report = gate(
+        [_with_fingerprint(make_result(seed=2), runtime_settings=changed)], [_baseline_with(runtime_settings=SETTINGS)]
+    )
+    assert report.exit_code == 0
+    assert report.changes == (
+        Change(
+            tier="pro",
+            scenario=None,
+            field="runtime_settings",
+            old="OLLAMA_KV_CACHE_TYPE=q8_0",
+            new="OLLAMA_KV_CACHE_TYPE=f16",
+        ),
+    )
+
+
+def test_settings_unrecorded_in_an_old_baseline_are_not_a_change_and_unknown_settings_refuse_when_required():
+    report = gate([_with_fingerprint(make_result(seed=2), runtime_settings=SETTINGS)], [make_baseline()])
+    assert report.changes == ()
+    unknown = dict.fromkeys(SETTINGS, "unknown")
+    strict = GateConfig(must_match=(*ENVIRONMENT_FIELDS, "runtime_settings"))
+    refused = gate(
+        [_with_fingerprint(make_result(seed=2), runtime_settings=unknown)],
+        [_baseline_with(runtime_settings=unknown)],
+        config=strict,
+    )
+    assert refused.exit_code == 3
+    assert any("runtime_settings (unknown → unknown)" in p.message for p in refused.problems)

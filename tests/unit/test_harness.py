@@ -94,7 +94,16 @@ class FakeSampler:
         )
 
 
-def run(client, config=None, *, locate=lambda: 10, started="2026-11-28T00:00:00Z", limits=None):
+def run(
+    client,
+    config=None,
+    *,
+    locate=lambda: 10,
+    started="2026-11-28T00:00:00Z",
+    limits=None,
+    thermal=lambda: None,
+    settings=lambda kind, pid: None,
+):
     config = config or PerfgateConfig(runs=3, warmup=1)
     sampler = FakeSampler()
     events = []
@@ -112,6 +121,8 @@ def run(client, config=None, *, locate=lambda: 10, started="2026-11-28T00:00:00Z
         progress=events.append,
         process_started=lambda pid: started,
         limits=limits,
+        thermal=thermal,
+        runtime_settings=settings,
     )
     return result, events
 
@@ -531,3 +542,32 @@ def test_added_runs_of_a_file_written_before_the_order_was_recorded_count_after_
     )
     more = extend(old, client, config, {"c"}, 1)
     assert more.scenarios[2].samples[-1].sequence == 6
+
+
+def test_thermal_state_is_read_before_every_run_and_kept_per_scenario():
+    states = iter(["nominal", "nominal", "nominal", "throttled (CPU_Speed_Limit=80)"] + ["nominal"] * 20)
+    asked = []
+
+    def thermal():
+        asked.append(1)
+        return next(states)
+
+    config = PerfgateConfig(runs=3, warmup=1, order="blocked")
+    result, _ = run(FakeClient(), config, thermal=thermal)
+    first, second = result.scenarios
+    assert len(asked) == 6  # before each of 3 runs of the 2 scenarios, warm-ups aside
+    assert first.thermal_states == ("nominal",)
+    assert second.thermal_states == ("throttled (CPU_Speed_Limit=80)", "nominal")
+
+
+def test_runtime_settings_are_read_for_the_located_process_and_enter_the_fingerprint():
+    seen = []
+
+    def settings(kind, pid):
+        seen.append((kind, pid))
+        return {"OLLAMA_FLASH_ATTENTION": "1"}
+
+    result, _ = run(FakeClient(), settings=settings, locate=lambda: 4321)
+    assert seen == [(result.runtime.kind, 4321)]
+    assert result.runtime.settings == {"OLLAMA_FLASH_ATTENTION": "1"}
+    assert result.fingerprint.runtime_settings == {"OLLAMA_FLASH_ATTENTION": "1"}

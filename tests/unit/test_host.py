@@ -17,6 +17,7 @@ from perfgate.config import PerfgateConfig, TierConfig
 from perfgate.contracts.results import HostInfo
 from perfgate.errors import ConfigError
 from perfgate.measure.host import CommandRunner, linux_power_source, os_major, probe_host, resolve_tier
+from perfgate.measure.macos import PMSET, SCUTIL, SW_VERS, SYSCTL, SYSTEM_PROFILER
 
 DEFAULT_TIERS = PerfgateConfig().tiers
 # The Apple Silicon tiers and the simulator, without the catch-all `local` tier.
@@ -49,17 +50,17 @@ def fake_mac(
     *, chip: str, memsize: int, p: int, e: int, gpu: int, power: str, therm: str, os_version: str = "14.5"
 ) -> CommandRunner:
     outputs: Mapping[tuple[str, ...], str] = {
-        ("sysctl", "-n", "machdep.cpu.brand_string"): f"{chip}\n",
-        ("sysctl", "-n", "hw.model"): "Mac15,6\n",
-        ("sysctl", "-n", "hw.memsize"): f"{memsize}\n",
-        ("sysctl", "-n", "hw.ncpu"): f"{p + e}\n",
-        ("sysctl", "-n", "hw.perflevel0.physicalcpu"): f"{p}\n",
-        ("sysctl", "-n", "hw.perflevel1.physicalcpu"): f"{e}\n",
-        ("sw_vers", "-productVersion"): f"{os_version}\n",
-        ("system_profiler", "SPDisplaysDataType", "-json"): _displays(gpu),
-        ("pmset", "-g", "batt"): f"Now drawing from '{power}'\n -InternalBattery-0 (id=1)\t100%; charged;\n",
-        ("pmset", "-g", "therm"): therm,
-        ("scutil", "--get", "ComputerName"): f"{LABEL}\n",
+        (SYSCTL, "-n", "machdep.cpu.brand_string"): f"{chip}\n",
+        (SYSCTL, "-n", "hw.model"): "Mac15,6\n",
+        (SYSCTL, "-n", "hw.memsize"): f"{memsize}\n",
+        (SYSCTL, "-n", "hw.ncpu"): f"{p + e}\n",
+        (SYSCTL, "-n", "hw.perflevel0.physicalcpu"): f"{p}\n",
+        (SYSCTL, "-n", "hw.perflevel1.physicalcpu"): f"{e}\n",
+        (SW_VERS, "-productVersion"): f"{os_version}\n",
+        (SYSTEM_PROFILER, "SPDisplaysDataType", "-json"): _displays(gpu),
+        (PMSET, "-g", "batt"): f"Now drawing from '{power}'\n -InternalBattery-0 (id=1)\t100%; charged;\n",
+        (PMSET, "-g", "therm"): therm,
+        (SCUTIL, "--get", "ComputerName"): f"{LABEL}\n",
     }
 
     def run(argv: Sequence[str]) -> str | None:

@@ -66,6 +66,8 @@ def test_a_complete_sample_is_summarised_on_exactly_the_registry():
     memory = MemoryPeaks(
         peak_runtime_rss_mb=900.0,
         peak_runtime_footprint_mb=800.0,
+        peak_runtime_resident_mb=4900.0,
+        peak_runtime_wired_mb=10.0,
         peak_harness_rss_mb=80.0,
         peak_combined_rss_mb=980.0,
     )

@@ -10,7 +10,8 @@ runs. Every ``*.json`` in it is read (up to ``MAX_RESULTS_BYTES``) and parsed:
   ``bad_input`` problem of the tier the file names (``Refused``) and decides the
   other tiers;
 - a file over ``MAX_RESULTS_BYTES`` may be a results file and is not read: it is
-  refused the same way, its tier unknown;
+  refused the same way, its tier unknown; so is a file named ``results*`` that
+  cannot be read as JSON (a truncated write);
 - perfgate's other files (``"kind": "perfgate-gate"``...) are passed over quietly;
 - anything else (not UTF-8, not JSON, another tool's JSON) is *skipped*, with the
   reason, for the command to print as one line.
@@ -153,7 +154,7 @@ def _read_candidate(path: Path) -> LoadedResults | Skipped | Refused | None:
     """A results file, a file skipped with its reason, one refused, or None for another perfgate file."""
     raw = _read_text(path)
     if isinstance(raw, Skipped | Refused):
-        return raw
+        return _claimed(raw)
     # A results file of the current version is parsed and validated in one pass (the gate's usual case).
     try:
         fast = RunResult.model_validate_json(raw)
@@ -165,13 +166,22 @@ def _read_candidate(path: Path) -> LoadedResults | Skipped | Refused | None:
     try:
         parsed: object = from_json(raw)
     except ValueError as exc:  # pydantic-core's parser: bad JSON, or nested too deeply
-        return Skipped(path, f"skipped: not a results file (not JSON: {exc})")
+        return _claimed(Skipped(path, f"skipped: not a results file (not JSON: {exc})"))
     kind = parsed.get("kind") if isinstance(parsed, dict) else None
     if kind == RESULTS_KIND or (kind is None and isinstance(parsed, dict) and path.name.startswith("results")):
         return _parse_results(path, raw, parsed)
     if isinstance(kind, str) and kind.startswith("perfgate-"):
         return None  # gate.json, the triage ledger...: perfgate's own files share the directory
     return Skipped(path, f'skipped: not a results file (no "kind": "{RESULTS_KIND}")')
+
+
+def _claimed(skipped: Skipped | Refused) -> Skipped | Refused:
+    """A file named ``results*`` is claimed as a results file: one that cannot be read (a truncated
+    write, say) is refused, never skipped, so its tier cannot go unchecked."""
+    if isinstance(skipped, Refused) or not skipped.path.name.startswith("results"):
+        return skipped
+    detail = skipped.reason.removeprefix("skipped: ").removeprefix("not a results file ").strip("()")
+    return Refused(skipped.path, None, BadFileError(f"{skipped.path}: results file refused: {detail}"))
 
 
 def _parse_results(path: Path, raw: str, parsed: object) -> LoadedResults | Refused:

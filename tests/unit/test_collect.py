@@ -229,3 +229,25 @@ def test_the_gate_reads_nested_artifact_folders(tmp_path):
 def test_baseline_update_s_collect_still_refuses_nothing(tmp_path):
     with pytest.raises(UsageError, match="no results files found in"):
         collect_results([tmp_path])
+
+
+@pytest.mark.parametrize(
+    ("content", "detail"),
+    [
+        (b'{"kind": "perfgate-results", "tier": "ba', "not JSON: EOF while parsing a string at line 1 column 40"),
+        (b"\xff\xfe{}", "not UTF-8: byte 0 is 0xff"),
+    ],
+    ids=["truncated", "not-utf8"],
+)
+def test_a_file_named_results_that_cannot_be_read_is_refused_not_skipped(tmp_path, content, detail):
+    good = write(tmp_path / "results-pro.json", make_result(seed=2))
+    cut = tmp_path / "results-base.json"
+    cut.write_bytes(content)
+    stray = tmp_path / "notes.json"
+    stray.write_bytes(content)
+    found = collect_results_dir(tmp_path)
+    assert [item.path for item in found.loaded] == [good]
+    assert [(r.path, r.tier, r.problem.message) for r in found.refused] == [
+        (cut, None, f"{cut}: results file refused: {detail}")
+    ]
+    assert [s.path for s in found.skipped] == [stray]  # another name: not claimed, skipped with a line

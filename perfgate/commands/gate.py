@@ -3,8 +3,10 @@
 Stages: collect every results file under ``--results-dir`` (``contracts.collect``:
 a missing directory is exit 2, no results exit 3, stale files left out, a file that
 cannot be read refused as its tier's ``bad_input`` problem) → compare with each
-tier's baseline (one that cannot be read: the same) → write ``gate.json`` → triage findings (reconcile with the
-store) → Markdown summary → job summary → apply triage → sticky PR comment.
+tier's baseline (one that cannot be read: the same) → write ``gate.json`` → triage
+findings (reconcile with the store) → Markdown summary → job summary → apply
+triage → sticky PR comment. A refused file fails the gate (exit 2) and hides
+nothing of the other tiers: they are decided, summarised, commented and triaged.
 
 Order matters: the report, ``gate.json``, the Markdown summary and the job
 summary are written **before** anything talks to GitHub, so a GitHub outage

@@ -23,7 +23,7 @@ from perfgate import __version__, flags, interrupts
 from perfgate.commands import Console, Outcome
 from perfgate.config import PerfgateConfig, RuntimeConfig, load_config, unknown_env
 from perfgate.errors import ExitCode, PerfgateError
-from perfgate.stdio import until_reader_leaves
+from perfgate.stdio import log_safe, one_line, until_reader_leaves
 
 EXIT_CODES_HELP = """exit codes:
   0   pass: every gating metric was compared and none regressed
@@ -66,7 +66,7 @@ def _internal_error(exc: BaseException) -> int:
         where = f"traceback saved to {name}"
     except OSError:
         where = "traceback could not be saved"
-        sys.stderr.write(text)
+        sys.stderr.write(log_safe(text))
     detail = " ".join(str(exc).split())[:200]
     Console().fail(f"internal error: {type(exc).__name__}: {detail} ({where}); please report it")
     return int(ExitCode.INTERNAL)
@@ -123,7 +123,8 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         command = self.prog.removeprefix("perfgate").strip()
         where = f"{command}: " if command else ""
-        self.exit(int(ExitCode.USAGE), f"perfgate: {where}{message}; see {self.prog} --help\n")
+        # The message may quote an argument as given (a stray value of a workflow's): one line, no workflow command.
+        self.exit(int(ExitCode.USAGE), f"perfgate: {log_safe(one_line(where + message))}; see {self.prog} --help\n")
 
 
 if TYPE_CHECKING:

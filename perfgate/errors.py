@@ -80,6 +80,9 @@ class Kind(StrEnum):
     APP_TIMEOUT = "app_timeout"  # ... did not end within its timeout (its process tree was killed)
     TIMING_UNRELIABLE = "timing_unreliable"  # perfgate's clock readings were starved of CPU in every sample
     INTERRUPTED = "interrupted"  # SIGINT/SIGTERM stopped the run: nobody's defect, so never a triage entry
+    # a results or baseline file the gate would not read (corrupt, too large, too new, a bad name): its tier
+    # fails the gate (exit 2) while the others are decided; never a triage entry (its content is not trusted)
+    BAD_INPUT = "bad_input"
 
 
 # The subsets each file format allows. Literal types, so mypy checks them; named
@@ -99,7 +102,12 @@ _MeasurementKind = Literal[
     Kind.INTERRUPTED,
 ]
 _ProblemKind = Literal[
-    _MeasurementKind, Kind.TIER_MISSING, Kind.BASELINE_MISSING, Kind.INCOMPARABLE, Kind.MEASUREMENT_MISSING
+    _MeasurementKind,
+    Kind.TIER_MISSING,
+    Kind.BASELINE_MISSING,
+    Kind.INCOMPARABLE,
+    Kind.MEASUREMENT_MISSING,
+    Kind.BAD_INPUT,
 ]
 _TriageKind = Literal[
     Kind.REGRESSION,

@@ -31,9 +31,11 @@ from perfgate.errors import BadFileError, NewerSchemaError, UsageError
 
 M = TypeVar("M", bound=BaseModel)
 
-# A results file holds about 1.5 KiB per sample: 64 MiB is tens of thousands of
-# samples, far beyond any run, and small enough to read into memory at once.
-MAX_JSON_BYTES = 64 * 2**20
+# A results file holds about 1.5 KiB per sample: 50 MiB is over thirty thousand
+# samples, twice the largest sequential run (50 scenarios x 300 samples, about 20 MB),
+# and small enough to read and validate in well under two seconds. A larger file
+# is refused by its size before a byte of it is read (docs/troubleshooting.md).
+MAX_JSON_BYTES = 50 * 2**20
 # A pyproject.toml or perfgate TOML file.
 MAX_TOML_BYTES = 2**20
 
@@ -157,7 +159,7 @@ def write_model(path: Path, model: BaseModel) -> None:
 # ---------------------------------------------------------------- reading
 
 
-def _size(size: int) -> str:
+def size_text(size: int) -> str:
     return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.0f} KiB"
 
 
@@ -171,15 +173,17 @@ def read_text_limited(
     limit = MAX_JSON_BYTES if limit is None else limit
     try:
         with path.open("rb") as handle:
-            # Read one byte past the limit: a pipe or device has no size to check first.
-            raw = handle.read(limit + 1)
+            # A regular file is refused by its size, unread; a pipe or device has no size
+            # to check first, so one byte past the limit is read.
+            size = os.fstat(handle.fileno()).st_size
+            raw = b"" if size > limit else handle.read(limit + 1)
     except FileNotFoundError as exc:
         raise error(f"{path}: {what} file not found") from exc
     except OSError as exc:
         raise error(f"{path}: cannot read {what} file: {exc.strerror or exc}") from exc
-    if len(raw) > limit:
+    if size > limit or len(raw) > limit:
         raise error(
-            f"{path}: {what} file is over {_size(limit)}, the most perfgate reads; check that it is the right file"
+            f"{path}: {what} file is over {size_text(limit)}, the most perfgate reads; check that it is the right file"
         )
     try:
         return raw.decode("utf-8")
@@ -241,7 +245,7 @@ def parse_model(
 ) -> M:
     """Validate one versioned file's text; ``path`` names it in errors (may be ``REF:path``)."""
     if len(raw) > MAX_JSON_BYTES:  # text from git, or a caller's own read
-        raise BadFileError(f"{path}: {what} file is over {_size(MAX_JSON_BYTES)}, the most perfgate reads")
+        raise BadFileError(f"{path}: {what} file is over {size_text(MAX_JSON_BYTES)}, the most perfgate reads")
     # A file of the current version is parsed and validated in one pass by pydantic, about
     # three times faster than json.loads and then validation (a gate reads every tier's
     # results and baseline). Anything else (a version to migrate or refuse, a bad file)

@@ -2,8 +2,10 @@
 
 Every command has the same shape: ``execute(args, config, console) -> Outcome``.
 It writes what a person reads through the injected ``Console`` (the CLI passes
-stdout/stderr; tests pass buffers) and returns the facts the exit code depends
-on. The exit code itself is decided in one place, ``perfgate.cli.exit_code``.
+stdout/stderr; tests pass buffers), which makes every line safe for a CI log
+(``perfgate.stdio.log_safe``: what a results file or a runtime said starts no
+workflow command), and returns the facts the exit code depends on. The exit
+code itself is decided in one place, ``perfgate.cli.exit_code``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
+
+from perfgate.stdio import log_safe, one_line
 
 if TYPE_CHECKING:
     from perfgate.contracts.gate import GateReport
@@ -27,11 +31,11 @@ class Console:
     err: TextIO = field(default_factory=lambda: sys.stderr)
 
     def say(self, text: str = "", *, end: str = "\n") -> None:
-        self.out.write(text + end)
+        self.out.write(log_safe(text) + end)
 
     def fail(self, message: str) -> None:
-        """One line on stderr, prefixed so it reads as perfgate's in a CI log."""
-        self.err.write(f"perfgate: {message}\n")
+        """One line on stderr, prefixed so it reads as perfgate's in a CI log (a line break shown as ``\\n``)."""
+        self.err.write(f"perfgate: {log_safe(one_line(message))}\n")
 
 
 @dataclass(frozen=True)

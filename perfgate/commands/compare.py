@@ -15,7 +15,7 @@ from pathlib import Path
 from perfgate.commands import Console, Outcome, collector_paused
 from perfgate.config import PerfgateConfig
 from perfgate.contracts.baseline import load_baselines
-from perfgate.contracts.gate import GateReport
+from perfgate.contracts.gate import GateReport, Problem
 from perfgate.contracts.results import LoadedResults
 from perfgate.provenance import utc_now_iso
 
@@ -28,12 +28,19 @@ def compare(
     expect_tiers: Sequence[str] = (),
     now: datetime | None = None,
     look_alpha: float | None = None,
+    refuse_per_tier: bool = False,
+    refused: Sequence[Problem] = (),
 ) -> GateReport:
-    """Every results file against its tier's baseline (read from ``baselines_dir``), decided as one gate."""
+    """Every results file against its tier's baseline (read from ``baselines_dir``), decided as one gate.
+
+    ``refuse_per_tier`` (the gate): a baseline that cannot be read is its tier's
+    ``bad_input`` problem, not an error; ``refused`` are the results files' ones.
+    """
     # The gate's modules stay out of `perfgate run`'s process until it compares: its RSS is measured.
     from perfgate.decide.gate import compare_results  # noqa: PLC0415
 
-    baselines = load_baselines(sorted({item.result.tier for item in loaded}), baselines_dir)
+    tiers = sorted({item.result.tier for item in loaded})
+    baselines = load_baselines(tiers, baselines_dir, refuse_per_tier=refuse_per_tier)
     return compare_results(
         loaded,
         baselines,
@@ -42,6 +49,7 @@ def compare(
         now=now or datetime.now(UTC),
         expect_tiers=expect_tiers,
         look_alpha=look_alpha,
+        refused=refused,
     )
 
 
@@ -57,6 +65,7 @@ def compare_and_print(
     from perfgate.files import dumps_model, write_model  # noqa: PLC0415
     from perfgate.render.markdown import gate_markdown  # noqa: PLC0415
     from perfgate.render.text import gate_text  # noqa: PLC0415
+    from perfgate.stdio import json_for_log  # noqa: PLC0415
 
     baselines_dir = Path(args.baselines_dir or config.baselines_dir)
     report = compare(loaded, config, baselines_dir=baselines_dir, expect_tiers=split_list(args.expect_tiers))
@@ -64,7 +73,7 @@ def compare_and_print(
         write_model(Path(args.gate_out), report)
     fmt = getattr(args, "format", "text")
     if fmt == "json":
-        console.say(dumps_model(report), end="")
+        console.say(json_for_log(dumps_model(report)), end="")
     elif fmt == "md":
         console.say(gate_markdown(report), end="")
     else:

@@ -1,9 +1,12 @@
 """``perfgate gate``: the CI gate over every tier's results, then the PR comment and triage.
 
 Stages: collect every results file under ``--results-dir`` (``contracts.collect``:
-a missing directory is exit 2, no results exit 3, stale files left out) → compare with each
-tier's baseline → write ``gate.json`` → triage findings (reconcile with the
-store) → Markdown summary → job summary → apply triage → sticky PR comment.
+a missing directory is exit 2, no results exit 3, stale files left out, a file that
+cannot be read refused as its tier's ``bad_input`` problem) → compare with each
+tier's baseline (one that cannot be read: the same) → write ``gate.json`` → triage
+findings (reconcile with the store) → Markdown summary → job summary → apply
+triage → sticky PR comment. A refused file fails the gate (exit 2) and hides
+nothing of the other tiers: they are decided, summarised, commented and triaged.
 
 Order matters: the report, ``gate.json``, the Markdown summary and the job
 summary are written **before** anything talks to GitHub, so a GitHub outage
@@ -36,7 +39,7 @@ from perfgate.commands.triage import load_confirmations, open_store, with_ab_sta
 from perfgate.config import PerfgateConfig
 from perfgate.contracts.collect import collect_results_dir, require_results
 from perfgate.contracts.confirmation import Confirmation
-from perfgate.contracts.gate import GateReport
+from perfgate.contracts.gate import GateReport, Problem
 from perfgate.contracts.results import LoadedResults
 from perfgate.contracts.triage import TriageEntry
 from perfgate.errors import ConfigError, PerfgateError, PublishError
@@ -63,6 +66,7 @@ class GateOptions:
     repository: str | None = None
     base_ref: str | None = None
     confirmations: tuple[tuple[str, Confirmation], ...] = ()  # --confirmations: A/B re-measures, read
+    refused: tuple[Problem, ...] = ()  # results files that could not be read: bad_input problems of their tiers
 
 
 @dataclass
@@ -137,6 +141,8 @@ def run_ci_gate(
         config,
         baselines_dir=options.baselines_dir,
         expect_tiers=options.expect_tiers,
+        refuse_per_tier=True,
+        refused=options.refused,
     )
     write_model(options.results_dir / "gate.json", report)  # first: nothing below can lose the verdict
     context = run_context(environ, event)
@@ -193,8 +199,16 @@ def run_ci_gate(
 def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) -> Outcome:
     from perfgate.render.text import gate_text  # noqa: PLC0415
 
+    # The directory must exist (a mistyped one is exit 2, and is not created); each file passed
+    # over is one line. A file that cannot be read fails its tier (exit 2), and the others are gated.
+    # With no results, only --expect-tiers or a refused file gives a gate to write.
+    results_dir = Path(args.results_dir)
+    found = collect_results_dir(results_dir)
+    for skipped in found.skipped:
+        console.fail(skipped.line)
+    loaded = list(found.loaded) if args.expect_tiers or found.refused else require_results(found, [results_dir])
     options = GateOptions(
-        results_dir=Path(args.results_dir),
+        results_dir=results_dir,
         baselines_dir=Path(args.baselines_dir or config.baselines_dir),
         expect_tiers=tuple(split_list(args.expect_tiers)),
         summary_out=Path(args.summary_out) if args.summary_out else None,
@@ -205,13 +219,8 @@ def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) 
         repository=args.repository,
         base_ref=args.base_ref,
         confirmations=tuple(load_confirmations([Path(p) for p in args.confirmations or ()])),
+        refused=tuple(refused.problem for refused in found.refused),
     )
-    # The directory must exist (a mistyped one is exit 2, and is not created); each file passed
-    # over is one line. With no results, only --expect-tiers gives a gate to write (each tier missing).
-    found = collect_results_dir(options.results_dir)
-    for skipped in found.skipped:
-        console.fail(skipped.line)
-    loaded = list(found.loaded) if options.expect_tiers else require_results(found, [options.results_dir])
     # Only a gate that may publish talks to GitHub; making the client loads a CA bundle (about 0.1 s).
     with (
         collector_paused(),

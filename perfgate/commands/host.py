@@ -10,6 +10,7 @@ from perfgate.config import PerfgateConfig
 from perfgate.contracts.results import HostInfo
 from perfgate.errors import UsageError
 from perfgate.measure.host import os_major, probe_host, resolve_tier
+from perfgate.stdio import json_for_log
 
 
 def _cores(host: HostInfo) -> str | None:
@@ -28,7 +29,7 @@ def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) 
     if args.json:
         labels = list(config.tiers[tier].runner_labels) if tier else []
         document = {"host": host.model_dump(mode="json"), "tier": tier, "runner_labels": labels}
-        console.say(json.dumps(document, indent=2, ensure_ascii=False))
+        console.say(json_for_log(json.dumps(document, indent=2, ensure_ascii=False)))
         return Outcome()
     rows = [
         ("label", host.label),

@@ -12,8 +12,8 @@ from perfgate.contracts.figures import FiniteFigure, figure_problem
 from perfgate.contracts.gate import Problem
 from perfgate.contracts.migrate import migrate_baseline
 from perfgate.contracts.results import Fingerprint, Frozen, HostInfo
-from perfgate.errors import BadFileError, BaselineMissing
-from perfgate.files import SafeName, parse_model, read_model
+from perfgate.errors import BadFileError, BaselineMissing, Kind, UsageError
+from perfgate.files import SafeName, clip, name_problem, parse_model, read_model
 
 BASELINE_SCHEMA_VERSION = 3  # 2: decode rate over n - 1 gaps on both clocks; 3: sessions (contracts/migrate.py)
 
@@ -84,6 +84,14 @@ class Baseline(Frozen):
 
 
 def baseline_path(baselines_dir: Path, tier: str) -> Path:
+    """``baselines_dir/<tier>.json``; UsageError for a tier that is not a name (``../x`` would leave the directory).
+
+    Every tier perfgate reads is checked where it comes in (``SafeName``, the flags); this
+    is the last check before a name becomes a path.
+    """
+    problem = name_problem(tier)
+    if problem is not None:
+        raise UsageError(f"tier {clip(tier)!r} cannot name a baseline file: {problem}")
     return baselines_dir / f"{tier}.json"
 
 
@@ -114,14 +122,25 @@ def parse_baseline(text: str | None, where: str) -> Baseline | None:
     )
 
 
-def load_baselines(tiers: Sequence[str], baselines_dir: Path) -> dict[str, tuple[str, Baseline] | Problem]:
-    """Each tier's baseline, or the problem that it is missing. A corrupt baseline raises (exit 2)."""
+def load_baselines(
+    tiers: Sequence[str], baselines_dir: Path, *, refuse_per_tier: bool = False
+) -> dict[str, tuple[str, Baseline] | Problem]:
+    """Each tier's baseline, or the problem that it is missing.
+
+    A corrupt baseline raises (exit 2); with ``refuse_per_tier`` (the gate) it is
+    that tier's ``bad_input`` problem instead, and the other tiers are compared.
+    """
     out: dict[str, tuple[str, Baseline] | Problem] = {}
     for tier in tiers:
         try:
             path, baseline = find_baseline(baselines_dir, tier)
         except BaselineMissing as exc:
             out[tier] = Problem(kind=exc.kind, tier=tier, message=exc.message)
+            continue
+        except BadFileError as exc:
+            if not refuse_per_tier:
+                raise
+            out[tier] = Problem(kind=Kind.BAD_INPUT, tier=tier, message=exc.message)
             continue
         out[tier] = (str(path), baseline)
     return out

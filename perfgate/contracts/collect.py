@@ -6,10 +6,15 @@ runs. Every ``*.json`` in it is read (up to ``MAX_RESULTS_BYTES``) and parsed:
 
 - ``"kind": "perfgate-results"`` (or no ``kind`` in a file named ``results*``, as
   hand-made files are) is a results file, validated as ever: a bad one is an error
-  naming the file and the field;
+  naming the file and the field; the gate (``refuse_per_tier``) takes it as a
+  ``bad_input`` problem of the tier the file names (``Refused``) and decides the
+  other tiers;
+- a file over ``MAX_RESULTS_BYTES`` may be a results file and is not read: it is
+  refused the same way, its tier unknown; so is a file named ``results*`` that
+  cannot be read as JSON (a truncated write);
 - perfgate's other files (``"kind": "perfgate-gate"``...) are passed over quietly;
-- anything else (too large, not UTF-8, not JSON, another tool's JSON) is *skipped*,
-  with the reason, for the command to print as one line.
+- anything else (not UTF-8, not JSON, another tool's JSON) is *skipped*, with the
+  reason, for the command to print as one line.
 
 Then the results found in directories are checked against each other
 (``_left_out``); a file named on the command line is always read as given:
@@ -33,15 +38,16 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_core import from_json
 
+from perfgate.contracts.gate import UNKNOWN_TIER, Problem
 from perfgate.contracts.migrate import migrate_results
 from perfgate.contracts.results import RESULTS_SCHEMA_VERSION, LoadedResults, RunResult, load_results
-from perfgate.errors import CouldNotMeasure, UsageError
-from perfgate.files import parse_model
+from perfgate.errors import BadFileError, CouldNotMeasure, Kind, UsageError
+from perfgate.files import MAX_JSON_BYTES, name_problem, parse_model, size_text
 
 RESULTS_KIND = "perfgate-results"
-# Far above any real results file (a sequential run of 50 scenarios x 300 samples is about 20 MB):
-# a file this large in a results directory is not one of perfgate's, and is not read into memory.
-MAX_RESULTS_BYTES = 256 * 2**20
+# The most any JSON file perfgate reads may hold (``perfgate.files.MAX_JSON_BYTES``): a larger
+# file in a results directory is refused by its size, never read into memory.
+MAX_RESULTS_BYTES = MAX_JSON_BYTES
 # Runs without a commit (outside a git checkout) are told apart by age alone; a CI workflow's
 # tiers run within hours of each other, a reused local directory holds files days apart.
 STALE_AFTER = timedelta(hours=24)
@@ -60,27 +66,48 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class Refused:
+    """A results file (or a file too large to tell) that could not be read: a ``bad_input`` problem of its tier."""
+
+    path: Path
+    tier: str | None  # the tier the file names, when that is a tier name (never a path: checked)
+    error: BadFileError  # names the file and what is wrong
+
+    @property
+    def problem(self) -> Problem:
+        return Problem(kind=Kind.BAD_INPUT, tier=self.tier or UNKNOWN_TIER, message=self.error.message)
+
+
+@dataclass(frozen=True)
 class Collected:
-    """The results files to use, and every file passed over with its reason."""
+    """The results files to use, every file passed over with its reason, and the files refused."""
 
     loaded: tuple[LoadedResults, ...]
     skipped: tuple[Skipped, ...] = ()
+    refused: tuple[Refused, ...] = ()  # only with ``refuse_per_tier``: otherwise the first one is raised
 
 
-def find_results(paths: Sequence[Path], *, recursive: bool = False) -> Collected:
+def find_results(paths: Sequence[Path], *, recursive: bool = False, refuse_per_tier: bool = False) -> Collected:
     """Results files named directly, and every results file inside a named directory (may be none).
 
     A path that does not exist is a usage error (a mistyped name), never "no results".
+    A results file found in a directory that cannot be read raises its ``BadFileError``,
+    or with ``refuse_per_tier`` is returned in ``refused`` (the gate fails that tier).
     """
     loaded: list[LoadedResults] = []
     found: list[LoadedResults] = []  # from directories: checked against each other
     skipped: list[Skipped] = []
+    refused: list[Refused] = []
     for path in paths:
         if path.is_dir():
             files = sorted(path.rglob("*.json") if recursive else path.glob("*.json"))
             for file in (f for f in files if f.is_file()):
                 item = _read_candidate(file)
-                if isinstance(item, Skipped):
+                if isinstance(item, Refused):
+                    if not refuse_per_tier:
+                        raise item.error
+                    refused.append(item)
+                elif isinstance(item, Skipped):
                     skipped.append(item)
                 elif item is not None:
                     found.append(item)
@@ -89,18 +116,19 @@ def find_results(paths: Sequence[Path], *, recursive: bool = False) -> Collected
         else:
             raise UsageError(f"{path}: no such file or directory")
     kept, left_out = _left_out(loaded, found)
-    return Collected(tuple(kept), (*skipped, *left_out))
+    return Collected(tuple(kept), (*skipped, *left_out), tuple(refused))
 
 
 def collect_results_dir(directory: Path) -> Collected:
     """Every results file under ``directory`` (artifact downloads nest one folder per tier); may be none.
 
     The directory must exist: a gate pointed at a mistyped path says so, and creates nothing.
+    A results file that cannot be read is ``refused``, for the gate to fail its tier alone.
     """
     if not directory.is_dir():
         what = "not a directory" if directory.exists() else "no such directory"
         raise UsageError(f"{directory}: {what}; --results-dir names the directory the runs wrote results files to")
-    return find_results([directory], recursive=True)
+    return find_results([directory], recursive=True, refuse_per_tier=True)
 
 
 def require_results(collected: Collected, paths: Iterable[Path]) -> list[LoadedResults]:
@@ -122,11 +150,11 @@ def collect_results(paths: Sequence[Path]) -> list[LoadedResults]:
     return list(collected.loaded)
 
 
-def _read_candidate(path: Path) -> LoadedResults | Skipped | None:
-    """A results file, a file skipped with its reason, or None for another perfgate file."""
+def _read_candidate(path: Path) -> LoadedResults | Skipped | Refused | None:
+    """A results file, a file skipped with its reason, one refused, or None for another perfgate file."""
     raw = _read_text(path)
-    if isinstance(raw, Skipped):
-        return raw
+    if isinstance(raw, Skipped | Refused):
+        return _claimed(raw)
     # A results file of the current version is parsed and validated in one pass (the gate's usual case).
     try:
         fast = RunResult.model_validate_json(raw)
@@ -138,25 +166,55 @@ def _read_candidate(path: Path) -> LoadedResults | Skipped | None:
     try:
         parsed: object = from_json(raw)
     except ValueError as exc:  # pydantic-core's parser: bad JSON, or nested too deeply
-        return Skipped(path, f"skipped: not a results file (not JSON: {exc})")
+        return _claimed(Skipped(path, f"skipped: not a results file (not JSON: {exc})"))
     kind = parsed.get("kind") if isinstance(parsed, dict) else None
     if kind == RESULTS_KIND or (kind is None and isinstance(parsed, dict) and path.name.startswith("results")):
-        # A results file of another version, or a broken one: read as ever (migrated, refused or named).
-        result = parse_model(
-            raw, str(path), RunResult, what="results", current_version=RESULTS_SCHEMA_VERSION, migrate=migrate_results
-        )
-        return LoadedResults(path, result)
+        return _parse_results(path, raw, parsed)
     if isinstance(kind, str) and kind.startswith("perfgate-"):
         return None  # gate.json, the triage ledger...: perfgate's own files share the directory
     return Skipped(path, f'skipped: not a results file (no "kind": "{RESULTS_KIND}")')
 
 
-def _read_text(path: Path) -> str | Skipped:
-    """The file's text, or why it cannot be a results file (too large, unreadable, not UTF-8)."""
+def _claimed(skipped: Skipped | Refused) -> Skipped | Refused:
+    """A file named ``results*`` is claimed as a results file: one that cannot be read (a truncated
+    write, say) is refused, never skipped, so its tier cannot go unchecked."""
+    if isinstance(skipped, Refused) or not skipped.path.name.startswith("results"):
+        return skipped
+    detail = skipped.reason.removeprefix("skipped: ").removeprefix("not a results file ").strip("()")
+    return Refused(skipped.path, None, BadFileError(f"{skipped.path}: results file refused: {detail}"))
+
+
+def _parse_results(path: Path, raw: str, parsed: object) -> LoadedResults | Refused:
+    """A results file of another version, or a broken one: read as ever (migrated, or refused naming the field)."""
+    try:
+        result = parse_model(
+            raw, str(path), RunResult, what="results", current_version=RESULTS_SCHEMA_VERSION, migrate=migrate_results
+        )
+    except BadFileError as exc:
+        return Refused(path, _named_tier(parsed), exc)
+    return LoadedResults(path, result)
+
+
+def _named_tier(parsed: object) -> str | None:
+    """The tier a broken results file names, when it is a tier name (a file's ``../x`` is no tier)."""
+    tier = parsed.get("tier") if isinstance(parsed, dict) else None
+    return tier if isinstance(tier, str) and name_problem(tier) is None else None
+
+
+def _read_text(path: Path) -> str | Skipped | Refused:
+    """The file's text, or why it cannot be read as a results file (too large, unreadable, not UTF-8)."""
     try:
         size = path.stat().st_size
         if size > MAX_RESULTS_BYTES:
-            return Skipped(path, f"skipped: {size / 2**20:.0f} MiB, larger than a results file can be")
+            # It may be a results file, whose tier would then go unchecked: refused, never skipped.
+            return Refused(
+                path,
+                None,
+                BadFileError(
+                    f"{path}: {size_text(size)}, over the {size_text(MAX_RESULTS_BYTES)} perfgate reads: refused "
+                    "unread; remove it from the results directory or check that it is the right file"
+                ),
+            )
         data = path.read_bytes()
     except OSError as exc:
         return Skipped(path, f"skipped: cannot read it: {exc.strerror or exc}")

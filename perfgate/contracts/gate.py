@@ -10,7 +10,10 @@ from pydantic import Field
 from perfgate.contracts.results import Frozen
 from perfgate.errors import ProblemKind
 
-GATE_SCHEMA_VERSION = 2  # 2: the 'changed' verdict; tiers' own look levels
+GATE_SCHEMA_VERSION = 3  # 2: the 'changed' verdict; tiers' own look levels; 3: the 'bad_input' status and problem
+# The tier of a file refused before its tier could be read (too large, not a valid tier name): never a tier's name,
+# which has no parentheses or spaces (``perfgate.files.NAME_PATTERN``).
+UNKNOWN_TIER = "(unknown tier)"
 
 
 class VerdictKind(StrEnum):
@@ -101,6 +104,7 @@ class GateStatus(StrEnum):
     REGRESSION = "regression"
     COULD_NOT_MEASURE = "could_not_measure"
     INCONCLUSIVE = "inconclusive"
+    BAD_INPUT = "bad_input"  # a results or baseline file was refused (exit 2); the other tiers were still decided
 
 
 class GateReport(Frozen):

@@ -4,7 +4,10 @@ Every (tier, scenario, metric) that can be compared becomes one test; all
 gating tests of the gate are decided together so Holm's adjustment spans the
 whole gate. What cannot be compared becomes a verdict that says why
 (``missing``, ``error``, ``incomparable``) — never ``unchanged`` — and a
-``Problem``: a gate never passes on nothing (``decide.coverage``).
+``Problem``: a gate never passes on nothing (``decide.coverage``). A results
+or baseline file that could not be read is a ``bad_input`` problem of its tier
+(or of ``UNKNOWN_TIER``): the other tiers are decided as ever, and the gate
+fails (exit 2) unless a regression elsewhere outranks it.
 A treatment that differs from the baseline (model, prompt, runtime...) is
 compared, and recorded as a ``Change`` (``decide.fingerprint``).
 """
@@ -18,7 +21,16 @@ from datetime import datetime
 from perfgate import __version__
 from perfgate.config import GateConfig, PerfgateConfig, TierConfig
 from perfgate.contracts.baseline import Baseline
-from perfgate.contracts.gate import Change, GateReport, GateStatus, Problem, TierSummary, Verdict, VerdictKind
+from perfgate.contracts.gate import (
+    UNKNOWN_TIER,
+    Change,
+    GateReport,
+    GateStatus,
+    Problem,
+    TierSummary,
+    Verdict,
+    VerdictKind,
+)
 from perfgate.contracts.results import LoadedResults, RunResult, metric_values, sample_metrics
 from perfgate.decide.coverage import (
     Gaps,
@@ -162,8 +174,6 @@ def _tier_pending(
         )
         if not problems and not any(p.test is not None and not p.verdict.informational for p in pending):
             problems.append(nothing_compared(tier, gaps.baseline_file))
-    if baseline is not None and measured:
-        warnings.extend(baseline_warnings(tier, baseline))
     summary = _tier_summary(tier_input, results, newest, baseline, warnings)
     return pending, problems, summary, comparability.changes
 
@@ -203,6 +213,7 @@ def evaluate(
     now: datetime,
     alpha: float | None = None,
     confirmed: frozenset[tuple[str, str, str]] = frozenset(),
+    refused: Sequence[Problem] = (),
 ) -> GateReport:
     """Decide the whole gate at once (Holm spans every tier, scenario and metric).
 
@@ -211,12 +222,14 @@ def evaluate(
     step-down over the whole gate (``decide.stats.holm_levels``). ``alpha``
     overrides every tier's level (a sequential run's own look). The interval
     keeps ``config.alpha``. ``confirmed`` lists (tier, scenario, metric)
-    regressions that a sequential run confirmed.
+    regressions that a sequential run confirmed. ``refused`` are the ``bad_input``
+    problems of results files that could not be read: each names its tier, which
+    then counts as present (not ``tier_missing``) and fails.
     """
     if alpha is not None:
         tiers = [replace(t, level=alpha) for t in tiers]
     pending: list[Pending] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = list(refused)
     summaries: list[TierSummary] = []
     changes: list[Change] = []
     seen = {t.tier for t in tiers}
@@ -226,6 +239,10 @@ def evaluate(
         problems.extend(probs)
         summaries.append(summary)
         changes.extend(tier_changes)
+    for problem in refused:  # a tier whose every results file was refused is still shown, failing
+        if problem.tier not in seen and problem.tier != UNKNOWN_TIER:
+            seen.add(problem.tier)
+            summaries.append(TierSummary(tier=problem.tier))
     for tier in expect_tiers:
         if tier not in seen:
             problems.append(
@@ -272,7 +289,7 @@ def evaluate(
         )
     status, code = gate_status(verdicts, problems, config)
     levels = [t.level for t in tiers if t.level is not None and t.level != config.alpha]
-    if not summaries:  # no tier at all (the commands refuse this before): nothing compared never passes
+    if not summaries and not problems:  # no tier at all (the commands refuse this before): never a pass
         status, code = GateStatus.COULD_NOT_MEASURE, ExitCode.COULD_NOT_MEASURE
     return GateReport(
         perfgate_version=__version__,
@@ -298,11 +315,13 @@ def compare_results(
     now: datetime,
     expect_tiers: Sequence[str] = (),
     look_alpha: float | None = None,
+    refused: Sequence[Problem] = (),
 ) -> GateReport:
     """Results against their tiers' baselines (as ``load_baselines`` gives them), decided as one gate.
 
     ``look_alpha`` is used by a sequential run's own looks; otherwise the level
-    comes from the results' sequential records (``sequential_alpha``).
+    comes from the results' sequential records (``sequential_alpha``). ``refused``:
+    the ``bad_input`` problems of results files that could not be read.
     """
     results = [(str(item.path), item.result) for item in loaded]
     levels, confirmed = sequential_alpha(loaded, config.gate.alpha)
@@ -315,16 +334,24 @@ def compare_results(
         now=now,
         alpha=look_alpha,
         confirmed=confirmed,
+        refused=refused,
     )
 
 
 def gate_status(
     verdicts: Sequence[Verdict], problems: Sequence[Problem], config: GateConfig
 ) -> tuple[GateStatus, ExitCode]:
-    """Regression beats could-not-measure beats inconclusive beats pass."""
+    """Regression beats bad input beats could-not-measure beats inconclusive beats pass.
+
+    A refused file never reads as a regression (1) nor as a pass: it is bad input
+    (2), as when a command refuses a file outright, and a regression found on
+    another tier still says so first.
+    """
     gating = [v for v in verdicts if not v.informational]
     if any(v.verdict is VerdictKind.REGRESSED for v in gating):
         return GateStatus.REGRESSION, ExitCode.REGRESSION
+    if any(p.kind is Kind.BAD_INPUT for p in problems):
+        return GateStatus.BAD_INPUT, ExitCode.USAGE
     if problems:
         return GateStatus.COULD_NOT_MEASURE, ExitCode.COULD_NOT_MEASURE
     if config.fail_on_inconclusive and any(v.verdict is VerdictKind.INCONCLUSIVE for v in gating):

@@ -57,7 +57,8 @@ def headline(status: GateStatus, verdicts: Sequence[Verdict], problems: Sequence
     if problems:
         kinds = sorted({p.kind.value.replace("_", " ") for p in problems})
         tiers_hit = sorted({p.tier for p in problems})
-        return f"Could not measure: {', '.join(kinds)} on {', '.join(tiers_hit)}"
+        lead = "Inputs refused" if status is GateStatus.BAD_INPUT else "Could not measure"
+        return f"{lead}: {', '.join(kinds)} on {', '.join(tiers_hit)}"
     if not tiers:
         return "Could not measure: no results"
     inconclusive = sum(1 for v in gating if v.verdict is VerdictKind.INCONCLUSIVE)

@@ -8,8 +8,10 @@ from tabulate import tabulate
 
 from perfgate.contracts.baseline import Baseline
 from perfgate.decide.baseline import BaselineDiff, MetricDiff
+from perfgate.markdown_escape import INVALID_SHA, code, is_sha
 from perfgate.metrics import unit_of
 from perfgate.render.cells import escape, fmt_number
+from perfgate.stdio import one_line
 
 HEADERS = ["scenario", "metric", "old median", "new median", "change", "old cv", "new cv", "n old/new"]
 
@@ -30,7 +32,7 @@ def _provenance(baseline: Baseline | None) -> str:
     if baseline is None:
         return "none"
     p = baseline.provenance
-    sha = (p.git_sha or "?")[:10]
+    sha = "?" if not p.git_sha else p.git_sha[:10] if is_sha(p.git_sha) else INVALID_SHA
     return (
         f"measured {p.measured_at} on {p.host.label} ({p.host.chip or '?'}) at {sha}, "
         f"runtime {p.runtime_version or '?'}, model digest {(p.model_digest or '?')[:12]}, "
@@ -49,10 +51,11 @@ def _status(diff: BaselineDiff) -> str:
 def diff_text(diffs: Sequence[BaselineDiff]) -> str:
     parts = []
     for diff in diffs:
-        table = tabulate([_row(r) for r in diff.metrics], headers=HEADERS, disable_numparse=True)
+        rows = [[one_line(c) for c in _row(r)] for r in diff.metrics]
+        table = tabulate(rows, headers=HEADERS, disable_numparse=True)
         parts.append(
             f"{diff.path} ({_status(diff)}, tier {diff.tier})\n"
-            f"  old: {_provenance(diff.old)}\n  new: {_provenance(diff.new)}\n{table}"
+            f"  old: {one_line(_provenance(diff.old))}\n  new: {one_line(_provenance(diff.new))}\n{table}"
         )
     return "\n\n".join(parts) + "\n"
 
@@ -63,7 +66,7 @@ def diff_markdown(diffs: Sequence[BaselineDiff]) -> str:
         rows = [[escape(c) for c in _row(r)] for r in diff.metrics]
         table = tabulate(rows, headers=HEADERS, tablefmt="github", disable_numparse=True)
         parts.append(
-            f"#### `{diff.path}` — {_status(diff)}\n\n"
+            f"#### {code(diff.path)} — {_status(diff)}\n\n"
             f"- old: {escape(_provenance(diff.old))}\n- new: {escape(_provenance(diff.new))}\n\n{table}"
         )
     return "\n\n".join(parts) + "\n"

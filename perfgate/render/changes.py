@@ -11,7 +11,9 @@ from collections.abc import Sequence
 
 from perfgate.contracts.gate import Change
 from perfgate.decide.fingerprint import show_change
+from perfgate.markdown_escape import name
 from perfgate.render.cells import escape
+from perfgate.stdio import one_line
 
 MAX_LINES = 20  # a PR comment lists the first ones; gate.json holds every change
 NOTE = "Compared as the change under test; the baseline moves only through a reviewed commit."
@@ -21,11 +23,12 @@ def _lines(changes: Sequence[Change], *, markdown: bool) -> list[str]:
     grouped: dict[tuple[str | None, str, str | None, str | None], list[str]] = {}
     for c in changes:
         grouped.setdefault((c.scenario, c.field, c.old, c.new), []).append(c.tier)
-    quote = escape if markdown else str
+    quote = escape if markdown else one_line
+    label = name if markdown else one_line
     lines = []
     for (scenario, field, old, new), tiers in grouped.items():
         where = ", ".join(f"{t}/{scenario}" if scenario else t for t in tiers)
-        lines.append(f"{field}: {show_change(field, old, new, quote)} ({quote(where)})")
+        lines.append(f"{label(field)}: {show_change(field, old, new, quote)} ({quote(where)})")
     return lines
 
 

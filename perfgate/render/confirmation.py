@@ -13,6 +13,7 @@ from perfgate.contracts.confirmation import (
 )
 from perfgate.decide.ab import paired_change
 from perfgate.render.cells import fmt_number, interval_level
+from perfgate.stdio import one_line
 
 HEADERS = ("metric", "A median", "B median", "change [interval]", "p (Holm)", "verdict", "notes")
 _COLALIGN = ("left", "right", "right", "right", "right", "left", "left")
@@ -74,7 +75,7 @@ def headline(confirmation: Confirmation) -> str:
         more = f" (and {len(confirmed) - 1} more)" if len(confirmed) > 1 else ""
         return f"A/B re-measure confirms a regression: {confirmed[0]}{more}"
     if confirmation.status is ConfirmationStatus.COULD_NOT_MEASURE:
-        return "A/B re-measure could not measure: " + "; ".join(f.message for f in confirmation.failures[:1])
+        return "A/B re-measure could not measure: " + "; ".join(one_line(f.message) for f in confirmation.failures[:1])
     return "A/B re-measure: not confirmed, no gating metric of the current commit is worse past its threshold"
 
 

@@ -16,9 +16,10 @@ from tabulate import tabulate
 
 from perfgate.contracts.gate import GateReport
 from perfgate.contracts.results import LoadedResults, MetricSummary, RunResult, ScenarioResult
+from perfgate.markdown_escape import code, code_block
 from perfgate.render.cells import escape, fmt_number
 from perfgate.render.changes import changes_markdown
-from perfgate.render.summary import TriageRow
+from perfgate.render.summary import TriageRow, chart_label
 
 RESULT_HEADERS = [
     "Run Set",
@@ -41,13 +42,6 @@ class ReportInput:
     triage: Sequence[TriageRow]
     expected_tiers: Sequence[str]
     memory_interval_ms: float
-
-
-def code(text: str) -> str:
-    """``text`` verbatim in a code span (no escaping is needed or possible inside one)."""
-    text = " ".join(text.split())
-    fence = "``" if "`" in text else "`"
-    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
 
 
 def _cell(summary: MetricSummary | None, reason: str | None) -> str:
@@ -103,7 +97,7 @@ def _results_rows(loaded: Sequence[LoadedResults]) -> list[list[str]]:
 
 def _chart(loaded: Sequence[LoadedResults]) -> str | None:
     bars = [
-        (f"{item.result.tier}/{s.name}", s.summaries["ttft_ms"].median)
+        (chart_label(item.result.tier, s.name), s.summaries["ttft_ms"].median)
         for item in loaded
         for s in item.result.scenarios
         if "ttft_ms" in s.summaries
@@ -188,17 +182,16 @@ def report_markdown(data: ReportInput) -> str:
         # The label exactly as the machine reports it (e.g. "Ross’s Mac mini"), in a code span.
         *[f"- Machine label ({escape(tier)}): {code(label)} — {escape(chip)}" for tier, label, chip in hosts],
         f"- Model target: {', '.join(code(m) for m in models) or 'none'}",
-        *[f"- Scenario `{escape(name)}`: prompt sha256 `{sha[:12]}`" for name, sha in prompts.items()],
+        *[f"- Scenario {code(name)}: prompt sha256 {code(sha[:12])}" for name, sha in prompts.items()],
         "",
         "Commands that produced the data:",
         "",
-        "```bash",
-        *commands,
-        "```",
+        # A command is the results file's own text: fenced so that no line of it can close the block.
+        code_block(commands, "bash"),
         "",
         "Raw output artifacts:",
         "",
-        *[f"- `{escape(p)}`" for p in data.raw_paths],
+        *[f"- {code(p)}" for p in data.raw_paths],
         "",
         *_what_changed(data.gate),
         "## Results",
@@ -221,7 +214,10 @@ def report_markdown(data: ReportInput) -> str:
     if data.triage:
         lines.append(
             tabulate(
-                [[r.severity, escape(r.defect), escape(r.impact), escape(r.owner), r.status] for r in data.triage],
+                [
+                    [escape(r.severity), escape(r.defect), escape(r.impact), escape(r.owner), r.status]
+                    for r in data.triage
+                ],
                 headers=["Severity", "Defect", "Impact", "Owner", "Status"],
                 tablefmt="github",
                 disable_numparse=True,

@@ -17,7 +17,9 @@ from dataclasses import dataclass, replace
 
 from tabulate import tabulate
 
-from perfgate.contracts.gate import GateReport, GateStatus, Verdict, VerdictKind
+from perfgate.contracts.gate import GateReport, GateStatus, VerdictKind
+from perfgate.errors import Kind
+from perfgate.markdown_escape import code, commit
 from perfgate.render.cells import escape, interval_level, look_alpha_note
 from perfgate.render.changes import changes_markdown
 from perfgate.render.verdicts import MARKDOWN, RowTable, by_scenario, scenario_heading, verdict_row
@@ -30,6 +32,7 @@ STATUS_ICON = {
     GateStatus.REGRESSION: "⛔",
     GateStatus.COULD_NOT_MEASURE: "⚠️",
     GateStatus.INCONCLUSIVE: "🟡",
+    GateStatus.BAD_INPUT: "❌",
 }
 
 
@@ -61,6 +64,8 @@ def _overview(report: GateReport) -> str:
         problems = [p for p in report.problems if p.tier == t.tier]
         if regressed:
             state = f"⛔ {regressed} regressed"
+        elif any(p.kind is Kind.BAD_INPUT for p in problems):
+            state = "❌ input refused"
         elif problems:
             state = f"⚠️ {escape(problems[0].kind.value.replace('_', ' '))}"
         else:
@@ -71,10 +76,18 @@ def _overview(report: GateReport) -> str:
                 state,
                 escape(t.runtime or "—"),
                 escape(t.model or "—"),
-                f"`{t.git_sha[:10]}`" if t.git_sha else "—",
+                commit(t.git_sha),
             ]
         )
     return tabulate(rows, headers=["tier", "status", "runtime", "model", "commit"], tablefmt="github")
+
+
+def _refused(report: GateReport) -> str | None:
+    """The files the gate would not read: no triage entry is made for them (their content is not trusted)."""
+    lines = [f"- **{escape(p.tier)}**: {escape(p.message)}" for p in report.problems if p.kind is Kind.BAD_INPUT]
+    if not lines:
+        return None
+    return "#### Inputs refused\n\n_Fix or remove these files; the gate fails until then._\n\n" + "\n".join(lines)
 
 
 def _triage(rows: Sequence[TriageRow]) -> str:
@@ -82,7 +95,7 @@ def _triage(rows: Sequence[TriageRow]) -> str:
         return "#### Defect triage\n\nNo open defects."
     table = tabulate(
         # The status is perfgate's own text and may link an issue (#12); the rest may come from outside.
-        [[r.severity, escape(r.defect), escape(r.impact), escape(r.owner), r.status] for r in rows],
+        [[escape(r.severity), escape(r.defect), escape(r.impact), escape(r.owner), r.status] for r in rows],
         headers=["Severity", "Defect", "Impact", "Owner", "Status"],
         tablefmt="github",
         disable_numparse=True,
@@ -99,11 +112,11 @@ def _provenance(report: GateReport) -> str:
         lines.append(
             f"- **{escape(t.tier)}**: host {escape(t.host_label or '?')} ({escape(t.chip or '?')}), "
             f"runtime {escape(t.runtime or '?')}, model {escape(t.model or '?')} "
-            f"digest `{escape((t.model_digest or '?')[:12])}`, commit `{(t.git_sha or '?')[:10]}`"
+            f"digest {code((t.model_digest or '?')[:12])}, commit {commit(t.git_sha, missing='`?`')}"
             + (" · simulated" if t.simulated else "")
             + f"; baseline {escape(t.baseline_file or 'none')}"
             + (f" from {escape(t.baseline_created_at)}" if t.baseline_created_at else "")
-            + (f" at `{t.baseline_git_sha[:10]}`" if t.baseline_git_sha else "")
+            + (f" at {commit(t.baseline_git_sha)}" if t.baseline_git_sha else "")
         )
     return "<details><summary>Provenance</summary>\n\n" + "\n".join(lines) + "\n\n</details>"
 
@@ -113,8 +126,9 @@ def _provenance(report: GateReport) -> str:
 _CHART_UNSAFE = re.compile(r"[^\w .:/+=-]")
 
 
-def _chart_label(v: Verdict) -> str:
-    return _CHART_UNSAFE.sub("", " ".join(f"{v.tier}/{v.scenario}".split()))
+def chart_label(tier: str, scenario: str) -> str:
+    """``tier/scenario`` as a chart's label: only characters that cannot end the label or the fence."""
+    return _CHART_UNSAFE.sub("", " ".join(f"{tier}/{scenario}".split()))
 
 
 def _chart(report: GateReport) -> str | None:
@@ -122,7 +136,7 @@ def _chart(report: GateReport) -> str | None:
     ttft = [v for v in report.verdicts if v.metric == "ttft_ms" and v.baseline_median and v.current_median]
     if len(ttft) < 2:
         return None
-    names = ", ".join(f'"{_chart_label(v)}"' for v in ttft)
+    names = ", ".join(f'"{chart_label(v.tier, v.scenario)}"' for v in ttft)
     base = ", ".join(f"{v.baseline_median:.1f}" for v in ttft)
     cur = ", ".join(f"{v.current_median:.1f}" for v in ttft)
     top = max(max(v.baseline_median or 0, v.current_median or 0) for v in ttft) * 1.15
@@ -156,6 +170,9 @@ class _Sections:
         ]
         self._tables: dict[tuple[int, tuple[int, ...]], str] = {}
         head = [f"### {STATUS_ICON[report.status]} perfgate: {escape(report.headline)}", _overview(report)]
+        refused = _refused(report)
+        if refused:
+            head.append(refused)
         warnings = [f"- ⚠️ {escape(t.tier)}: {escape(w)}" for t in report.tiers for w in t.warnings]
         if warnings:
             head.append("\n".join(warnings))

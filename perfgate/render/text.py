@@ -1,4 +1,9 @@
-"""Terminal rendering of a run: one aligned table per scenario."""
+"""Terminal rendering of a run: one aligned table per scenario.
+
+What a results file, a runtime or an app said (labels, versions, messages) is
+put on one line each (``one_line``), so it cannot split a table row or start a
+line of its own; the console then makes every line safe for a CI log.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from perfgate.metrics import APP_METRIC_PREFIX, CLIENT_CLOCK_METRICS, unit_of
 from perfgate.render.cells import fmt_number, look_alpha_note
 from perfgate.render.changes import changes_text
 from perfgate.render.verdicts import TERMINAL, verdict_tables
+from perfgate.stdio import one_line
 
 # Server and client decode rates legitimately differ a little (Ollama's clock starts at
 # the first token; chunks coalesce in TCP). Beyond this the runtime's timings are suspect.
@@ -92,11 +98,11 @@ def scenario_table(scenario: ScenarioResult) -> str:
     if suspect:
         notes.append(
             f"  {len(suspect)} of {len(scenario.samples)} samples left out of perfgate's clock figures "
-            f"(suspect timing), e.g. run {suspect[0].iteration + 1}: {suspect[0].suspect_reason}"
+            f"(suspect timing), e.g. run {suspect[0].iteration + 1}: {one_line(suspect[0].suspect_reason or '')}"
         )
     if scenario.memory_unavailable_reason:
-        notes.append(f"  runtime memory: unavailable ({scenario.memory_unavailable_reason})")
-    sources = {s.decode_source for s in scenario.samples if s.decode_source}
+        notes.append(f"  runtime memory: unavailable ({one_line(scenario.memory_unavailable_reason)})")
+    sources = {one_line(s.decode_source) for s in scenario.samples if s.decode_source}
     if sources:
         notes.append(f"  decode_tok_s source: {', '.join(sorted(sources))} clock")
     if any(s.token_count_source == "chunks" for s in scenario.samples):
@@ -121,11 +127,11 @@ def scenario_table(scenario: ScenarioResult) -> str:
 def run_report(result: RunResult) -> str:
     """The full terminal report of one run."""
     rt = result.runtime
-    model = rt.model + (f" ({rt.quantization})" if rt.quantization else "")
+    model = one_line(rt.model + (f" ({rt.quantization})" if rt.quantization else ""))
     head = [
-        f"perfgate run · tier {result.tier} · {rt.kind} {rt.version or '?'} at {rt.base_url}"
+        one_line(f"perfgate run · tier {result.tier} · {rt.kind} {rt.version or '?'} at {rt.base_url}")
         + (" · simulated" if result.simulated else ""),
-        f"model {model} · host {result.host.label} ({result.host.chip or 'unknown chip'}) · "
+        f"model {model} · host {one_line(result.host.label)} ({one_line(result.host.chip or 'unknown chip')}) · "
         f"{result.warmup} warm-up + {result.runs} runs per scenario",
     ]
     before = serving_before(rt.started_at, result.created_at)
@@ -137,8 +143,8 @@ def run_report(result: RunResult) -> str:
     for name, sent in result.fingerprint.scenarios.items():
         if sent.app_model is not None and not same_model(sent.app_model, rt.model):
             head.append(
-                f"note: scenario {name} asked the runtime for model {sent.app_model}, not {rt.model} "
-                "(runtime.model, whose digest is recorded): set --model to the app's model"
+                f"note: scenario {name} asked the runtime for model {one_line(sent.app_model)}, not "
+                f"{one_line(rt.model)} (runtime.model, whose digest is recorded): set --model to the app's model"
             )
     parts = ["\n".join(head)]
     for scenario in result.scenarios:
@@ -150,7 +156,7 @@ def run_report(result: RunResult) -> str:
         parts.append(sequential_text(result.sequential))
     if result.failures:
         lines = [
-            f"  {f.kind.value}: {f.message}" + (f" [scenario {f.scenario}]" if f.scenario else "")
+            f"  {f.kind.value}: {one_line(f.message)}" + (f" [scenario {f.scenario}]" if f.scenario else "")
             for f in result.failures
         ]
         parts.append("failures\n" + "\n".join(lines))
@@ -173,7 +179,7 @@ def sequential_text(record: SequentialRecord) -> str:
     """The looks of a ``--until-conclusive`` run: runs, alpha, open verdicts and re-runs per look."""
     reason = STOP_REASONS.get(record.stopped, record.stopped)
     if record.error:
-        reason += f": {record.error}"
+        reason += f": {one_line(record.error)}"
     rows = []
     for look in record.looks:
         open_verdicts = "; ".join(
@@ -200,10 +206,10 @@ def sequential_text(record: SequentialRecord) -> str:
 
 def gate_text(report: GateReport) -> str:
     """The gate's verdict tables for a terminal, grouped by tier and scenario."""
-    parts = [report.headline]
+    parts = [one_line(report.headline)]
     for tier in report.tiers:
         for warning in tier.warnings:
-            parts.append(f"  warning [{tier.tier}]: {warning}")
+            parts.append(f"  warning [{one_line(tier.tier)}]: {one_line(warning)}")
     changed = changes_text(report.changes)
     if changed:
         parts.append(changed)
@@ -212,7 +218,7 @@ def gate_text(report: GateReport) -> str:
         parts.append(
             "problems\n"
             + "\n".join(
-                f"  {p.kind.value} [{p.tier}{'/' + p.scenario if p.scenario else ''}]: {p.message}"
+                one_line(f"  {p.kind.value} [{p.tier}{'/' + p.scenario if p.scenario else ''}]: {p.message}")
                 for p in report.problems
             )
         )
@@ -227,10 +233,10 @@ def triage_text(entries: Sequence[TriageEntry]) -> str:
         return "no triage entries"
     rows = [
         [
-            e.severity,
+            one_line(e.severity),
             e.status,
-            e.title,
-            e.owner,
+            one_line(e.title),
+            one_line(e.owner),
             f"{e.occurrences}×",
             e.last_seen.date,
             f"#{e.issue_number}" if e.issue_number else "—",

@@ -14,16 +14,14 @@ from dataclasses import dataclass
 from tabulate import tabulate
 
 from perfgate.contracts.gate import Verdict
+from perfgate.markdown_escape import name
 from perfgate.render.cells import MARKS, escape, fmt_change, fmt_notes, fmt_value, verdict_word
+from perfgate.stdio import one_line
 
 _COLALIGN = ("left", "right", "right", "right", "right", "left", "left")
 # Control characters switch tabulate into its multiline, ANSI-colour or separator-line handling;
 # a table with any of them is left to tabulate itself.
 _CONTROL = re.compile(r"[\x00-\x1f]")
-
-
-def _verbatim(text: str) -> str:
-    return text
 
 
 @dataclass(frozen=True)
@@ -32,12 +30,14 @@ class TableStyle:
 
     tablefmt: str  # tabulate's table format: "simple" or "github" (laid out by _lay_out), else tabulate's
     marks: bool  # a coloured mark before the verdict word
-    escape: Callable[[str], str]  # applied to text from outside perfgate (notes, tier and scenario names)
+    escape: Callable[[str], str]  # applied to text from outside perfgate (notes)
+    name: Callable[[str], str]  # applied to tier, scenario and metric names
     heading: str  # "{tier}" and "{scenario}" are filled in, escaped
 
 
-MARKDOWN = TableStyle(tablefmt="github", marks=True, escape=escape, heading="#### {tier} / {scenario}\n\n")
-TERMINAL = TableStyle(tablefmt="simple", marks=False, escape=_verbatim, heading="{tier} / {scenario}\n")
+MARKDOWN = TableStyle(tablefmt="github", marks=True, escape=escape, name=name, heading="#### {tier} / {scenario}\n\n")
+# A terminal (and a CI log): each value on its own line, as it is; the console makes the lines log-safe.
+TERMINAL = TableStyle(tablefmt="simple", marks=False, escape=one_line, name=one_line, heading="{tier} / {scenario}\n")
 
 
 def by_scenario(verdicts: Iterable[Verdict]) -> dict[tuple[str, str], list[Verdict]]:
@@ -52,7 +52,7 @@ def verdict_row(v: Verdict, style: TableStyle) -> list[str]:
     """The cells of one verdict's row."""
     word = verdict_word(v)
     return [
-        v.metric,  # perfgate's own names, safe as they are
+        style.name(v.metric),
         fmt_value(v.baseline_median, v.unit),
         fmt_value(v.current_median, v.unit),
         fmt_change(v),

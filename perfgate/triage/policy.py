@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from perfgate.config import TriageConfig
-from perfgate.contracts.gate import GateReport, Problem, Verdict, VerdictKind
+from perfgate.contracts.gate import UNKNOWN_TIER, GateReport, Problem, Verdict, VerdictKind
 from perfgate.contracts.triage import Evidence, TriageEntry
 from perfgate.decide.headline import fmt_change
 from perfgate.errors import Kind, ProblemKind, TriageKind
@@ -17,9 +17,10 @@ from perfgate.metrics import label
 def triage_kind(kind: ProblemKind) -> TriageKind | None:
     """A problem's kind as a triage entry's: stream-level failures are one defect, "the runtime broke".
 
-    None for an interrupted run: someone stopped it, nothing is broken, nobody is to act.
+    None for an interrupted run: someone stopped it, nothing is broken, nobody is to act; and
+    for a refused input file: what it says (its tier's name) is not trusted into an issue.
     """
-    if kind is Kind.INTERRUPTED:
+    if kind is Kind.INTERRUPTED or kind is Kind.BAD_INPUT:
         return None
     if kind is Kind.STREAM_TRUNCATED or kind is Kind.TIMEOUT or kind is Kind.PROTOCOL_ERROR:
         return Kind.RUNTIME_ERROR
@@ -190,6 +191,8 @@ def _clean_for(entry: TriageEntry, report: GateReport) -> bool:
         return False  # not looked at: absence of evidence is not a fix
     if any(p.tier == entry.tier and p.kind is Kind.INTERRUPTED for p in report.problems):
         return False  # stopped part-way: what did not recur may simply not have been reached
+    if any(p.tier in (entry.tier, UNKNOWN_TIER) and p.kind is Kind.BAD_INPUT for p in report.problems):
+        return False  # a file of the tier (or of no known tier) was refused: what it held was not looked at
     if entry.kind is Kind.REGRESSION:
         for v in report.verdicts:
             if (v.tier, v.scenario, v.metric) == (entry.tier, entry.scenario, entry.metric):

@@ -97,10 +97,10 @@ def test_deeply_nested_json_is_a_bad_file(project: Path) -> None:
 
 def test_a_file_over_the_size_limit_is_refused_without_reading_it(project: Path) -> None:
     with (project / "huge.json").open("wb") as handle:
-        handle.truncate(64 * 2**20 + 1)  # sparse: 64 MiB and a byte, no disk used
+        handle.truncate(50 * 2**20 + 1)  # sparse: 50 MiB and a byte, no disk used
     proc = perfgate("compare", "huge.json", cwd=project, env=clean_env())
     refused(
-        proc, 2, "huge.json: results file is over 64.0 MiB, the most perfgate reads; check that it is the right file"
+        proc, 2, "huge.json: results file is over 50.0 MiB, the most perfgate reads; check that it is the right file"
     )
 
 

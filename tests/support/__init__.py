@@ -9,5 +9,7 @@
 - ``waiting``: wait on a condition with a generous deadline instead of sleeping a fixed time;
 - ``children``: a child interpreter that starts something and is then killed (orphan checks);
 - ``git``: hermetic git commands for throw-away repositories;
-- ``docs``: the lines docs/troubleshooting.md quotes.
+- ``docs``: the lines docs/troubleshooting.md quotes;
+- ``hostile``: hostile strings, gate reports and results built from them, and checks (a real
+  CommonMark parser; a CI runner's workflow-command rules) that nothing of them is live.
 """

@@ -604,7 +604,7 @@ def test_the_troubleshooting_lines_are_the_ones_printed(
     (project / "pyproject.toml").unlink()
 
     with (project / "perf-results" / "huge.json").open("wb") as handle:
-        handle.truncate(64 * 2**20 + 1)
+        handle.truncate(50 * 2**20 + 1)
     assert run(_compare("perf-results/huge.json"), capsys)[1].splitlines() == [_docs_line("perf-results/huge.json")]
     (project / "perf-results" / "deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     assert run(_compare("perf-results/deep.json"), capsys)[1].splitlines() == [_docs_line("perf-results/deep.json")]

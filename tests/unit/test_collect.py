@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from perfgate.contracts.collect import (
 from perfgate.contracts.gate import GateReport, GateStatus
 from perfgate.contracts.results import RunResult
 from perfgate.errors import BadFileError, CouldNotMeasure, ExitCode, UsageError
-from perfgate.files import dumps_model, write_model
+from perfgate.files import dumps_model, size_text, write_model
 
 
 def write(path: Path, result: RunResult) -> Path:
@@ -73,13 +74,26 @@ def test_a_stray_json_file_is_skipped_with_one_line_naming_it(tmp_path, content,
     assert lines(found) == [f"{stray}: {reason}"]
 
 
-def test_a_file_too_large_to_be_results_is_not_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(collect, "MAX_RESULTS_BYTES", 1000)
+def test_a_file_too_large_to_be_read_is_refused_unread(tmp_path, monkeypatch):
+    good = write(tmp_path / "results-pro.json", make_result(seed=2))
+    monkeypatch.setattr(collect, "MAX_RESULTS_BYTES", good.stat().st_size)
     big = tmp_path / "big.json"
-    big.write_text("[" + "0," * 2000 + "0]", encoding="utf-8")
-    found = find_results([tmp_path])
-    assert found.loaded == ()
-    assert lines(found) == [f"{big}: skipped: 0 MiB, larger than a results file can be"]
+    with big.open("wb") as handle:
+        handle.truncate(good.stat().st_size + 1)  # sparse, and not JSON: only its size can refuse it
+    message = (
+        f"{big}: {size_text(big.stat().st_size)}, over the {size_text(good.stat().st_size)} perfgate reads: refused "
+        "unread; remove it from the results directory or check that it is the right file"
+    )
+    # It may be a results file: never skipped quietly. A command reading a directory stops on it...
+    with pytest.raises(BadFileError) as raised:
+        find_results([tmp_path])
+    assert str(raised.value) == message
+    # ... and the gate fails its tier, unknown (the file was not read), while gating the others.
+    found = collect_results_dir(tmp_path)
+    assert [item.path for item in found.loaded] == [good]
+    assert [(r.path, r.tier, r.problem.tier, r.problem.message) for r in found.refused] == [
+        (big, None, "(unknown tier)", message)
+    ]
 
 
 def test_a_broken_results_file_is_still_an_error_naming_file_and_field(tmp_path):
@@ -87,6 +101,29 @@ def test_a_broken_results_file_is_still_an_error_naming_file_and_field(tmp_path)
     path.write_text('{"kind": "perfgate-results", "schema_version": 2, "tier": 5}', encoding="utf-8")
     with pytest.raises(BadFileError, match=r"pr\.json: invalid results file at field"):
         find_results([tmp_path])
+
+
+@pytest.mark.parametrize(
+    ("tier", "named"),
+    [("base", "base"), ("../../etc/passwd", None), ("x\n::error::y", None), (5, None)],
+    ids=["a-tier", "a-path", "a-workflow-command", "not-a-string"],
+)
+def test_the_gate_refuses_a_broken_results_file_as_a_problem_of_the_tier_it_names(tmp_path, tier, named):
+    good = write(tmp_path / "pro" / "results-pro.json", make_result(seed=2))
+    broken = make_result(seed=3, tier="base").model_dump(mode="json")
+    broken["tier"] = tier
+    broken["runs"] = "many"  # invalid whatever the tier
+    path = tmp_path / "base" / "results-base.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    found = collect_results_dir(tmp_path)
+    assert [item.path for item in found.loaded] == [good]
+    [refused] = found.refused
+    assert (refused.path, refused.tier) == (path, named)
+    assert refused.problem.kind == "bad_input"
+    assert refused.problem.tier == (named or "(unknown tier)")
+    assert refused.problem.message.startswith(f"{path}: invalid results file at field ")
+    assert "\n" not in refused.problem.message  # a hostile tier is quoted (repr), not written out
 
 
 def test_a_file_without_kind_is_results_when_it_validates_or_is_named_so(tmp_path):
@@ -192,3 +229,25 @@ def test_the_gate_reads_nested_artifact_folders(tmp_path):
 def test_baseline_update_s_collect_still_refuses_nothing(tmp_path):
     with pytest.raises(UsageError, match="no results files found in"):
         collect_results([tmp_path])
+
+
+@pytest.mark.parametrize(
+    ("content", "detail"),
+    [
+        (b'{"kind": "perfgate-results", "tier": "ba', "not JSON: EOF while parsing a string at line 1 column 40"),
+        (b"\xff\xfe{}", "not UTF-8: byte 0 is 0xff"),
+    ],
+    ids=["truncated", "not-utf8"],
+)
+def test_a_file_named_results_that_cannot_be_read_is_refused_not_skipped(tmp_path, content, detail):
+    good = write(tmp_path / "results-pro.json", make_result(seed=2))
+    cut = tmp_path / "results-base.json"
+    cut.write_bytes(content)
+    stray = tmp_path / "notes.json"
+    stray.write_bytes(content)
+    found = collect_results_dir(tmp_path)
+    assert [item.path for item in found.loaded] == [good]
+    assert [(r.path, r.tier, r.problem.message) for r in found.refused] == [
+        (cut, None, f"{cut}: results file refused: {detail}")
+    ]
+    assert [s.path for s in found.skipped] == [stray]  # another name: not claimed, skipped with a line

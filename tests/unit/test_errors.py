@@ -54,6 +54,7 @@ ON_DISK = {
         "baseline_missing",
         "incomparable",
         "measurement_missing",
+        "bad_input",
     ],
     "TriageKind": [
         "regression",
@@ -126,7 +127,9 @@ def test_the_json_is_the_plain_value():
     )
 
 
-@pytest.mark.parametrize("kind", [k for k in members(ProblemKind) if k is not Kind.INTERRUPTED], ids=str)
+@pytest.mark.parametrize(
+    "kind", [k for k in members(ProblemKind) if k not in (Kind.INTERRUPTED, Kind.BAD_INPUT)], ids=str
+)
 def test_every_problem_files_as_a_triage_kind_with_an_impact(kind):
     filed = triage_kind(kind)
     assert filed in members(TriageKind)
@@ -138,6 +141,12 @@ def test_every_problem_files_as_a_triage_kind_with_an_impact(kind):
 def test_an_interrupted_run_is_nobodys_defect_and_files_no_triage_entry():
     assert triage_kind(Kind.INTERRUPTED) is None
     assert Kind.INTERRUPTED not in members(TriageKind)
+
+
+def test_a_refused_input_file_files_no_triage_entry():
+    # Its tier is what the refused file says: not trusted into an issue's title or marker.
+    assert triage_kind(Kind.BAD_INPUT) is None
+    assert Kind.BAD_INPUT not in members(TriageKind)
 
 
 def test_every_triage_kind_has_an_impact():

@@ -26,6 +26,7 @@ Count = Annotated[int, Field(ge=0)]
 POSITIVE_METRICS = frozenset(
     {
         "ttft_ms",
+        "ttft_cold_ms",
         "e2e_ms",
         "app_wall_ms",
         "decode_tok_s",
@@ -38,7 +39,7 @@ POSITIVE_METRICS = frozenset(
         "peak_combined_rss_mb",
     }
 )
-NON_NEGATIVE_METRICS = frozenset({"load_ms", "itl_ms_p50", "itl_ms_p90", "itl_ms_p99", "output_tokens"})
+NON_NEGATIVE_METRICS = frozenset({"load_ms", "cold_load_ms", "itl_ms_p50", "itl_ms_p90", "itl_ms_p99", "output_tokens"})
 
 
 def figure_problem(metric: str, value: float) -> str | None:

@@ -28,7 +28,7 @@ from perfgate.measure.rounds import (
     measure_scenarios,
 )
 from perfgate.measure.runtime_identity import process_started_at
-from perfgate.runtimes.base import RuntimeClient
+from perfgate.runtimes.base import ColdStartable, RuntimeClient
 from perfgate.runtimes.deadline import RunLimits
 
 __all__ = ["Progress", "ProgressCallback", "extend_benchmark", "run_benchmark", "selected_scenarios"]
@@ -73,6 +73,12 @@ def run_benchmark(
     commands = app_commands(scenarios)
     if commands and app is None:
         raise UsageError(f"scenario {next(iter(commands))!r} runs an app command but no measuring proxy was started")
+    cold = [name for name, scenario in scenarios.items() if scenario.kind == "cold"]
+    if cold and not isinstance(client, ColdStartable):
+        raise UsageError(
+            f"scenario {cold[0]!r} is a cold start (kind = 'cold'), but perfgate cannot unload the model of a "
+            f"{client.kind} runtime; cold starts run on ollama, sim and llamacpp"
+        )
     limits = limits or RunLimits.from_config(config)
     keep_alive = config.runtime.keep_alive
     failures: list[Failure] = []

@@ -66,7 +66,7 @@ METRICS: tuple[MetricSpec, ...] = (
         session_spread=0.005,
     ),
     # A cold-start scenario's (``kind = "cold"``): the model unloaded, then loaded for its first request.
-    MetricSpec("cold_load_ms", "ms", "cold load time", "lower", 0.10),
+    MetricSpec("load_cold_ms", "ms", "cold load time", "lower", 0.10),
     MetricSpec("ttft_cold_ms", "ms", "TTFT cold", "lower", 0.10, client_clock=True),
 )
 

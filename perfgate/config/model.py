@@ -104,7 +104,7 @@ class ScenarioConfig(_Model):
         description=(
             "'warm': the model is loaded before the runs (preload). 'cold': every warm-up and run is a cold start -- "
             "the model is unloaded first (Ollama: keep_alive 0, then /api/ps polled until it is gone; llama.cpp: "
-            "its server stopped), then one request is timed: cold_load_ms, ttft_cold_ms and the peak memory while "
+            "its server stopped), then one request is timed: load_cold_ms, ttft_cold_ms and the peak memory while "
             "loading (docs/metrics.md). Not for app scenarios, nor the 'openai' runtime (nothing to unload with)."
         ),
     )

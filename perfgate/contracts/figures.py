@@ -39,7 +39,7 @@ POSITIVE_METRICS = frozenset(
         "peak_combined_rss_mb",
     }
 )
-NON_NEGATIVE_METRICS = frozenset({"load_ms", "cold_load_ms", "itl_ms_p50", "itl_ms_p90", "itl_ms_p99", "output_tokens"})
+NON_NEGATIVE_METRICS = frozenset({"load_ms", "load_cold_ms", "itl_ms_p50", "itl_ms_p90", "itl_ms_p99", "output_tokens"})
 
 
 def figure_problem(metric: str, value: float) -> str | None:

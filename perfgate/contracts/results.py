@@ -126,7 +126,7 @@ class Sample(Frozen):
     cold: bool = Field(
         description="True when load_ms exceeds the configured cold threshold, and for every cold-start sample."
     )
-    cold_load_ms: Figure | None = Field(
+    load_cold_ms: Figure | None = Field(
         default=None,
         description=(
             "Cold-start scenarios: the model's load time after it was unloaded (Ollama's load_duration of the "

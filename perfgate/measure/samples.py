@@ -119,7 +119,7 @@ def cold_start_sample(sample: Sample, obs: StreamObservation, *, began_ns: int, 
         update={
             "ttft_ms": None,
             "ttft_cold_ms": None if first is None else max(first - began_ns, 1) / NS_PER_MS,
-            "cold_load_ms": None if load is None else load / NS_PER_MS,
+            "load_cold_ms": None if load is None else load / NS_PER_MS,
             "cold": True,
         }
     )

@@ -29,7 +29,7 @@ TERMINAL_METRICS = (
     "prefill_tok_s",
     "itl_ms_p50",
     "load_ms",
-    "cold_load_ms",
+    "load_cold_ms",
     "ttft_cold_ms",
     "peak_runtime_rss_mb",
     "peak_runtime_footprint_mb",
@@ -49,7 +49,7 @@ def _row(metric: str, summary: MetricSummary) -> list[str]:
 _APP_ONLY = frozenset({"app_wall_ms", "peak_app_rss_mb"})
 _MACOS_ONLY = frozenset({"peak_runtime_footprint_mb"})
 _HARNESS = "peak_harness_rss_mb"
-_COLD_ONLY = frozenset({"cold_load_ms", "ttft_cold_ms"})  # a cold start's TTFT is ttft_cold_ms, never ttft_ms
+_COLD_ONLY = frozenset({"load_cold_ms", "ttft_cold_ms"})  # a cold start's TTFT is ttft_cold_ms, never ttft_ms
 
 
 def _absent_reason(metric: str, scenario: ScenarioResult) -> str | None:

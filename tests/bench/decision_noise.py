@@ -32,7 +32,7 @@ N_SCENARIOS = TIERS * SCENARIOS
 # Measured only when a scenario runs an app's command: not in perfgate's own scenarios.
 APP_ONLY = frozenset({"app_wall_ms", "peak_app_rss_mb"})
 # Measured only in a cold-start scenario (kind = "cold"), whose TTFT is one of them: not in the warm ones modelled.
-COLD_ONLY = frozenset({"cold_load_ms", "ttft_cold_ms"})
+COLD_ONLY = frozenset({"load_cold_ms", "ttft_cold_ms"})
 # A plausible median per metric (the rule works on ratios; only the quantized model cares).
 MEDIANS = {
     "ttft_ms": 180.0,

@@ -46,7 +46,8 @@ description = "whatever machine runs the e2e tests"
 auto_detect = false
 
 [tool.perfgate.gate]
-min_baseline_samples = 8
+# Samples perfgate could not time on this busy machine do not count: 10 measured may leave fewer.
+min_baseline_samples = 4
 
 # Only the cold start's own figures are compared; the decode of 4 tokens is too short to gate here.
 [tool.perfgate.gate.metrics]
@@ -60,7 +61,7 @@ peak_harness_rss_mb.enabled = false
 peak_combined_rss_mb.enabled = false
 
 # Wide: this shared 2-core machine is noisy, and the slowdown being detected is several-fold.
-[tool.perfgate.gate.metrics.cold_load_ms]
+[tool.perfgate.gate.metrics.load_cold_ms]
 threshold_worse = 0.5
 threshold_better = 0.5
 
@@ -90,8 +91,10 @@ def measure(project: tuple[Path, dict[str, str]], size: str, out: Path, runs: in
 
 def test_each_run_restarts_the_server_in_the_same_process_and_times_the_load(project) -> None:
     root, _ = project
-    out = root / "tiny.json"
-    measure(project, "tiny", out, runs=3)
+    # The small model, not the tiny one: the tiny one's sub-millisecond token gaps coalesce in TCP, and
+    # perfgate rightly refuses to time such a stream (every sample suspect is a timing_unreliable failure).
+    out = root / "small.json"
+    measure(project, "small", out, runs=3)
     result = load_results(out)
     (scenario,) = result.scenarios
     assert scenario.options.cold_start
@@ -99,14 +102,14 @@ def test_each_run_restarts_the_server_in_the_same_process_and_times_the_load(pro
     assert len(scenario.samples) == 3
     for sample in scenario.samples:
         assert sample.ttft_ms is None
-        assert sample.cold_load_ms is not None
-        assert sample.cold_load_ms > 0
+        assert sample.load_cold_ms is not None
+        assert sample.load_cold_ms > 0
         assert sample.cold
         # The load was inside the memory window: the process held the model while it was sampled.
         assert sample.peak_runtime_rss_mb is not None
         # Cold TTFT runs from the server's start: never shorter than its load (when perfgate could time it).
         if sample.ttft_cold_ms is not None:
-            assert sample.ttft_cold_ms >= sample.cold_load_ms
+            assert sample.ttft_cold_ms >= sample.load_cold_ms
 
 
 def test_a_larger_models_cold_start_is_caught_by_the_gate(project) -> None:
@@ -124,5 +127,5 @@ def test_a_larger_models_cold_start_is_caught_by_the_gate(project) -> None:
     report = read_model(results / "gate.json", GateReport, what="gate", current_version=GATE_SCHEMA_VERSION)
     found = {verdict.metric: verdict.verdict for verdict in report.verdicts}
     assert gate.returncode == 1, (found, gate.stdout[-2000:])
-    assert found["cold_load_ms"] == "regressed", found
+    assert found["load_cold_ms"] == "regressed", found
     assert found["peak_runtime_rss_mb"] == "regressed", found  # the larger model's peak while loading

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import httpx
 import pytest
@@ -16,6 +17,8 @@ from perfgate.measure.harness import run_benchmark
 from perfgate.measure.identity import options_hash, scenario_options
 from perfgate.measure.samples import build_sample, cold_start_sample
 from perfgate.runtimes.ollama import OllamaClient
+from perfgate.sim.engine import SimEngine
+from perfgate.sim.profile import SimProfile
 
 BASE = "http://ollama.test:11434"
 PS_LOADED = {"models": [{"name": "llama3.2:latest", "model": "llama3.2:latest", "size": 1, "size_vram": 0}]}
@@ -97,12 +100,12 @@ def test_a_cold_sample_counts_ttft_from_the_start_of_the_cold_start_and_never_as
     sample = _cold(_obs(sent=1_000 * MS, first=1_900 * MS, load_ns=800 * MS), began=990 * MS, load_ns=None)
     assert sample.ttft_ms is None
     assert sample.ttft_cold_ms == 910.0
-    assert sample.cold_load_ms == 800.0
-    assert sample.cold  # even below cold_load_ms (500 ms here it is above; see the next test)
+    assert sample.load_cold_ms == 800.0
+    assert sample.cold
     # llama.cpp: the server's start is a step of its own before the request, timed by its own clock.
     sample = _cold(_obs(sent=1_300 * MS, first=1_320 * MS, load_ns=None), began=1_000 * MS, load_ns=250 * MS)
     assert sample.ttft_cold_ms == 320.0
-    assert sample.cold_load_ms == 250.0
+    assert sample.load_cold_ms == 250.0
     assert sample.cold
     assert sample.e2e_ms == 41.0  # request sent to done: the load before the request is not in it
 
@@ -168,10 +171,10 @@ def test_every_warm_up_and_run_of_a_cold_scenario_unloads_first_and_no_preload_i
     assert scenario.warmups_discarded == 1
     sample = scenario.samples[0]
     assert sample.ttft_ms is None
-    assert sample.cold_load_ms == 77.0
+    assert sample.load_cold_ms == 77.0
     # FakeClient's request of stream 2 is sent at 2,000 ms and its first token comes 20 ms later.
     assert sample.ttft_cold_ms == 2_020 - 123
-    assert set(scenario.summaries) >= {"cold_load_ms", "ttft_cold_ms"}
+    assert set(scenario.summaries) >= {"load_cold_ms", "ttft_cold_ms"}
     assert "ttft_ms" not in scenario.summaries
     # One window opens after each unload and one closes each measured run (none for the warm-up's close).
     assert sampler.calls == 3 + 2
@@ -182,3 +185,21 @@ def test_a_runtime_that_cannot_unload_refuses_a_cold_scenario_before_measuring()
     with pytest.raises(UsageError, match=r"scenario 'cold' is a cold start .* cannot unload the model of a ollama"):
         _run(client, _config())
     assert client.streams == 0
+
+
+def test_the_simulator_unloads_when_the_request_holding_the_model_ends():
+    """A client asks for the unload as soon as it has read a request's last line, maybe before the server
+    has let that request go: the unload then happens when it does (as Ollama's scheduler does), not never."""
+    engine = SimEngine(SimProfile(load_ms=0.0, jitter_cv=0.0, ballast_mb=0), threading.Event())
+    assert engine.acquire()
+    engine.unload()  # arrives while the request still holds the model
+    assert engine.expires_in_s() is not None
+    engine.release(600.0)  # that request asked to keep it 10 minutes; the unload asked after it
+    assert engine.expires_in_s() is None
+    # A request that starts before the holder ends keeps the model, on its own keep_alive.
+    assert engine.acquire()
+    engine.unload()
+    assert engine.acquire()
+    engine.release(600.0)
+    engine.release(600.0)
+    assert engine.expires_in_s() is not None

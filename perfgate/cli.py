@@ -364,6 +364,32 @@ def _add_host(sub: Sub) -> None:
     host.add_argument("--json", action="store_true", help="print JSON")
 
 
+def _add_doctor(sub: Sub) -> None:
+    from perfgate.commands.doctor import CHECK_NAMES, DEFAULT_MAX_OTHER_CPU  # noqa: PLC0415 -- the names' one source
+
+    doctor = _command(sub, "doctor", "doctor", "check that this machine is fit to measure; say how to fix what is not")
+    doctor.add_argument("--runtime", choices=_choices("kind"), help="runtime kind (default: config runtime.kind)")
+    doctor.add_argument("--base-url", type=flags.base_url, help="runtime base URL (default: config runtime.base_url)")
+    doctor.add_argument("--model", help="model name as the runtime knows it")
+    doctor.add_argument("--model-digest", metavar="SHA256", help="the model's expected digest (whole or 12+ digits)")
+    doctor.add_argument("--runtime-pid", type=int, help="PID of the runtime (default: the process on its port)")
+    doctor.add_argument("--process-name", help="find the runtime process by this name")
+    doctor.add_argument("--tier", type=flags.name("tier"), help="force a tier instead of detecting it")
+    doctor.add_argument("--runner-labels", metavar="A,B", help="the runner's labels (default: $RUNNER_LABELS)")
+    doctor.add_argument(
+        "--workspace", type=flags.path, metavar="DIR", help="where jobs run (default: $GITHUB_WORKSPACE, else .)"
+    )
+    doctor.add_argument(
+        "--max-other-cpu",
+        type=flags.positive_float,
+        default=DEFAULT_MAX_OTHER_CPU,
+        metavar="PERCENT",
+        help=f"another process using this much of a core is heavy (default {DEFAULT_MAX_OTHER_CPU:g})",
+    )
+    doctor.add_argument("--skip", action="append", choices=CHECK_NAMES, metavar="CHECK", help="skip a check")
+    doctor.add_argument("--format", choices=["text", "json"], default="text", help="stdout format")
+
+
 def _add_sim(sub: Sub) -> None:
     from perfgate.sim.profile import FAULTS, SimProfile  # noqa: PLC0415 -- the profile is the flags' one source
 
@@ -426,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_triage,
         _add_report,
         _add_host,
+        _add_doctor,
         _add_sim,
         _add_proxy,
     )

@@ -39,6 +39,7 @@ LAYERS: dict[str, int] = {
     "perfgate.runtimes.registry": 7,  # opens any runtime, starting a managed sim or llama.cpp server
     "perfgate.measure": 8,
     "perfgate.triage": 9,
+    "perfgate.doctor": 9,  # the runner's fitness checks: host facts and the runtime's answers
     "perfgate.render": 10,
     "perfgate.publish": 11,
     "perfgate.commands": 12,

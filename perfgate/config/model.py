@@ -99,12 +99,23 @@ class ScenarioConfig(_Model):
     )
     temperature: float = Field(default=0.0, ge=0.0, description="Sampling temperature (0 = greedy).")
     seed: int = Field(default=42, description="Fixed sampling seed.")
+    kind: Literal["warm", "cold"] = Field(
+        default="warm",
+        description=(
+            "'warm': the model is loaded before the runs (preload). 'cold': every warm-up and run is a cold start -- "
+            "the model is unloaded first (Ollama: keep_alive 0, then /api/ps polled until it is gone; llama.cpp: "
+            "its server stopped), then one request is timed: load_cold_ms, ttft_cold_ms and the peak memory while "
+            "loading (docs/metrics.md). Not for app scenarios, nor the 'openai' runtime (nothing to unload with)."
+        ),
+    )
     enabled: bool = _enabled_field("scenario")
 
     @model_validator(mode="after")
     def _prompt_or_command(self) -> ScenarioConfig:
         if self.prompt is None and self.command is None:
             raise ValueError("a scenario needs a prompt (perfgate's own request) or a command (the app's harness)")
+        if self.kind == "cold" and self.command is not None:
+            raise ValueError("kind = 'cold' times perfgate's own first request; an app scenario loads its own way")
         return self
 
 
@@ -196,6 +207,9 @@ class RuntimeConfig(_Model):
     # 2**22 is the largest PID Linux allows; macOS stops below 100000.
     pid: int | None = Field(default=None, ge=1, le=2**22, description="Runtime PID to sample (overrides discovery).")
     preflight_timeout_s: float = Field(default=3.0, gt=0, description="Timeout of the liveness check.")
+    unload_timeout_s: float = Field(
+        default=30.0, gt=0, le=_WEEK_S, description="Cold-start scenarios: how long the model may take to unload."
+    )
     connect_timeout_s: float = Field(default=5.0, gt=0, description="Connect timeout of measured requests.")
     read_timeout_s: float = Field(default=120.0, gt=0, description="Max gap between stream reads before 'timeout'.")
     request_timeout_s: float = Field(

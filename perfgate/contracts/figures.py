@@ -26,6 +26,7 @@ Count = Annotated[int, Field(ge=0)]
 POSITIVE_METRICS = frozenset(
     {
         "ttft_ms",
+        "ttft_cold_ms",
         "e2e_ms",
         "app_wall_ms",
         "decode_tok_s",
@@ -40,7 +41,7 @@ POSITIVE_METRICS = frozenset(
     }
 )
 NON_NEGATIVE_METRICS = frozenset(
-    {"load_ms", "itl_ms_p50", "itl_ms_p90", "itl_ms_p99", "output_tokens", "peak_runtime_wired_mb"}
+    {"load_ms", "load_cold_ms", "itl_ms_p50", "itl_ms_p90", "itl_ms_p99", "output_tokens", "peak_runtime_wired_mb"}
 )
 
 

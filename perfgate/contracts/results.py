@@ -154,7 +154,23 @@ class Sample(Frozen):
         description="Uncached prompt tokens / their server duration; None if unknown."
     )
     load_ms: Figure | None = Field(description="Server-reported load (and queue) time.")
-    cold: bool = Field(description="True when load_ms exceeds the configured cold threshold.")
+    cold: bool = Field(
+        description="True when load_ms exceeds the configured cold threshold, and for every cold-start sample."
+    )
+    load_cold_ms: Figure | None = Field(
+        default=None,
+        description=(
+            "Cold-start scenarios: the model's load time after it was unloaded (Ollama's load_duration of the "
+            "first request; llama.cpp: its server's start until it answers). None for warm samples."
+        ),
+    )
+    ttft_cold_ms: PositiveFigure | None = Field(
+        default=None,
+        description=(
+            "Cold-start scenarios: from the moment the unloaded model was asked for to the first content chunk "
+            "(perfgate's clock; load included). Their ttft_ms is None, so a cold TTFT never mixes with warm ones."
+        ),
+    )
     output_tokens: Count | None
     prompt_tokens: Count | None
     itl_ms_p50: Figure | None = Field(description="Median gap between content chunks (inter-chunk latency).")
@@ -266,6 +282,10 @@ class ScenarioOptions(Frozen):
     cold_prompt: bool = Field(
         default=False,
         description="Each request's prompt began with a nonce and the runtime was asked not to reuse its cache.",
+    )
+    cold_start: bool = Field(
+        default=False,
+        description="Each measured request was a cold start: the model was unloaded before it (scenario kind 'cold').",
     )
 
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import httpx
 import psutil
 
-from perfgate.childproc import ChildServer
+from perfgate.childproc import ChildServer, read_line
 from perfgate.config import PerfgateConfig
 from perfgate.contracts.results import RuntimeInfo
-from perfgate.errors import MissingExtraError, UsageError
+from perfgate.errors import MissingExtraError, RuntimeFailure, RuntimeTimeout, UsageError
 from perfgate.llamacpp.model import MISSING_EXTRA, ModelFile, default_cache_dir, ensure_model, file_sha256
-from perfgate.llamacpp.server import READY_PREFIX
+from perfgate.llamacpp.server import FAILED, LOAD, LOADED, READY_PREFIX, UNLOAD, UNLOADED
 from perfgate.runtimes.base import DEFAULT_CLOCK, Clock
 from perfgate.runtimes.openai import OpenAIClient
 
@@ -77,6 +77,40 @@ class LlamaCppProcess(ChildServer):
             argv.append("--cache-prompt")
         return argv
 
+    # -- cold starts: the server stopped and started again in the same process, on the same port
+
+    def unload_model(self, timeout_s: float) -> None:
+        """Stop the server inside its process: the model leaves memory; the process (sampled by PID) stays."""
+        self._command(UNLOAD, UNLOADED, timeout_s)
+
+    def load_model(self) -> int:
+        """Start the server again on its port; the nanoseconds from its start to ``/health`` ok."""
+        answer = self._command(LOAD, LOADED, self.startup_timeout_s)
+        try:
+            return int(answer)
+        except ValueError:
+            raise RuntimeFailure(f"{self.runtime_name}: load answered {answer[:80]!r}, not a duration") from None
+
+    def _command(self, command: str, expected: str, timeout_s: float) -> str:
+        proc = self._proc
+        if proc is None or proc.stdin is None or proc.stdout is None:
+            raise RuntimeError(f"{type(self).__name__} is not started")
+        try:
+            proc.stdin.write(f"{command}\n".encode())
+            proc.stdin.flush()
+        except OSError as exc:  # a broken pipe: the server process is gone
+            raise RuntimeFailure(f"{self.runtime_name} is gone: cannot ask it to {command} ({exc})") from exc
+        line = read_line(proc.stdout.fileno(), timeout_s).decode("utf-8", "replace").strip()
+        word, _, rest = line.partition(" ")
+        if word == expected:
+            return rest
+        if not line:
+            if proc.poll() is not None:
+                raise RuntimeFailure(f"{self.runtime_name} exited (code {proc.returncode}) when asked to {command}")
+            raise RuntimeTimeout(f"{self.runtime_name} did not {command} its model within {timeout_s:g} s")
+        reason = rest if word == FAILED else repr(line[:200])
+        raise RuntimeFailure(f"{self.runtime_name} could not {command} its model: {reason}")
+
 
 class LlamaCppClient(OpenAIClient):
     """The OpenAI-compatible client, naming the runtime perfgate started and the exact model file it serves."""
@@ -91,6 +125,7 @@ class LlamaCppClient(OpenAIClient):
         base_url: str,
         model: str,
         model_file: ModelFile,
+        server: LlamaCppProcess | None = None,
         preflight_timeout_s: float = 3.0,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 120.0,
@@ -106,6 +141,19 @@ class LlamaCppClient(OpenAIClient):
             clock=clock,
         )
         self.model_file = model_file
+        self.server = server
+
+    def unload_model(self, timeout_s: float) -> None:
+        """Cold starts: stop the server perfgate started (llama.cpp loads the model when its server starts)."""
+        self._started_server().unload_model(timeout_s)
+
+    def load_model(self) -> int | None:
+        return self._started_server().load_model()
+
+    def _started_server(self) -> LlamaCppProcess:
+        if self.server is None:
+            raise UsageError("a cold start on llama.cpp needs the server perfgate starts (runtime.kind = 'llamacpp')")
+        return self.server
 
     def preflight(self) -> RuntimeInfo:
         info = super().preflight()

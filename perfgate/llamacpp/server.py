@@ -7,6 +7,12 @@ then runs until SIGTERM/SIGINT or, with ``--stop-on-stdin-eof``, until its
 stdin closes (its launcher holds the only write end, so that is also how it
 notices the launcher dying). ``xllamacpp.Server`` runs in background threads
 of this process and stops when the object is released.
+
+For cold starts its stdin is also a command channel, one line each, answered
+on the ready line's stream: ``unload`` stops the server (its model leaves
+memory; answer ``unloaded``), ``load`` starts it again on the same port
+(answer ``loaded NS``, the nanoseconds from the start to ``/health`` ok, or
+``failed REASON``). The process, whose memory perfgate samples, stays the same.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import gc
 import http.client
 import json
 import os
+import queue
 import signal
 import sys
 import threading
@@ -27,6 +34,8 @@ from urllib.parse import urlsplit
 
 READY_PREFIX = "perfgate llamacpp listening on "
 HEALTH_TIMEOUT_S = 30.0
+UNLOAD, LOAD = "unload", "load"  # the commands a launcher sends on stdin, one a line
+UNLOADED, LOADED, FAILED = "unloaded", "loaded", "failed"  # their answers' first words
 
 
 class ServerStartError(Exception):
@@ -103,38 +112,80 @@ def serve(
     cache_prompt: bool,
     on_ready: Callable[[str], None],
     stop_requested: threading.Event,
+    commands: queue.Queue[str] | None = None,
+    answer: Callable[[str], None] = lambda _line: None,
 ) -> None:
-    """Serve until ``stop_requested`` is set; ``on_ready(base_url)`` once healthy."""
+    """Serve until ``stop_requested`` is set; ``on_ready(base_url)`` once healthy; ``commands`` unload and load."""
     import xllamacpp  # noqa: PLC0415 -- the optional extra; main() reports it missing
 
-    params = build_params(
-        xllamacpp, model=model, alias=alias, ctx=ctx, threads=threads, host=host, port=port, cache_prompt=cache_prompt
-    )
+    def start(bind_port: int) -> tuple[Any, str]:
+        params = build_params(
+            xllamacpp,
+            model=model,
+            alias=alias,
+            ctx=ctx,
+            threads=threads,
+            host=host,
+            port=bind_port,
+            cache_prompt=cache_prompt,
+        )
+        try:
+            server = xllamacpp.Server(params)
+        except RuntimeError as exc:  # xllamacpp's only failure: "Failed to init server"; its log names the cause
+            raise ServerStartError(f"llama.cpp server failed to start: {exc}") from exc
+        url = str(server.listening_address).rstrip("/")
+        try:
+            wait_healthy(url, HEALTH_TIMEOUT_S)
+        except ServerStartError:
+            del server
+            gc.collect()
+            raise
+        return server, url
+
+    server, base_url = start(port)
+    bound_port = urlsplit(base_url).port or port  # a restart binds the same port: the launcher's URL stays true
     try:
-        server = xllamacpp.Server(params)
-    except RuntimeError as exc:  # xllamacpp's only failure: "Failed to init server"; its log names the cause
-        raise ServerStartError(f"llama.cpp server failed to start: {exc}") from exc
-    try:
-        base_url = str(server.listening_address).rstrip("/")
-        wait_healthy(base_url, HEALTH_TIMEOUT_S)
         on_ready(base_url)
         # Poll rather than block in Event.wait: a signal handler setting an
         # Event the main thread is waiting on can deadlock on its lock.
         while not stop_requested.is_set():
-            time.sleep(0.05)
+            try:
+                command = commands.get(timeout=0.05) if commands is not None else None
+            except queue.Empty:
+                continue
+            if command is None:
+                time.sleep(0.05)
+            elif command == UNLOAD:
+                # ~Server stops the HTTP server, joins its threads and frees the model.
+                server = None
+                gc.collect()
+                answer(UNLOADED)
+            elif command == LOAD and server is None:
+                began = time.perf_counter_ns()
+                try:
+                    server, _ = start(bound_port)
+                except ServerStartError as exc:
+                    answer(f"{FAILED} {' '.join(str(exc).split())}")
+                else:
+                    answer(f"{LOADED} {time.perf_counter_ns() - began}")
+            else:
+                answer(f"{FAILED} unexpected command {command[:40]!r} (the server is {'up' if server else 'down'})")
     finally:
-        # ~Server stops the HTTP server and joins its threads.
         del server
         gc.collect()
 
 
-def _watch_stdin(stop_requested: threading.Event) -> None:
+def _watch_stdin(stop_requested: threading.Event, commands: queue.Queue[str]) -> None:
     def run() -> None:
         # The raw fd, not sys.stdin: a daemon thread blocked inside a buffered
         # reader holds its lock, and interpreter shutdown then aborts.
+        pending = b""
         try:
-            while os.read(0, 4096):
-                pass
+            while chunk := os.read(0, 4096):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    commands.put(line.decode("utf-8", "replace").strip())
         except OSError:
             pass
         stop_requested.set()
@@ -183,12 +234,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, request_stop)
+    commands: queue.Queue[str] = queue.Queue()
     if args.stop_on_stdin_eof:
-        _watch_stdin(stop_requested)
+        _watch_stdin(stop_requested, commands)
     ready = _ready_stream()
 
     def announce(base_url: str) -> None:
         ready.write(f"{READY_PREFIX}{base_url}\n")
+        ready.flush()
+
+    def answer(line: str) -> None:
+        ready.write(f"{line}\n")
         ready.flush()
 
     try:
@@ -202,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             cache_prompt=args.cache_prompt,
             on_ready=announce,
             stop_requested=stop_requested,
+            commands=commands if args.stop_on_stdin_eof else None,
+            answer=answer,
         )
     except ServerStartError as exc:
         print(f"perfgate llamacpp: {exc}", file=sys.stderr)

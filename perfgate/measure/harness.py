@@ -29,7 +29,7 @@ from perfgate.measure.rounds import (
     measure_scenarios,
 )
 from perfgate.measure.runtime_identity import process_started_at, read_runtime_settings
-from perfgate.runtimes.base import RuntimeClient
+from perfgate.runtimes.base import ColdStartable, RuntimeClient
 from perfgate.runtimes.deadline import RunLimits
 
 __all__ = ["Progress", "ProgressCallback", "extend_benchmark", "run_benchmark", "selected_scenarios"]
@@ -44,6 +44,16 @@ SamplerFactory = Callable[[int | None], PeakWindow]
 def selected_scenarios(config: PerfgateConfig, names: Sequence[str] = ()) -> dict[str, ScenarioConfig]:
     """The named scenarios (``--scenario``, validated by the caller), or every configured one."""
     return {name: config.scenarios[name] for name in (names or tuple(config.scenarios))}
+
+
+def _check_cold_starts(client: RuntimeClient, scenarios: Mapping[str, ScenarioConfig]) -> None:
+    """A cold-start scenario needs a runtime perfgate can unload the model of."""
+    cold = [name for name, scenario in scenarios.items() if scenario.kind == "cold"]
+    if cold and not isinstance(client, ColdStartable):
+        raise UsageError(
+            f"scenario {cold[0]!r} is a cold start (kind = 'cold'), but perfgate cannot unload the model of a "
+            f"{client.kind} runtime; cold starts run on ollama, sim and llamacpp"
+        )
 
 
 def run_benchmark(
@@ -76,6 +86,7 @@ def run_benchmark(
     commands = app_commands(scenarios)
     if commands and app is None:
         raise UsageError(f"scenario {next(iter(commands))!r} runs an app command but no measuring proxy was started")
+    _check_cold_starts(client, scenarios)
     limits = limits or RunLimits.from_config(config)
     keep_alive = config.runtime.keep_alive
     failures: list[Failure] = []

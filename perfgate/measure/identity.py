@@ -30,12 +30,14 @@ def scenario_options(scenario: ScenarioConfig, keep_alive: str, *, sends_num_ctx
         seed=scenario.seed,
         keep_alive=keep_alive,
         cold_prompt=scenario.cold_prompt,
+        cold_start=scenario.kind == "cold",
     )
 
 
 def options_hash(options: ScenarioOptions) -> str:
     # A field left at its old meaning stays out of the hash, so baselines made before it existed still match.
-    data = options.model_dump(mode="json", exclude={"cold_prompt"} if not options.cold_prompt else set())
+    left_out = {name for name in ("cold_prompt", "cold_start") if not getattr(options, name)}
+    data = options.model_dump(mode="json", exclude=left_out)
     return sha256_text(json.dumps(data, sort_keys=True))
 
 

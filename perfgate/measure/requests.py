@@ -10,15 +10,15 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from perfgate.config import PerfgateConfig, ScenarioConfig
-from perfgate.contracts.results import MemoryPeaks, Sample, ScenarioOptions
+from perfgate.contracts.results import MemoryPeaks, Sample, ScenarioOptions, StreamObservation
 from perfgate.measure.app import AppMeasurement
 from perfgate.measure.identity import request_prompt
-from perfgate.measure.samples import build_sample
-from perfgate.runtimes.base import RuntimeClient
+from perfgate.measure.samples import build_sample, cold_start_sample
+from perfgate.runtimes.base import DEFAULT_CLOCK, ColdStartable, RuntimeClient
 from perfgate.runtimes.clock import WaitClock
 from perfgate.runtimes.deadline import RequestWatch, RunLimits, watching
 
-__all__ = ["AppMeasurement", "AppMeasurer", "AppRuns", "OwnRequests", "PeakWindow", "ScenarioState"]
+__all__ = ["AppMeasurement", "AppMeasurer", "AppRuns", "ColdStarts", "OwnRequests", "PeakWindow", "ScenarioState"]
 
 
 class PeakWindow(Protocol):
@@ -83,6 +83,51 @@ class OwnRequests:
             cold_load_ms=self.config.cold_load_ms,
             cpu_waits=None if self.clock is None else self.clock.waits(obs),
         )
+
+
+class ColdStarts(OwnRequests):
+    """A cold-start scenario (``kind = "cold"``): each warm-up and run unloads the model, then times its first request.
+
+    No preload. The memory window opens once the model is out of memory, so its peak is
+    the load's and the first answer's. The unload itself is not timed.
+    """
+
+    def __init__(
+        self, client: RuntimeClient, sampler: PeakWindow, current: ScenarioState, config: PerfgateConfig
+    ) -> None:
+        super().__init__(client, sampler, current, config)
+        if not isinstance(client, ColdStartable):  # run_benchmark refuses this before anything is measured
+            raise TypeError(f"a {client.kind} client cannot unload its model")
+        self.starter: ColdStartable = client
+        self.now = self.clock if self.clock is not None else getattr(client, "clock", DEFAULT_CLOCK)
+
+    def prepare(self, limits: RunLimits) -> None:
+        pass  # every run starts from an unloaded model
+
+    def _cold_start(self, watch: RequestWatch) -> tuple[StreamObservation, int, int | None]:
+        with watching(watch):
+            self.starter.unload_model(self.config.runtime.unload_timeout_s)
+            self.sampler.window()  # the window opens with the model out of memory
+            if self.clock is not None:
+                self.clock.reset()
+            began = self.now()
+            load_ns = self.starter.load_model()
+            obs = self.client.stream(request_prompt(self.prompt, self.current.options), self.current.options)
+        return obs, began, load_ns
+
+    def warmup(self, watch: RequestWatch) -> None:
+        self._cold_start(watch)
+
+    def measure(self, index: int, watch: RequestWatch) -> Sample:
+        obs, began, load_ns = self._cold_start(watch)
+        sample = build_sample(
+            obs,
+            iteration=index,
+            memory=self.sampler.window(),
+            cold_load_ms=self.config.cold_load_ms,
+            cpu_waits=None if self.clock is None else self.clock.waits(obs),
+        )
+        return cold_start_sample(sample, obs, began_ns=began, load_ns=load_ns)
 
 
 class AppRuns:

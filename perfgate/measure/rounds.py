@@ -20,7 +20,7 @@ from perfgate.config import PerfgateConfig, ScenarioConfig
 from perfgate.contracts.results import Failure, Sample, ScenarioOptions, ScenarioResult
 from perfgate.errors import CouldNotMeasure, Kind, TimingUnreliable, UsageError
 from perfgate.measure.identity import sha256_text
-from perfgate.measure.requests import AppMeasurement, AppMeasurer, AppRuns, OwnRequests, PeakWindow
+from perfgate.measure.requests import AppMeasurement, AppMeasurer, AppRuns, ColdStarts, OwnRequests, PeakWindow
 from perfgate.measure.samples import summarise_samples
 from perfgate.runtimes.base import RuntimeClient
 from perfgate.runtimes.deadline import RequestWatch, RunLimits
@@ -138,9 +138,11 @@ def _rewarm(run: ScenarioRun, previous: ScenarioRun | None, warmup: int) -> bool
     An app's prompt may be warm too and its options are its own (a reload), so an app's run,
     and any run after one, is warmed again. ``warmup = 0`` asks for no discarded request.
     """
-    if warmup == 0 or previous is None or previous is run:
-        return False
-    return run.config.command is not None or previous.config.command is not None or not run.options.cold_prompt
+    if warmup == 0 or previous is None or previous is run or run.config.kind == "cold":
+        return False  # (a cold start's every run begins from an unloaded model: nothing to warm)
+    # After a cold start the model was just loaded (llama.cpp: its server just started): warmed again too.
+    reloaded = previous.config.command is not None or previous.config.kind == "cold"
+    return run.config.command is not None or reloaded or not run.options.cold_prompt
 
 
 def measure_scenarios(runs: Sequence[ScenarioRun], ctx: MeasuringPass, count: int) -> list[Failure]:
@@ -157,6 +159,8 @@ def measure_scenarios(runs: Sequence[ScenarioRun], ctx: MeasuringPass, count: in
 
 
 def _steps(run: ScenarioRun, ctx: MeasuringPass) -> OwnRequests | AppRuns:
+    if run.config.kind == "cold":
+        return ColdStarts(ctx.client, ctx.sampler, run, ctx.config)
     if run.config.command is None:
         return OwnRequests(ctx.client, ctx.sampler, run, ctx.config)
     if ctx.app is None:

@@ -14,7 +14,7 @@ from perfgate.contracts.results import MemoryPeaks, Sample, StreamObservation
 from perfgate.contracts.summaries import summarise, summarise_samples
 from perfgate.runtimes.clock import CpuWaits
 
-__all__ = ["build_sample", "summarise", "summarise_samples", "timing_suspect"]
+__all__ = ["build_sample", "cold_start_sample", "summarise", "summarise_samples", "timing_suspect"]
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
@@ -105,6 +105,25 @@ def build_sample(
         suspect_reason=timing_suspect(
             obs, ttft_ms=ttft_ms, cpu_waits=cpu_waits, server_rate=server_rate, client_rate=client_rate
         ),
+    )
+
+
+def cold_start_sample(sample: Sample, obs: StreamObservation, *, began_ns: int, load_ns: int | None) -> Sample:
+    """A cold start's sample: its TTFT counted from when the unloaded model was asked for, and its load time.
+
+    ``began_ns`` is on the client's clock, before the load (llama.cpp: the server's start) or the request
+    (Ollama, which loads on it); ``load_ns`` is the load's own duration where it was a step of its own, else
+    the runtime's ``load_duration``. ``ttft_ms`` is left empty: a cold TTFT is another metric, never a warm one.
+    """
+    load = load_ns if load_ns is not None else obs.load_ns
+    first = obs.first_content_ns
+    return sample.model_copy(
+        update={
+            "ttft_ms": None,
+            "ttft_cold_ms": None if first is None else max(first - began_ns, 1) / NS_PER_MS,
+            "load_cold_ms": None if load is None else load / NS_PER_MS,
+            "cold": True,
+        }
     )
 
 

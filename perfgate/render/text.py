@@ -35,6 +35,8 @@ TERMINAL_METRICS = (
     "prefill_tok_s",
     "itl_ms_p50",
     "load_ms",
+    "load_cold_ms",
+    "ttft_cold_ms",
     "peak_runtime_rss_mb",
     "peak_runtime_footprint_mb",
     "peak_harness_rss_mb",
@@ -53,6 +55,7 @@ def _row(metric: str, summary: MetricSummary) -> list[str]:
 _APP_ONLY = frozenset({"app_wall_ms", "peak_app_rss_mb"})
 _MACOS_ONLY = frozenset({"peak_runtime_footprint_mb"})
 _HARNESS = "peak_harness_rss_mb"
+_COLD_ONLY = frozenset({"load_cold_ms", "ttft_cold_ms"})  # a cold start's TTFT is ttft_cold_ms, never ttft_ms
 
 
 def _absent_reason(metric: str, scenario: ScenarioResult) -> str | None:
@@ -60,6 +63,8 @@ def _absent_reason(metric: str, scenario: ScenarioResult) -> str | None:
     is_app = scenario.command is not None
     # macOS-only figures, an app's figures outside app scenarios, perfgate's own memory inside them.
     hidden = metric in _MACOS_ONLY or (metric in _APP_ONLY and not is_app) or (is_app and metric == _HARNESS)
+    cold = scenario.options.cold_start
+    hidden = hidden or (metric in _COLD_ONLY and not cold) or (cold and metric == "ttft_ms")
     reasons = (
         (hidden, None),
         (metric.startswith("peak_") and scenario.memory_unavailable_reason is not None, "memory unavailable"),

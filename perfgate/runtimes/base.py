@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import httpx
 
@@ -53,6 +53,22 @@ class RuntimeClient(Protocol):
 
     def close(self) -> None:
         """Release the HTTP client."""
+        ...
+
+
+@runtime_checkable
+class ColdStartable(Protocol):
+    """A client that can take its model out of memory, for a cold-start scenario (``kind = "cold"``)."""
+
+    def unload_model(self, timeout_s: float) -> None:
+        """Return once the model is no longer loaded; RuntimeTimeout when it still is after ``timeout_s``."""
+        ...
+
+    def load_model(self) -> int | None:
+        """Load it again where that is a step of its own (llama.cpp: start the server); the load's nanoseconds.
+
+        None where the runtime loads the model on the next request (Ollama), whose answer then says how long.
+        """
         ...
 
 

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 import httpx
 
 from perfgate.contracts.results import RuntimeInfo, ScenarioOptions, StreamObservation
-from perfgate.errors import CouldNotMeasure, ModelMissing, ProtocolError, RuntimeFailure, StreamTruncated
+from perfgate.errors import (
+    CouldNotMeasure,
+    ModelMissing,
+    ProtocolError,
+    RuntimeFailure,
+    RuntimeTimeout,
+    StreamTruncated,
+)
 from perfgate.runtimes.base import DEFAULT_CLOCK, Clock, error_detail, timeouts, translate_transport_error
 from perfgate.runtimes.stream_parsers import OllamaReader, optional_str, parse_json_object, stream_error
 from perfgate.runtimes.streaming import NO_REUSE_HEADERS, check_status, open_stream, timed_lines
+
+UNLOAD_POLL_S = 0.05
 
 
 class OllamaClient:
@@ -125,6 +136,39 @@ class OllamaClient:
                 if reader.line(line, at_ns):
                     return reader.observation(opened.sent_ns, opened.retries_before_first_byte)
         raise StreamTruncated(f"stream truncated: {url} ended the stream without a done:true line")
+
+    # -- cold starts -------------------------------------------------------
+
+    def unload_model(
+        self,
+        timeout_s: float,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Ask Ollama to unload the model (``keep_alive: 0``), then wait until ``/api/ps`` no longer lists it.
+
+        The answer to the unload request comes before the scheduler has let the runner go
+        (Ollama's ``server/sched.go`` expires it asynchronously), hence the polling.
+        """
+        answer = self._post_json(
+            "/api/generate", {"model": self.model, "keep_alive": 0, "stream": False}, self._generate_timeout
+        )
+        failure = stream_error(answer, self.base_url)
+        if failure is not None:
+            raise failure
+        deadline = now() + timeout_s
+        while self._find_model(self._get_json("/api/ps"), "/api/ps") is not None:
+            if now() >= deadline:
+                raise RuntimeTimeout(
+                    f"unload timed out: {self.model!r} is still listed by {self.base_url}/api/ps {timeout_s:g} s "
+                    "after keep_alive 0 asked Ollama to unload it (another client keeping it busy or loaded? "
+                    "raise runtime.unload_timeout_s for a model that takes longer)"
+                )
+            sleep(UNLOAD_POLL_S)
+
+    def load_model(self) -> int | None:
+        return None  # Ollama loads on the next request, whose load_duration says how long it took
 
     def _keep_alive(self, options: ScenarioOptions) -> str:
         # The scenario's value is part of its fingerprint, so it wins.

@@ -87,6 +87,7 @@ def open_runtime(config: PerfgateConfig) -> Iterator[OpenRuntime]:
                     base_url=server.base_url,
                     model=alias,
                     model_file=model_file,
+                    server=server,
                     preflight_timeout_s=rt.preflight_timeout_s,
                     connect_timeout_s=rt.connect_timeout_s,
                     read_timeout_s=rt.read_timeout_s,

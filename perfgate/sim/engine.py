@@ -35,6 +35,7 @@ class SimEngine:
         self._loaded = False
         self._in_flight = 0
         self._expires_at = 0.0
+        self._unload_pending = False  # keep_alive 0 arrived while a request held the model
         self._generations = 0
 
     # ------------------------------------------------------------ faults
@@ -86,6 +87,7 @@ class SimEngine:
                     self._loaded = True
             with self._lock:
                 self._in_flight += 1
+                self._unload_pending = False  # this request's own keep_alive decides now, as in Ollama
         return True
 
     def release(self, keep_alive_s: float) -> None:
@@ -93,14 +95,21 @@ class SimEngine:
         with self._lock:
             self._in_flight -= 1
             self._expires_at = time.monotonic() + keep_alive_s
-            if keep_alive_s <= 0 and self._in_flight == 0:
+            if (keep_alive_s <= 0 or self._unload_pending) and self._in_flight == 0:
                 self._loaded = False
+                self._unload_pending = False
 
     def unload(self) -> None:
-        """What a ``keep_alive: 0`` preload asks for."""
+        """What a ``keep_alive: 0`` preload asks for: now, or when the requests holding the model end.
+
+        Ollama's scheduler does the same (``server/sched.go``): a client may ask for the unload as soon
+        as it has read a request's last line, before the server has let that request go.
+        """
         with self._lock:
             if self._in_flight == 0:
                 self._loaded = False
+            else:
+                self._unload_pending = True
 
     def expires_in_s(self) -> float | None:
         """Seconds until the loaded model expires; None when it is not loaded."""

@@ -83,6 +83,8 @@ def test_default_metric_thresholds_come_from_the_registry_and_are_unchanged():
         "peak_runtime_rss_mb": (policy(0.05), False, False),
         "peak_runtime_footprint_mb": (policy(0.05), False, False),
         "peak_app_rss_mb": (policy(0.05), False, False),  # app scenarios
+        "load_cold_ms": (policy(0.10), False, False),  # cold-start scenarios
+        "ttft_cold_ms": (policy(0.10), False, False),  # cold-start scenarios
         "client_decode_tok_s": (policy(0.05), True, True),
         "itl_ms_p50": (policy(0.10), True, True),
         "peak_harness_rss_mb": (policy(0.05), True, True),

@@ -72,8 +72,10 @@ def test_a_complete_sample_is_summarised_on_exactly_the_registry():
         peak_combined_rss_mb=980.0,
     )
     sample = build_sample(obs, iteration=0, memory=memory, cold_load_ms=500)
-    # An app scenario's sample adds the command's own wall time and tree memory.
-    sample = sample.model_copy(update={"app_wall_ms": 900.0, "peak_app_rss_mb": 150.0})
+    # An app scenario's sample adds the command's own wall time and tree memory; a cold start's, its cold figures.
+    sample = sample.model_copy(
+        update={"app_wall_ms": 900.0, "peak_app_rss_mb": 150.0, "load_cold_ms": 700.0, "ttft_cold_ms": 760.0}
+    )
     assert list(summarise_samples([sample])) == [m.name for m in METRICS]
 
 

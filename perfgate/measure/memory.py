@@ -34,7 +34,7 @@ import psutil
 from perfgate.contracts.results import MemoryPeaks
 from perfgate.errors import MemoryUnavailable
 from perfgate.measure.footprint import FootprintReader, MacMemory, default_footprint_reader
-from perfgate.measure.memory_helper import HelperFailed, HelperReading, HelperSpec, MemoryHelper
+from perfgate.measure.memory_helper import HelperFailed, HelperReading, HelperSource, HelperStarter
 from perfgate.measure.owner import denied_message
 from perfgate.measure.proctree import RssReader, TreeLister, default_rss_reader, default_tree_lister
 from perfgate.measure.treewatch import TreeWatch, max_gap_ticks
@@ -129,7 +129,7 @@ class MemorySampler:
         no_runtime_reason: str | None = None,
         tree_lister: TreeLister | None = None,
         rss_reader: Callable[[], RssReader] = default_rss_reader,
-        memory_helper: HelperSpec | None = None,
+        memory_helper: HelperStarter | None = None,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
@@ -156,7 +156,7 @@ class MemorySampler:
                 self._root_reason = f"runtime process {runtime_pid} not found"
         self._denied: str | None = None  # the other-user line, worked out on the first refusal
         self._helper_spec = memory_helper
-        self._helper: MemoryHelper | None = None  # started on the first refusal, when configured
+        self._helper: HelperSource | None = None  # started on the first refusal, when configured
         self._helper_failed: str | None = None  # why it could not start or stopped: not restarted
         self._app: TreeWatch | None = None
         self._app_watched = False

@@ -27,6 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from perfgate.config import RuntimeConfig
 from perfgate.measure.footprint import MacMemory
@@ -55,6 +56,19 @@ class HelperReading:
     pids: tuple[int, ...]
     rss: int
     mac: MacMemory | None  # footprint, resident, wired (macOS); None when the helper read none
+
+
+class HelperSource(Protocol):
+    """A started helper as the sampler uses it (``MemoryHelper``; a fake in unit tests)."""
+
+    def readings(self) -> list[HelperReading]: ...
+    def close(self) -> None: ...
+
+
+class HelperStarter(Protocol):
+    """Starts a helper for one runtime PID (``HelperSpec``; a fake in unit tests); raises HelperFailed."""
+
+    def start(self, pid: int, interval_s: float) -> HelperSource: ...
 
 
 def helper_interval_ms(interval_s: float) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -180,3 +182,21 @@ def test_a_helper_that_cannot_start_is_the_reason() -> None:
     peaks = MemorySampler(os.getpid(), footprint_reader=_denied, memory_helper=Refusing()).window()
     assert peaks.peak_runtime_rss_mb is None
     assert peaks.unavailable_reason == "sudo refused to run the memory helper /x (sudo: a password is required)"
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_docs_quote_the_message_and_install_what_the_config_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("perfgate.measure.memory_helper.current_user", lambda: "perfrunner")
+    message = failure_message(SUDO, HELPER, 1, "sudo: a password is required\n")
+    assert f"  runtime memory: unavailable ({message})" in (ROOT / "docs" / "troubleshooting.md").read_text("utf-8")
+
+    setup = (ROOT / "docs" / "ci-setup.md").read_text(encoding="utf-8")
+    step = setup[setup.index("### 2b. Let perfgate read the runtime's memory") :]
+    assert f"echo '{sudoers_line(HELPER, 'perfrunner')}' | sudo tee /etc/sudoers.d/perfgate" in step
+    assert f"sudo install -o root -g wheel -m 0755 tools/perfgate-rusage {HELPER}" in step
+    block = step[step.index("```toml\n") + len("```toml\n") :]
+    runtime = tomllib.loads(block[: block.index("```")])["tool"]["perfgate"]["runtime"]
+    config = RuntimeConfig(**runtime)
+    assert helper_spec(config) == HelperSpec(HELPER)  # through sudo -n, by default

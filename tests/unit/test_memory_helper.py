@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from perfgate.config import RuntimeConfig
+from perfgate.errors import MemoryUnavailable
 from perfgate.measure.footprint import MacMemory, RusageDenied
+from perfgate.measure.locate import locate_runtime
 from perfgate.measure.memory import MemorySampler
 from perfgate.measure.memory_helper import (
     HelperFailed,
@@ -200,3 +202,13 @@ def test_the_docs_quote_the_message_and_install_what_the_config_names(monkeypatc
     runtime = tomllib.loads(block[: block.index("```")])["tool"]["perfgate"]["runtime"]
     config = RuntimeConfig(**runtime)
     assert helper_spec(config) == HelperSpec(HELPER)  # through sudo -n, by default
+
+
+def test_with_a_helper_a_runtime_of_another_user_is_located_not_refused() -> None:
+    def other_user(pid: int) -> str:
+        return f"runtime PID {pid} runs as user ollama, perfgate as perfrunner: memory cannot be read"
+
+    me = os.getpid()
+    with pytest.raises(MemoryUnavailable, match="runs as user ollama"):
+        locate_runtime("http://127.0.0.1:1", pid=me, access_problem=other_user)
+    assert locate_runtime("http://127.0.0.1:1", pid=me, access_problem=other_user, memory_helper=True) == me

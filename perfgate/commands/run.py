@@ -41,6 +41,7 @@ from perfgate.measure.harness import Progress, extend_benchmark, run_benchmark, 
 from perfgate.measure.host import probe_host, resolve_tier
 from perfgate.measure.locate import locate_runtime
 from perfgate.measure.memory import MemorySampler
+from perfgate.measure.memory_helper import helper_spec
 from perfgate.measure.requests import AppMeasurer, PeakWindow
 from perfgate.outputs import OutputLock, check_writable, write_fallback
 from perfgate.provenance import command_line, utc_now_iso
@@ -145,7 +146,9 @@ def measure(
     samplers: list[MemorySampler] = []
 
     def sampler_factory(pid: int | None) -> MemorySampler:
-        sampler = MemorySampler(pid, interval_s=config.memory_interval_ms / 1000)
+        sampler = MemorySampler(
+            pid, interval_s=config.memory_interval_ms / 1000, memory_helper=helper_spec(config.runtime)
+        )
         sampler.start()
         samplers.append(sampler)
         return sampler
@@ -158,7 +161,12 @@ def measure(
 
         def locate() -> int:
             pid = runtime.managed_pid if runtime.managed_pid is not None else rt.pid
-            return locate_runtime(runtime.client.base_url, pid=pid, process_name=rt.process_name)
+            return locate_runtime(
+                runtime.client.base_url,
+                pid=pid,
+                process_name=rt.process_name,
+                memory_helper=rt.memory_helper is not None,
+            )
 
         stack = ExitStack()
         app: AppMeasurer | None = None

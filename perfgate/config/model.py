@@ -241,10 +241,36 @@ class RuntimeConfig(_Model):
         ),
     )
     gguf: str | None = Field(default=None, description="llamacpp: serve this GGUF file instead of a generated model.")
+    memory_helper: str | None = Field(
+        default=None,
+        description=(
+            "Absolute path of perfgate-rusage (tools/perfgate-rusage, installed root-owned, e.g. "
+            "/usr/local/libexec/perfgate-rusage). When the runtime runs as another user, whose memory macOS "
+            "refuses to the runner, perfgate starts it through memory_helper_via to read the runtime's memory. "
+            "Allow it in /etc/sudoers.d/perfgate with 'RUNNER_USER ALL=(root) NOPASSWD: "
+            "/usr/local/libexec/perfgate-rusage' (docs/ci-setup.md, step 2b). Unset: such a runtime has no memory "
+            "figures."
+        ),
+    )
+    memory_helper_via: tuple[str, ...] = Field(
+        default=("/usr/bin/sudo", "-n"),
+        description=(
+            "The command line put before runtime.memory_helper: sudo that never prompts (a missing sudoers rule "
+            "fails at once, naming the rule to add). [] runs the helper directly (perfgate as root, or tests)."
+        ),
+    )
 
     @field_validator("gguf", "model_cache_dir")
     @classmethod
     def _valid_path(cls, value: str | None) -> str | None:
+        return _checked_path(value)
+
+    @field_validator("memory_helper")
+    @classmethod
+    def _absolute_helper(cls, value: str | None) -> str | None:
+        # sudoers allows one exact path; a relative one would name whatever the working directory holds.
+        if value is not None and not value.startswith("/"):
+            raise ValueError(f"{value[:80]!r} is not an absolute path (the path the sudoers rule allows)")
         return _checked_path(value)
 
     @field_validator("base_url")

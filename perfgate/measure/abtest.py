@@ -34,6 +34,7 @@ from perfgate.measure.app import AppRunner
 from perfgate.measure.identity import scenario_options
 from perfgate.measure.locate import locate_runtime
 from perfgate.measure.memory import MemorySampler
+from perfgate.measure.memory_helper import helper_spec
 from perfgate.measure.requests import AppMeasurement, AppMeasurer, AppRuns, PeakWindow
 from perfgate.runtimes.deadline import RunLimits
 from perfgate.runtimes.registry import open_runtime
@@ -172,11 +173,16 @@ def measure_ab(
             pid: int | None
             try:
                 managed = runtime.managed_pid if runtime.managed_pid is not None else rt.pid
-                pid = locate_runtime(runtime.client.base_url, pid=managed, process_name=rt.process_name)
+                pid = locate_runtime(
+                    runtime.client.base_url,
+                    pid=managed,
+                    process_name=rt.process_name,
+                    memory_helper=rt.memory_helper is not None,
+                )
             except MemoryUnavailable:
                 pid = None  # the runtime's memory is then not paired; every other metric is
             runtime_info = runtime_info.model_copy(update={"pid": pid, "simulated": runtime.simulated})
-            sampler = MemorySampler(pid, interval_s=config.memory_interval_ms / 1000)
+            sampler = MemorySampler(pid, interval_s=config.memory_interval_ms / 1000, memory_helper=helper_spec(rt))
             sampler.start()
             proxy = MeasuringProxy(
                 runtime.client.base_url, connect_timeout_s=rt.connect_timeout_s, read_timeout_s=rt.read_timeout_s

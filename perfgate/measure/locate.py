@@ -141,15 +141,17 @@ def locate_runtime(
     pid: int | None = None,
     process_name: str | None = None,
     access_problem: Callable[[int], str | None] = memory_access_problem,
+    memory_helper: bool = False,
 ) -> int:
     """The PID to sample: ``pid`` if given, else the listener on ``base_url``, else a process by name.
 
     Raises MemoryUnavailable with a one-line reason when nothing is found, or
     when the runtime found runs as another user whose memory perfgate cannot
-    read (macOS), naming both users: never a silent 0.
+    read (macOS), naming both users: never a silent 0. With ``memory_helper``
+    (runtime.memory_helper is set) such a runtime is found: the helper reads it.
     """
     found = _find(base_url, pid, process_name)
-    problem = access_problem(found)
+    problem = None if memory_helper else access_problem(found)
     if problem is not None:
         raise MemoryUnavailable(problem)
     return found

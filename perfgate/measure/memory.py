@@ -13,6 +13,11 @@ cheap: each tree is listed with the OS's own child listing (``proctree``) and
 only every few ticks, or at once when a member ends (``treewatch``, which
 states the bound on how soon a new process is counted); every tick reads the
 known members' memory, one small read each.
+
+A runtime of another user (macOS refuses its memory to the runner's user)
+is read through the root-owned helper when one is configured
+(``memory_helper``): on the first refusal the sampler starts it and reads
+its lines from then on, recording the same figures.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import psutil
 from perfgate.contracts.results import MemoryPeaks
 from perfgate.errors import MemoryUnavailable
 from perfgate.measure.footprint import FootprintReader, MacMemory, default_footprint_reader
+from perfgate.measure.memory_helper import HelperFailed, HelperReading, HelperSource, HelperStarter
 from perfgate.measure.owner import denied_message
 from perfgate.measure.proctree import RssReader, TreeLister, default_rss_reader, default_tree_lister
 from perfgate.measure.treewatch import TreeWatch, max_gap_ticks
@@ -110,6 +116,7 @@ class MemorySampler:
     harness calls it after every measured request. ``tree_lister`` and
     ``rss_reader`` choose how trees are listed and memory read (default: the
     cheapest this machine has; the benchmark and tests pass others).
+    ``memory_helper`` reads a runtime of another user (see ``memory_helper.py``).
     """
 
     def __init__(
@@ -122,6 +129,7 @@ class MemorySampler:
         no_runtime_reason: str | None = None,
         tree_lister: TreeLister | None = None,
         rss_reader: Callable[[], RssReader] = default_rss_reader,
+        memory_helper: HelperStarter | None = None,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
@@ -147,6 +155,9 @@ class MemorySampler:
             except GONE:
                 self._root_reason = f"runtime process {runtime_pid} not found"
         self._denied: str | None = None  # the other-user line, worked out on the first refusal
+        self._helper_spec = memory_helper
+        self._helper: HelperSource | None = None  # started on the first refusal, when configured
+        self._helper_failed: str | None = None  # why it could not start or stopped: not restarted
         self._app: TreeWatch | None = None
         self._app_watched = False
         self._peaks = _Peaks()
@@ -176,6 +187,10 @@ class MemorySampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        with self._sample_lock:
+            if self._helper is not None:
+                self._helper.close()
+                self._helper = None
 
     @property
     def running(self) -> bool:
@@ -268,6 +283,8 @@ class MemorySampler:
         )
 
     def _measure(self, watch: TreeWatch) -> tuple[int | None, MacMemory | None, tuple[int, ...], str | None]:
+        if self._helper is not None or self._helper_failed is not None:
+            return self._through_helper()
         footprint_of = self._footprint
 
         def read_one(pid: int) -> tuple[int, MacMemory | None] | None:
@@ -286,6 +303,12 @@ class MemorySampler:
             # may be the model runner), so this tick has no number.
             # macOS refuses another user's process (EPERM): say whose it is, once per sampler.
             pid = getattr(exc, "pid", None) or root
+            if self._helper_spec is not None:
+                try:
+                    self._helper = self._helper_spec.start(root, self.interval_s)
+                except HelperFailed as failed:
+                    self._helper_failed = str(failed)
+                return self._through_helper()
             if self._denied is None:
                 self._denied = denied_message(pid)
             return None, None, (), self._denied
@@ -299,6 +322,29 @@ class MemorySampler:
             known = [mac for mac in macs if mac is not None]
             mac_total = MacMemory(*(sum(column) for column in zip(*known, strict=True)))
         return rss_total, mac_total, tuple(pid for pid, _reading in readings), None
+
+    def _through_helper(self) -> tuple[int | None, MacMemory | None, tuple[int, ...], str | None]:
+        """This tick's figures from the helper; without one (or once it has stopped) the reason there are none."""
+        helper = self._helper
+        if helper is None:
+            return None, None, (), self._helper_failed
+        try:
+            readings = helper.readings()
+        except HelperFailed as failed:
+            helper.close()
+            self._helper, self._helper_failed = None, str(failed)
+            return None, None, (), self._helper_failed
+        return (*_peak_of(readings), None)
+
+
+def _peak_of(readings: list[HelperReading]) -> tuple[int, MacMemory | None, tuple[int, ...]]:
+    """One tick from the helper's lines since the last: each figure's largest, every pid seen."""
+    rss = max(reading.rss for reading in readings)
+    macs = [reading.mac for reading in readings]
+    known = [mac for mac in macs if mac is not None]
+    mac = MacMemory(*(max(column) for column in zip(*known, strict=True))) if len(known) == len(macs) else None
+    pids = sorted({pid for reading in readings for pid in reading.pids})
+    return rss, mac, tuple(pids)
 
 
 def _tree_rss(watch: TreeWatch) -> int | None:

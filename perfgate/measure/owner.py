@@ -54,7 +54,8 @@ def other_user_message(pid: int, owner: str, me: str) -> str:
     """The one line perfgate says when the runtime belongs to another user."""
     return (
         f"runtime PID {pid} runs as user {owner}, perfgate as {me}: memory cannot be read; run the runner as "
-        f"the runtime's user or the runtime under the runner's user — see {DOCS_HINT}"
+        f"the runtime's user or the runtime under the runner's user, or set runtime.memory_helper (perfgate-rusage "
+        f"through sudo) — see {DOCS_HINT}"
     )
 
 

@@ -110,7 +110,8 @@ def test_sampler_sums_the_three_figures_and_names_the_other_user(monkeypatch: py
     assert peaks.peak_runtime_footprint_mb is None
     assert peaks.unavailable_reason == (
         f"runtime PID {me} runs as user ollama, perfgate as perfrunner: memory cannot be read; run the runner as "
-        "the runtime's user or the runtime under the runner's user — see docs/ci-setup.md"
+        "the runtime's user or the runtime under the runner's user, or set runtime.memory_helper "
+        "(perfgate-rusage through sudo) — see docs/ci-setup.md"
     )
 
 

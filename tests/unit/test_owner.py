@@ -8,7 +8,8 @@ from perfgate.measure.owner import current_user, denied_message, memory_access_p
 
 LINE = (
     "runtime PID 812 runs as user ollama, perfgate as perfrunner: memory cannot be read; run the runner as the "
-    "runtime's user or the runtime under the runner's user — see docs/ci-setup.md"
+    "runtime's user or the runtime under the runner's user, or set runtime.memory_helper "
+    "(perfgate-rusage through sudo) — see docs/ci-setup.md"
 )
 
 

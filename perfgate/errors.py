@@ -80,6 +80,7 @@ class Kind(StrEnum):
     APP_TIMEOUT = "app_timeout"  # ... did not end within its timeout (its process tree was killed)
     TIMING_UNRELIABLE = "timing_unreliable"  # perfgate's clock readings were starved of CPU in every sample
     INTERRUPTED = "interrupted"  # SIGINT/SIGTERM stopped the run: nobody's defect, so never a triage entry
+    DRIFT = "drift"  # the default branch's history moved past a threshold (``perfgate history drift``; triage only)
 
 
 # The subsets each file format allows. Literal types, so mypy checks them; named
@@ -115,6 +116,7 @@ _TriageKind = Literal[
     Kind.APP_TIMEOUT,
     Kind.TIMING_UNRELIABLE,
     Kind.MEASUREMENT_MISSING,
+    Kind.DRIFT,
 ]
 
 

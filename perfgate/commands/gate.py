@@ -25,6 +25,7 @@ import httpx
 from perfgate.commands import Console, Outcome, collector_paused
 from perfgate.commands.baseline import changed_baselines
 from perfgate.commands.compare import compare, split_list
+from perfgate.commands.history import record_gate_run
 from perfgate.commands.triage import load_confirmations, open_store, with_ab_status, with_confirmations
 from perfgate.config import PerfgateConfig
 from perfgate.contracts.collect import collect_results_dir, require_results
@@ -117,6 +118,7 @@ def run_ci_gate(
     context = run_context(environ, event)
     findings = findings_from_report(report, config.triage)
     errors: list[str] = []
+    errors += record_gate_run(config.history, loaded, report, environ, default_branch=context.is_default_branch)
     findings = with_confirmations(findings, options.confirmations, report, errors)
     github = _github(options, environ, http, errors)
     sink = open_store(config, github, options.triage_ledger) if options.triage else None

@@ -69,6 +69,7 @@ ON_DISK = {
         "app_timeout",
         "timing_unreliable",
         "measurement_missing",
+        "drift",
     ],
 }
 

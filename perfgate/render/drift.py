@@ -28,6 +28,8 @@ def _status(drift: SeriesDrift) -> str:
         return f"DRIFT: bisect {range_text(good, bad)}"
     if not drift.searched and drift.cumulative is None:
         return f"too few runs ({len(drift.points)})"
+    if drift.threshold is None:
+        return "not gated"
     if not drift.gating:
         return "informational"
     return "ok"

@@ -3,8 +3,9 @@ each passing its gate, then `perfgate history drift` exits 1 and files a drift e
 
 Real processes measure: `perfgate run --runtime sim` (its own simulator each time, the creep injected as
 its time to first token); `perfgate gate` (run in this process, to keep the test short: it reads files and
-writes files) records into the history store as `history.store` says; one git commit per run. Two measured runs per scenario: too few for any gate to show a regression (the smallest
-p-value of 2 runs against 6 is 1/28, above α once Holm counts the gate's tests), as a noisy CI's few runs
+writes files) records into the history store as `history.store` says; one git commit per run.
+
+Two measured runs per scenario: too few for any gate to show a regression (the smallest p-value of 2 runs against 6 is 1/28, above α once Holm counts the gate's tests), as a noisy CI's few runs
 are; so every gate passes, by design and on any machine, however busy, while the creep adds up to +29 %.
 """
 
@@ -81,7 +82,8 @@ def crept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], st
     git(root, "add", ".")
     git(root, "commit", "--quiet", "-m", "app")
     baseline_commit = head(root)  # the commit the baseline measures
-    made = perfgate("run", *SIM, "--runs", "6", "--sim-ttft-ms", f"{TTFT_MS:g}", "--out", "perf-results/base.json", cwd=root)
+    base = ("--runs", "6", "--sim-ttft-ms", f"{TTFT_MS:g}", "--out", "perf-results/base.json")
+    made = perfgate("run", *SIM, *base, cwd=root)
     assert made.returncode == 0, made.stderr
     update = perfgate("baseline", "update", "--tier", "sim", "--from", "perf-results/base.json", cwd=root)
     assert update.returncode == 0, update.stderr

@@ -5,8 +5,9 @@ Real processes measure: `perfgate run --runtime sim` (its own simulator each tim
 its time to first token); `perfgate gate` (run in this process, to keep the test short: it reads files and
 writes files) records into the history store as `history.store` says; one git commit per run.
 
-Two measured runs per scenario: too few for any gate to show a regression (the smallest p-value of 2 runs against 6 is 1/28, above α once Holm counts the gate's tests), as a noisy CI's few runs
-are; so every gate passes, by design and on any machine, however busy, while the creep adds up to +29 %.
+Two measured runs per scenario: too few for any gate to show a regression (the smallest p-value of
+2 runs against 6 is 1/28, above α once Holm counts the gate's tests), as a noisy CI's few runs are;
+so every gate passes, by design and on any machine, however busy, while the creep adds up to +29 %.
 """
 
 from __future__ import annotations

@@ -172,7 +172,7 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks that print figures (not tests): `nox -s bench` (harness, sampler) or `-- decision`, `proxy`, `gate`"""
+    """Benchmarks that print figures (not tests): `nox -s bench` (harness, sampler) or `-- decision`, `drift`, ..."""
     session.install("-e", ".")
     which = session.posargs or ["harness", "sampler"]
     known = sorted(path.stem.removeprefix("bench_") for path in (ROOT / "tests" / "bench").glob("bench_*.py"))
@@ -181,3 +181,19 @@ def bench(session: nox.Session) -> None:
         session.error(f"no benchmark named {', '.join(unknown)}; choose from {', '.join(known)}")
     for name in which:
         session.run("python", str(ROOT / "tests" / "bench" / f"bench_{name}.py"), env={"PYTHONHASHSEED": "0"})
+
+
+@nox.session
+def otava(session: nox.Session) -> None:
+    """Cross-check perfgate's drift detector with apache-otava on the same simulated series (prints figures)."""
+    # Only here, in this session's own virtualenv: apache-otava is no dependency of perfgate
+    # (it brings BigQuery, Slack and Postgres clients and pins numpy exactly).
+    try:
+        session.install("apache-otava")
+    except nox.command.CommandFailed:
+        session.error(
+            "apache-otava could not be installed from the package index (see pip's output above): "
+            "no cross-check was made; perfgate's own figures are `nox -s bench -- drift`"
+        )
+    session.install("-e", ".")
+    session.run("python", str(ROOT / "tests" / "bench" / "otava_check.py"), env={"PYTHONHASHSEED": "0"})

@@ -14,11 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from drift_series import COMMITS, CV, baseline_median, creep_series, flat_series, step_series  # noqa: E402
+from drift_series import COMMITS, CV, baseline_median, creep_series, flat_series, step_series
 
-from perfgate.config import PerfgateConfig  # noqa: E402
-from perfgate.history.drift import BaselineLevel, DriftSettings, analyse, change_points  # noqa: E402
-from perfgate.history.series import Point, SeriesKey  # noqa: E402
+from perfgate.config import PerfgateConfig
+from perfgate.history.drift import BaselineLevel, DriftSettings, analyse, change_points
+from perfgate.history.series import Point, SeriesKey
 
 KEY = SeriesKey("sim", "short", "ttft_ms")
 STEP_SERIES = 200
@@ -26,15 +26,20 @@ CREEP_SERIES = 100
 FLAT_SERIES = 1000
 
 
-def as_points(values) -> list[Point]:  # noqa: ANN001 -- a numpy array
-    return [Point(f"{i:04d}".ljust(40, "a"), f"2026-01-01T00:00:{i:03d}Z", float(v), 5, None, None) for i, v in enumerate(values)]
+def as_points(values) -> list[Point]:
+    return [
+        Point(f"{i:04d}".ljust(40, "a"), f"2026-01-01T00:00:{i:03d}Z", float(v), 5, None, None)
+        for i, v in enumerate(values)
+    ]
 
 
 def main() -> None:
     settings = DriftSettings()
-    print(f"E-divisive means, permutation test: p <= {settings.max_p} ({settings.permutations} shuffles), "
-          f"min magnitude {settings.min_magnitude:.0%}, {settings.min_size}+ runs a side; "
-          f"{COMMITS} commits, CV {CV:.0%}")
+    print(
+        f"E-divisive means, permutation test: p <= {settings.max_p} ({settings.permutations} shuffles), "
+        f"min magnitude {settings.min_magnitude:.0%}, {settings.min_size}+ runs a side; "
+        f"{COMMITS} commits, CV {CV:.0%}"
+    )
     started = time.perf_counter()
     found = extra = 0
     for seed in range(STEP_SERIES):
@@ -42,8 +47,10 @@ def main() -> None:
         cps = change_points(KEY, as_points(values), settings)
         found += any(abs(cp.index - at) <= 2 for cp in cps)
         extra += sum(abs(cp.index - at) > 2 for cp in cps)
-    print(f"single +15 % step:  found within ±2 commits in {found}/{STEP_SERIES} series ({found / STEP_SERIES:.1%}); "
-          f"{extra} other change points")
+    print(
+        f"single +15 % step:  found within ±2 commits in {found}/{STEP_SERIES} series ({found / STEP_SERIES:.1%}); "
+        f"{extra} other change points"
+    )
 
     config = PerfgateConfig()
     flagged = 0
@@ -56,8 +63,11 @@ def main() -> None:
         assert drift.cumulative is not None
         changes.append(drift.cumulative.change)
     changes.sort()
-    print(f"ten +2.5 % steps:   cumulative drift past 10 % in {flagged}/{CREEP_SERIES} series ({flagged / CREEP_SERIES:.1%}); "
-          f"median cumulative {changes[len(changes) // 2]:+.1%} (min {changes[0]:+.1%})")
+    print(
+        f"ten +2.5 % steps:   cumulative drift past 10 % in {flagged}/{CREEP_SERIES} series "
+        f"({flagged / CREEP_SERIES:.1%}); "
+        f"median cumulative {changes[len(changes) // 2]:+.1%} (min {changes[0]:+.1%})"
+    )
 
     false = 0
     for seed in range(FLAT_SERIES):

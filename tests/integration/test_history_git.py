@@ -87,11 +87,12 @@ def test_the_first_push_creates_the_branch_and_a_second_adds_only_new_entries(re
     assert len(worktrees.stdout.splitlines()) == 1
 
 
-def test_a_push_that_loses_the_race_rebases_and_pushes_again(remote, tmp_path):
+@pytest.mark.parametrize("branch_exists", [True, False], ids=["onto-the-branch", "both-creating-it"])
+def test_a_push_that_loses_the_race_rebases_and_pushes_again(remote, tmp_path, branch_exists):
     a, b = clone(remote, tmp_path / "a"), clone(remote, tmp_path / "b")
     store_a, store_b = store_with(tmp_path / "sa", 1), store_with(tmp_path / "sb", 2)
-    push_store(store_a, branch=BRANCH, repo=a)  # the branch exists from here on
-
+    if branch_exists:
+        push_store(store_a, branch=BRANCH, repo=a)
     store_with(store_a, 3)
 
     def other_writer_wins(attempt: int) -> None:

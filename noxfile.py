@@ -241,7 +241,7 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks that print figures (not tests): `nox -s bench` (harness, sampler) or `-- decision`, `proxy`, `gate`"""
+    """Benchmarks that print figures (not tests): `nox -s bench` (harness, sampler) or `-- decision`, `drift`, ..."""
     session.install("-e", ".")
     which = session.posargs or ["harness", "sampler"]
     known = sorted(path.stem.removeprefix("bench_") for path in (ROOT / "tests" / "bench").glob("bench_*.py"))
@@ -257,3 +257,19 @@ def maccheck(session: nox.Session) -> None:
     """On a new Mac runner: print every host fact, memory figure and Ollama field perfgate reads."""
     session.install("-e", ".")
     session.run("python", "tools/maccheck.py", *session.posargs)
+
+
+@nox.session
+def otava(session: nox.Session) -> None:
+    """Cross-check perfgate's drift detector with apache-otava on the same simulated series (prints figures)."""
+    # Only here, in this session's own virtualenv: apache-otava is no dependency of perfgate
+    # (it brings BigQuery, Slack and Postgres clients and pins numpy exactly).
+    try:
+        session.install("apache-otava")
+    except nox.command.CommandFailed:
+        session.error(
+            "apache-otava could not be installed from the package index (see pip's output above): "
+            "no cross-check was made; perfgate's own figures are `nox -s bench -- drift`"
+        )
+    session.install("-e", ".")
+    session.run("python", str(ROOT / "tests" / "bench" / "otava_check.py"), env={"PYTHONHASHSEED": "0"})

@@ -343,6 +343,38 @@ def _add_confirm(sub: Sub) -> None:
     )
 
 
+def _add_history(sub: Sub) -> None:
+    history = sub.add_parser("history", help="the default branch's runs kept, and drift found in them")
+    hsub = history.add_subparsers(dest="history_command", required=True, metavar="ACTION")
+    store_help = "history store directory (default: config history.store)"
+    record = _command(hsub, "record", "history", "add results files to the history store", "execute_record")
+    record.add_argument("results", nargs="+", type=flags.path, metavar="RESULTS", help="results files or directories")
+    record.add_argument("--store", type=flags.path, metavar="DIR", help=store_help)
+    record.add_argument("--gate", type=flags.path, metavar="GATE_JSON", help="the gate.json whose verdicts to keep")
+    record.add_argument("--branch", help="branch of the runs (default: GITHUB_REF_NAME)")
+    record.add_argument("--run-id", help="CI run id (default: GITHUB_RUN_ID)")
+    record.add_argument("--commit", type=flags.git_ref, metavar="SHA", help="commit of a results file without git_sha")
+    drift = _command(
+        hsub, "drift", "history", "change points and drift since the baseline; exit 1 on drift", "execute_drift"
+    )
+    drift.add_argument("--store", type=flags.path, metavar="DIR", help=store_help)
+    drift.add_argument("--baselines-dir", type=flags.path, metavar="DIR", help="default: config baselines_dir")
+    drift.add_argument("--branch", help="only runs recorded on this branch (default: every entry)")
+    drift.add_argument("--format", choices=["text", "json"], default="text", help="stdout format")
+    drift.add_argument("--all", action="store_true", help="list every series, not only those that moved")
+    drift.add_argument(
+        "--triage-ledger", type=flags.path, metavar="FILE", help="default: <results_dir>/triage-ledger.json"
+    )
+    drift.add_argument("--no-triage", action="store_true", help="do not open drift triage entries")
+    push = _command(hsub, "push", "history", "commit the store's new entries on a git branch and push", "execute_push")
+    push.add_argument("--store", type=flags.path, metavar="DIR", help=store_help)
+    push.add_argument(
+        "--branch", default="perfgate-history", help="branch holding the store (default perfgate-history)"
+    )
+    push.add_argument("--remote", default="origin", help="remote to push to (default origin)")
+    push.add_argument("--repo", type=flags.path, metavar="DIR", help="the repository (default: working directory)")
+
+
 def _add_report(sub: Sub) -> None:
     report = _command(sub, "report", "report", "write the performance report (Markdown) from results files")
     report.add_argument("results", nargs="+", type=flags.path, metavar="RESULTS", help="results files or directories")
@@ -450,6 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_gate,
         _add_confirm,
         _add_triage,
+        _add_history,
         _add_report,
         _add_host,
         _add_doctor,

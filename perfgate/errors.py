@@ -83,6 +83,7 @@ class Kind(StrEnum):
     # a results or baseline file the gate would not read (corrupt, too large, too new, a bad name): its tier
     # fails the gate (exit 2) while the others are decided; never a triage entry (its content is not trusted)
     BAD_INPUT = "bad_input"
+    DRIFT = "drift"  # the default branch's history moved past a threshold (``perfgate history drift``; triage only)
 
 
 # The subsets each file format allows. Literal types, so mypy checks them; named
@@ -123,6 +124,7 @@ _TriageKind = Literal[
     Kind.APP_TIMEOUT,
     Kind.TIMING_UNRELIABLE,
     Kind.MEASUREMENT_MISSING,
+    Kind.DRIFT,
 ]
 
 

@@ -35,6 +35,7 @@ import httpx
 from perfgate.commands import Console, Outcome, collector_paused
 from perfgate.commands.baseline import changed_baselines
 from perfgate.commands.compare import compare, split_list
+from perfgate.commands.history import record_gate_run
 from perfgate.commands.triage import load_confirmations, open_store, with_ab_status, with_confirmations
 from perfgate.config import PerfgateConfig
 from perfgate.contracts.collect import collect_results_dir, require_results
@@ -149,6 +150,8 @@ def run_ci_gate(
     findings = findings_from_report(report, config.triage)
     errors: list[str] = []
     notes: list[str] = []
+    # A history not recorded is said and changes nothing (the verdict and the publishing stand).
+    notes += record_gate_run(config.history, loaded, report, environ, default_branch=context.is_default_branch)
     findings = with_confirmations(findings, options.confirmations, report, notes)
     # --comment without a pull request (a push, a manual run) has nothing to comment on: no client, no line.
     pr = (options.pr or pr_number(event)) if options.comment else None

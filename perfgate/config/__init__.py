@@ -24,7 +24,14 @@ from perfgate.config.model import (
     TierConfig,
     TierMatch,
 )
-from perfgate.config.sections import ConfirmConfig, GitHubConfig, SequentialConfig, SimConfig, TriageConfig
+from perfgate.config.sections import (
+    ConfirmConfig,
+    GitHubConfig,
+    HistoryConfig,
+    SequentialConfig,
+    SimConfig,
+    TriageConfig,
+)
 
 __all__ = [
     "ENVIRONMENT_FIELDS",
@@ -35,6 +42,7 @@ __all__ = [
     "ConfirmConfig",
     "GateConfig",
     "GitHubConfig",
+    "HistoryConfig",
     "MetricPolicy",
     "PerfgateConfig",
     "RuntimeConfig",

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from perfgate.config.base import _Model, _refuse_unknown
+from perfgate.config.base import _checked_path, _Model, _refuse_unknown
 from perfgate.errors import TRIAGE_KINDS
 
 
@@ -89,6 +89,7 @@ class TriageConfig(_Model):
             "app_no_request": "App",
             "app_timeout": "App",
             "timing_unreliable": "QA/Platform",
+            "drift": "QA",
         },
         description="Owner per entry kind, as in the seed's Defect Triage table; a kind you set keeps the others.",
     )
@@ -105,9 +106,10 @@ class TriageConfig(_Model):
             "app_no_request": "P1",
             "app_timeout": "P1",
             "timing_unreliable": "P2",
+            "drift": "P2",
         },
         description=(
-            "Severity per could-not-measure kind (regressions: P1 above p1_regression, else P2); "
+            "Severity per could-not-measure kind and for drift (regressions: P1 above p1_regression, else P2); "
             "a kind you set keeps the others."
         ),
     )
@@ -132,3 +134,37 @@ class GitHubConfig(_Model):
             "touched, even one that starts with perfgate's marker."
         ),
     )
+
+
+class HistoryConfig(_Model):
+    """The history store of default-branch runs and drift detection over it (docs/history.md)."""
+
+    store: str | None = Field(
+        default=None,
+        description=(
+            "Directory a default-branch `perfgate gate` records each run into (one file per run and tier), "
+            "for `perfgate history drift`; unset: nothing is recorded. Publish it with `perfgate history push`."
+        ),
+    )
+    max_p: float = Field(
+        default=0.005, gt=0, lt=0.5, description="Significance level of each change point (permutation test)."
+    )
+    permutations: int = Field(
+        default=199, ge=19, le=9999, description="Shuffles of the permutation test (the smallest p is 1/(n+1))."
+    )
+    min_runs: int = Field(default=3, ge=2, description="Fewest runs on either side of a change point.")
+    min_magnitude: float = Field(
+        default=0.02,
+        ge=0,
+        lt=1,
+        description="Change points shifting the level less than this (0.02 = 2 %) are dropped.",
+    )
+    recent_runs: int = Field(
+        default=5, ge=1, description="Runs whose median is compared with the baseline's (the cumulative drift)."
+    )
+    seed: int = Field(default=0, description="Seed of the permutation test's shuffles.")
+
+    @field_validator("store")
+    @classmethod
+    def _valid_store(cls, value: str | None) -> str | None:
+        return _checked_path(value)

@@ -245,7 +245,10 @@ def staleness_warnings(
     out: list[str] = []
     made = _parse_time(baseline.provenance.measured_at)
     if made is not None and now - made > timedelta(days=config.max_baseline_age_days):
-        out.append(f"baseline is {(now - made).days} days old (limit {config.max_baseline_age_days:g})")
+        out.append(
+            f"baseline is {(now - made).days} days old (limit {config.max_baseline_age_days:g}): "
+            f"refresh it with `nox -s baseline -- --tier {baseline.tier}`"
+        )
     if _version_tuple(baseline.provenance.perfgate_version)[:2] < _version_tuple(__version__)[:2]:
         out.append(f"baseline made by perfgate {baseline.provenance.perfgate_version} (now {__version__})")
     # An OS update a tier chose not to refuse (os_major left out of must_match) is still worth saying.

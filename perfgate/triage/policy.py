@@ -41,6 +41,7 @@ IMPACT: dict[TriageKind, str] = {
     Kind.APP_TIMEOUT: "The app's benchmark hangs on this tier; the app is not measured.",
     Kind.TIMING_UNRELIABLE: "The runner is too busy to time the runtime; this tier's timings are not gated.",
     Kind.MEASUREMENT_MISSING: "Part of this tier was not measured or not compared; it is unchecked.",
+    Kind.DRIFT: "Main got slower (or bigger) over many commits, each small enough to pass its pull request.",
 }
 
 

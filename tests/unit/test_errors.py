@@ -70,6 +70,7 @@ ON_DISK = {
         "app_timeout",
         "timing_unreliable",
         "measurement_missing",
+        "drift",
     ],
 }
 

@@ -284,7 +284,9 @@ def test_an_old_baseline_warns_without_failing_and_a_newer_runtime_is_a_change()
     old = make_baseline(measured_at=(NOW - timedelta(days=100)).isoformat().replace("+00:00", "Z"))
     tier = TierInput("pro", [("results-pro.json", make_result(seed=2, runtime_version="0.6.0"))], ("b.json", old))
     report = evaluate([tier], GateConfig(), created_at="2026-11-28T12:00:00Z", now=NOW)
-    assert report.tiers[0].warnings == ("baseline is 100 days old (limit 60)",)
+    assert report.tiers[0].warnings == (
+        "baseline is 100 days old (limit 60): refresh it with `nox -s baseline -- --tier pro`",
+    )
     assert [(c.field, c.old, c.new) for c in report.changes] == [("runtime_version", "0.5.1", "0.6.0")]
     assert report.problems == ()
     assert report.exit_code == 0

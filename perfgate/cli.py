@@ -402,6 +402,31 @@ def _add_proxy(sub: Sub) -> None:
     )
 
 
+# ---------------------------------------------------------------- history site (issue 19: the trend page)
+
+
+def _add_history_site(hsub: Sub) -> None:
+    site = _command(hsub, "site", "history_site", "write the trend page (static HTML) from the history store")
+    site.add_argument("--store", type=flags.path, required=True, metavar="PATH", help="history store directory")
+    site.add_argument("--out", type=flags.path, required=True, metavar="DIR", help="write the page's files here")
+    site.add_argument(
+        "--baselines", type=flags.path, metavar="DIR", help="shade each baseline's band (default: config baselines_dir)"
+    )
+    site.add_argument(
+        "--repo-url",
+        type=flags.base_url,
+        metavar="URL",
+        help="link each commit to URL/commit/SHA (default: $GITHUB_SERVER_URL/$GITHUB_REPOSITORY)",
+    )
+    site.add_argument("--title", default="perfgate: performance history", help="the page's title")
+
+
+def _add_history(sub: Sub) -> None:
+    history = sub.add_parser("history", help="the default branch's history: trend page")
+    hsub = history.add_subparsers(dest="history_command", required=True, metavar="ACTION")
+    _add_history_site(hsub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="perfgate",
@@ -425,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_host,
         _add_sim,
         _add_proxy,
+        _add_history,
     )
     for add in adders:
         add(sub)

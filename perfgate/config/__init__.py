@@ -24,7 +24,7 @@ from perfgate.config.model import (
     TierConfig,
     TierMatch,
 )
-from perfgate.config.sections import ConfirmConfig, SequentialConfig, SimConfig, TriageConfig
+from perfgate.config.sections import ConfirmConfig, HistoryConfig, SequentialConfig, SimConfig, TriageConfig
 
 __all__ = [
     "ENVIRONMENT_FIELDS",
@@ -34,6 +34,7 @@ __all__ = [
     "TREATMENT_FIELDS",
     "ConfirmConfig",
     "GateConfig",
+    "HistoryConfig",
     "MetricPolicy",
     "PerfgateConfig",
     "RuntimeConfig",

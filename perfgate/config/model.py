@@ -13,7 +13,7 @@ from typing import Literal, Protocol, TypeVar
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from perfgate.config.base import _checked_path, _Model, _refuse_unknown, base_url_problem
-from perfgate.config.sections import ConfirmConfig, SequentialConfig, SimConfig, TriageConfig
+from perfgate.config.sections import ConfirmConfig, HistoryConfig, SequentialConfig, SimConfig, TriageConfig
 from perfgate.files import SafeName
 from perfgate.metrics import APP_METRIC_PREFIX, BY_NAME, METRICS, is_app_metric
 
@@ -421,6 +421,7 @@ class PerfgateConfig(_Model):
     gate: GateConfig = Field(default_factory=GateConfig, description="Decision rule.")
     triage: TriageConfig = Field(default_factory=TriageConfig, description="Triage entries.")
     sequential: SequentialConfig = Field(default_factory=SequentialConfig, description="Sequential runs.")
+    history: HistoryConfig = Field(default_factory=HistoryConfig, description="The default branch's history.")
     results_dir: str = Field(default="perf-results", description="Where `nox -s perf` writes results files.")
     baselines_dir: str = Field(default="baselines", description="Committed per-tier baselines.")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
@@ -116,4 +117,29 @@ class TriageConfig(_Model):
     @classmethod
     def _known_kinds(cls, value: dict[str, str]) -> dict[str, str]:
         _refuse_unknown("triage kind", value, TRIAGE_KINDS)
+        return value
+
+
+class HistoryConfig(_Model):
+    """The default branch's history: where its trend page is published."""
+
+    site_url: str | None = Field(
+        default=None,
+        description=(
+            "Address of the published trend page (`perfgate history site`, e.g. GitHub Pages of the history branch: "
+            "docs/history-site.md); when set, the PR comment's footer links to it. http(s) only."
+        ),
+    )
+
+    @field_validator("site_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        # Also no parentheses or angle brackets: the comment links it as Markdown, `[text](<url>)`.
+        if any(c.isspace() or not c.isprintable() or c in "()<>\"'`\\" for c in value):
+            raise ValueError("the trend page's URL holds no spaces, quotes, brackets or control characters")
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("expected the trend page's address as https://HOST/PATH")
         return value

@@ -1,7 +1,8 @@
 """History stores built in code, and the trend page's charts counted from its HTML (or a browser's DOM).
 
-- ``write_store``: a store directory of ``HistoryEntry`` files, one per (run, tier), with
-  a +15 % step in the TTFT series at a chosen run, so a change point has somewhere to be;
+- ``make_entries`` / ``write_store``: a store directory of ``HistoryEntry`` files, one per
+  (run, tier), with a +15 % step in the TTFT series at a chosen run (``STEP``), and
+  ``step_change_points``, the change points a detector should find in it;
 - ``load_store``: every entry of a store (the tests' own reader: the store module is
   another part of issue 19);
 - ``count_charts``: per chart, the points and change-point markers an HTML parser (or a
@@ -11,6 +12,8 @@
 from __future__ import annotations
 
 import hashlib
+import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,9 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from perfgate.contracts.history import HistoryEntry, MetricSummary
+from perfgate.history.series import ChangePoint, Point, SeriesKey
 from support.synthetic import fingerprint
 
 BASE = {"ttft_ms": 120.0, "decode_tok_s": 45.0}
+STEP = 18  # the run TTFT steps up at, in the tests' stores
 
 
 def commit_of(index: int) -> str:
@@ -69,6 +74,21 @@ def make_entries(
     return entries
 
 
+def step_change_points(series: Mapping[SeriesKey, Sequence[Point]]) -> dict[SeriesKey, list[ChangePoint]]:
+    """The change point a detector should report: TTFT's +15 % step at run STEP."""
+    out = {}
+    for key, points in series.items():
+        if key.metric == "ttft_ms":
+            before = statistics.fmean(p.value for p in points[:STEP])
+            after = statistics.fmean(p.value for p in points[STEP:])
+            out[key] = [
+                ChangePoint(
+                    key, STEP, points[STEP - 1].commit, points[STEP].commit, before, after, after / before - 1, 1e-3
+                )
+            ]
+    return out
+
+
 def write_store(root: Path, entries: list[HistoryEntry]) -> Path:
     """``<root>/<tier>/<measured_at>-<commit12>-<run_id>.json``, as the store lays them out."""
     for entry in entries:
@@ -89,6 +109,7 @@ class Chart:
 
     declared_points: int
     declared_change_points: int
+    attrs: dict[str, str] = field(default_factory=dict)  # the figure's own attributes
     points: list[str] = field(default_factory=list)  # data-commit of each drawn point
     change_points: list[int] = field(default_factory=list)  # data-change-point of each marker
     bands: int = 0
@@ -106,7 +127,7 @@ class _ChartParser(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = {name: value or "" for name, value in attrs}
         if tag == "figure" and "chart" in found.get("class", "").split():
-            self._current = Chart(int(found["data-points"]), int(found["data-change-points"]))
+            self._current = Chart(int(found["data-points"]), int(found["data-change-points"]), found)
             self.charts[found["id"]] = self._current
         chart = self._current
         if chart is None:

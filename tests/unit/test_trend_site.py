@@ -7,11 +7,10 @@ The same counts are checked in a real browser by tests/integration/test_trend_br
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
 
 import pytest
 from support.synthetic import baseline_of, make_result
-from support.trend_page import count_charts, load_store, make_entries, write_store
+from support.trend_page import STEP, count_charts, load_store, make_entries, step_change_points, write_store
 
 from perfgate.config import PerfgateConfig
 from perfgate.history.bands import band_of, baseline_bands
@@ -19,23 +18,8 @@ from perfgate.history.series import ChangePoint, Point, SeriesKey, series_from_e
 from perfgate.render.trend_chart import chart_svg, commit_url, format_value, safe_url
 from perfgate.render.trend_site import INDEX, NO_JEKYLL, chart_id, render_site
 
-RUNS, STEP = 30, 18
+RUNS = 30
 REPO = "https://github.com/acme/app"
-
-
-def step_change_points(series: Mapping[SeriesKey, Sequence[Point]]) -> dict[SeriesKey, list[ChangePoint]]:
-    """The change point a detector should report: TTFT's +15 % step at run STEP."""
-    out = {}
-    for key, points in series.items():
-        if key.metric == "ttft_ms":
-            before = statistics.fmean(p.value for p in points[:STEP])
-            after = statistics.fmean(p.value for p in points[STEP:])
-            out[key] = [
-                ChangePoint(
-                    key, STEP, points[STEP - 1].commit, points[STEP].commit, before, after, after / before - 1, 1e-3
-                )
-            ]
-    return out
 
 
 @pytest.fixture(scope="module")

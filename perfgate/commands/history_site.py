@@ -54,7 +54,10 @@ def drift_change_points(series: Series, note: Callable[[str], None]) -> dict[Ser
             raise
         note("change points not marked: drift detection (perfgate.history.drift) is not in this build")
         return {}
-    return {key: list(drift.detect(key, points)) for key, points in series.items()}
+    # The detector's defaults; at the merge with the store and drift commands, the config's own
+    # ([tool.perfgate.history], as `history drift` reads them) replace these.
+    settings = drift.DriftSettings()
+    return {key: list(drift.change_points(key, points, settings)) for key, points in series.items()}
 
 
 def tier_baselines(baselines_dir: Path | None, tiers: Sequence[str]) -> dict[str, Baseline]:

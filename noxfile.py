@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tomllib
 from pathlib import Path
@@ -86,6 +87,33 @@ def _installed_npm_version(package: str) -> str | None:
 def workflows(session: nox.Session) -> None:
     """actionlint and zizmor --pedantic over .github (CI's lint job runs it after `lint`)."""
     check_workflows(session)
+
+
+# What tests/integration/test_trend_browser.py looks for; Debian's package installs `chromium`.
+BROWSERS = ("chromium", "chromium-browser", "chromium-headless-shell", "google-chrome", "google-chrome-stable")
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """The trend page in headless Chromium, with a screenshot; installs Chromium (apt) when none is on PATH."""
+    if not any(shutil.which(name) for name in BROWSERS):
+        if shutil.which("apt-get") is None:
+            session.error(f"no Chromium on PATH (any of {', '.join(BROWSERS)}) and no apt-get to install it with")
+        sudo: list[str] = []
+        if os.geteuid() != 0:
+            if shutil.which("sudo") is None:
+                session.error("no Chromium on PATH: run `apt-get install chromium` as root, or install sudo")
+            sudo = ["sudo", "-n"]
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run(*sudo, "apt-get", "update", "-qq", external=True, env=env)
+        install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]
+        session.run(*sudo, *install, external=True, env=env)
+    session.install("-e", ".[test]")
+    # Fail, not skip, when the browser is still missing: a check that quietly did not run reads as a clean one.
+    session.run(
+        "pytest", "tests/integration/test_trend_browser.py", "-s", *session.posargs,
+        env={"PERFGATE_REQUIRE_BROWSER": "1"},
+    )  # fmt: skip
 
 
 @nox.session

@@ -366,6 +366,7 @@ def _add_history(sub: Sub) -> None:
         "--triage-ledger", type=flags.path, metavar="FILE", help="default: <results_dir>/triage-ledger.json"
     )
     drift.add_argument("--no-triage", action="store_true", help="do not open drift triage entries")
+    _add_history_site(hsub)
     push = _command(hsub, "push", "history", "commit the store's new entries on a git branch and push", "execute_push")
     push.add_argument("--store", type=flags.path, metavar="DIR", help=store_help)
     push.add_argument(
@@ -461,6 +462,27 @@ def _add_proxy(sub: Sub) -> None:
         metavar="FILE",
         help="append one JSON line per completed request to FILE",
     )
+
+
+# ---------------------------------------------------------------- history site (issue 19: the trend page)
+
+
+def _add_history_site(hsub: Sub) -> None:
+    site = _command(hsub, "site", "history_site", "write the trend page (static HTML) from the history store")
+    site.add_argument(
+        "--store", type=flags.path, metavar="DIR", help="history store directory (default: config history.store)"
+    )
+    site.add_argument("--out", type=flags.path, required=True, metavar="DIR", help="write the page's files here")
+    site.add_argument(
+        "--baselines", type=flags.path, metavar="DIR", help="shade each baseline's band (default: config baselines_dir)"
+    )
+    site.add_argument(
+        "--repo-url",
+        type=flags.base_url,
+        metavar="URL",
+        help="link each commit to URL/commit/SHA (default: $GITHUB_SERVER_URL/$GITHUB_REPOSITORY)",
+    )
+    site.add_argument("--title", default="perfgate: performance history", help="the page's title")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -169,7 +169,7 @@ def run_ci_gate(
     rows = with_ab_status(
         triage_rows(findings, actions, entries, context, config.triage, filing=sink is not None), findings
     )
-    summary = gate_summary(report, rows, _baseline_diff(options, environ, notes))
+    summary = gate_summary(report, rows, _baseline_diff(options, environ, notes), site_url=config.history.site_url)
 
     summary_path = options.summary_out or options.results_dir / "summary.md"
     write_text_atomic(summary_path, summary)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
@@ -163,8 +164,28 @@ class HistoryConfig(_Model):
         default=5, ge=1, description="Runs whose median is compared with the baseline's (the cumulative drift)."
     )
     seed: int = Field(default=0, description="Seed of the permutation test's shuffles.")
+    site_url: str | None = Field(
+        default=None,
+        description=(
+            "Address of the published trend page (`perfgate history site`, e.g. GitHub Pages of the history branch: "
+            "docs/history-site.md); when set, the PR comment's footer links to it. http(s) only."
+        ),
+    )
 
     @field_validator("store")
     @classmethod
     def _valid_store(cls, value: str | None) -> str | None:
         return _checked_path(value)
+
+    @field_validator("site_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        # Also no parentheses or angle brackets: the comment links it as Markdown, `[text](<url>)`.
+        if any(c.isspace() or not c.isprintable() or c in "()<>\"'`\\" for c in value):
+            raise ValueError("the trend page's URL holds no spaces, quotes, brackets or control characters")
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("expected the trend page's address as https://HOST/PATH")
+        return value

@@ -161,7 +161,9 @@ class _Sections:
     bisection over whole tables only join the pieces.
     """
 
-    def __init__(self, report: GateReport, triage: Sequence[TriageRow], baseline_diff: str | None) -> None:
+    def __init__(
+        self, report: GateReport, triage: Sequence[TriageRow], baseline_diff: str | None, site_url: str | None = None
+    ) -> None:
         self.groups = list(by_scenario(report.verdicts).items())
         self._interval = f"{interval_level(report.alpha)} interval"
         self._rows = [
@@ -189,6 +191,8 @@ class _Sections:
             f"over the whole gate, α = {report.alpha:g}{look_alpha_note(report)}. "
             f"perfgate {escape(report.perfgate_version)}.</sub>"
         )
+        if site_url:  # the trend page (config history.site_url: an http(s) URL, checked to hold no bracket or space)
+            self._footer = self._footer.removesuffix("</sub>") + f" [Trends on the default branch](<{site_url}>).</sub>"
 
     def _table(self, index: int, opts: _Options) -> str:
         (tier, scenario), verdicts = self.groups[index]
@@ -235,6 +239,7 @@ def gate_summary(
     baseline_diff: str | None = None,
     *,
     limit: int = GITHUB_COMMENT_LIMIT - SAFETY_MARGIN,
+    site_url: str | None = None,
 ) -> str:
     """The summary, trimmed to ``limit`` characters by dropping details first."""
     steps = [
@@ -247,7 +252,7 @@ def gate_summary(
             _Options(chart=False, provenance=False, informational=False, unchanged=False),
         ),
     ]
-    sections = _Sections(report, triage, baseline_diff)
+    sections = _Sections(report, triage, baseline_diff, site_url)
     text = ""
     for dropped, opts in steps:
         text = sections.render(opts)

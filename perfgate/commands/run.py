@@ -259,6 +259,40 @@ def _check_baseline(config: PerfgateConfig, tier: str) -> None:
         return
 
 
+# `perfgate run` flags a baseline's run does not take: the gate's own, and where this run wrote.
+_NOT_FOR_BASELINE = {"--compare", "--until-conclusive", "--ab-confirm", "--for-baseline"}
+_NOT_FOR_BASELINE_WITH_VALUE = {
+    "--out",
+    "--gate-out",
+    "--expect-tiers",
+    "--runs",
+    "--max-runs",
+    "--max-minutes",
+    "--tier",
+}
+
+
+def baseline_command(args: argparse.Namespace, tier: str) -> str:
+    """The exact command that makes the baseline this run would be compared with: its own flags, for a baseline."""
+    from perfgate.contracts.baseline import first_baseline_command  # noqa: PLC0415
+
+    argv = list(args.argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    at = argv.index("run") if "run" in argv[:cut] else -1  # before it: perfgate's own options (--config FILE)
+    before, flags, app = argv[: max(at, 0)], argv[at + 1 : cut], argv[cut + 1 :]
+    kept: list[str] = []
+    skip = False
+    for word in flags:
+        name = word.split("=", 1)[0]
+        if skip:
+            skip = False
+        elif name in _NOT_FOR_BASELINE_WITH_VALUE:
+            skip = "=" not in word
+        elif name not in _NOT_FOR_BASELINE:
+            kept.append(word)
+    return first_baseline_command(tier, kept, app, perfgate_args=before)
+
+
 def _save(out: Path, result: RunResult, console: Console) -> str | None:
     """Write the results file; when that fails, a fallback file (or stdout): None, else what went wrong."""
     text = dumps_model(result)
@@ -340,5 +374,7 @@ def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) 
         return Outcome(could_not_measure=failed)
     console.say()
     report = compare_and_print(args, config, [LoadedResults(out, result)], console)
+    if any(p.kind is Kind.BASELINE_MISSING and p.tier == result.tier for p in report.problems):
+        console.fail(f"make tier {result.tier}'s first baseline with: {baseline_command(args, result.tier)}")
     stopped = _confirm_after(args, config, report, console) if ab_confirm else None
     return Outcome(report=report, could_not_measure=failed, interrupted=stopped)

@@ -34,6 +34,7 @@ MARKER = re.compile(r"<!--\s*(mac-only|not-run:[^>]*|exit:\s*\d+)\s*-->")
 SKIP_DIRS = {
     ".git",
     ".nox",
+    ".venv",
     "perf-results",
     "node_modules",
     ".mypy_cache",

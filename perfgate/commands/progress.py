@@ -60,7 +60,7 @@ class Estimate:
         now = self._clock()
         first = self._started.setdefault(key, (now, index))
         done = index - first[1]
-        if done < 1:
+        if done < 1 or index >= total:  # nothing to go by yet, or this is the last round or run
             return None
         return (now - first[0]) / done * (total - index)
 

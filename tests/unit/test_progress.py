@@ -76,6 +76,8 @@ def test_the_estimate_of_what_is_left_comes_from_the_runs_so_far():
     now[0] = 104.0
     assert estimate.left_s(Progress("short", "run", 2, 5, sample=sample)) == 12.0  # 4 s a run, 3 runs to go
     assert estimate.left_s(Progress("short", "warmup", 1, 1)) is None
+    now[0] = 112.0
+    assert estimate.left_s(Progress("short", "run", 5, 5, sample=sample)) is None  # the last one: nothing left
     assert left_text(12.0) == "~12 s left"
     assert left_text(300.0) == "~5 min left"
 

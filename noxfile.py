@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tomllib
@@ -13,6 +14,9 @@ import nox
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests", "lint"]
 nox.options.reuse_existing_virtualenvs = True
+# nox looks for uv before it makes any environment, even with the venv backend, and logs "uv binary
+# not found." when there is none: on a newcomer's first run that reads as an error. It is not one here.
+logging.getLogger("nox").addFilter(lambda record: record.getMessage() != "uv binary not found.")
 
 ROOT = Path(__file__).parent
 LINT_TOOLS = ["ruff", "mypy", "types-tabulate", "types-psutil", "pytest"]
@@ -38,8 +42,8 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Ruff (lint + format check), mypy --strict and the layer check (the workflows: `nox -s workflows`)."""
     session.install("-e", ".", *LINT_TOOLS)
-    session.run("ruff", "check", "perfgate", "tests", "examples", "tools", "noxfile.py")
-    session.run("ruff", "format", "--check", "perfgate", "tests", "examples", "tools", "noxfile.py")
+    session.run("ruff", "check", "perfgate", "tests", "examples", "tools", "noxfile.py", "dev")
+    session.run("ruff", "format", "--check", "perfgate", "tests", "examples", "tools", "noxfile.py", "dev")
     session.run("mypy", "perfgate")
     session.run("python", "tools/check_layers.py")
 
@@ -175,7 +179,7 @@ def _write_pins(path: Path, header: str, body: str) -> None:
 @nox.session
 def perf(session: nox.Session) -> None:
     """Benchmark this host's tier and compare with its committed baseline (fails when the gate does)."""
-    session.install("-e", ".")
+    session.install("-e", _extras_for(list(session.posargs)))
     # More runs only where a verdict is in doubt, then the same rule the gate applies; an app
     # scenario the gate flags is then re-measured A/B against its baseline's commit where
     # gate.confirm.when allows (the default branch), for triage to file only what that confirms.
@@ -185,6 +189,7 @@ def perf(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """The whole product, no model to install: llama.cpp's real server on a generated model, then the gate."""
+    session.log("installing perfgate and llama.cpp's server (xllamacpp): about a minute the first time")
     session.install("-e", ".[llamacpp]")
     results = ROOT / "perf-results"
     # 1. A real inference engine: llama.cpp's own server (xllamacpp) on a generated 1 MB model.
@@ -208,6 +213,17 @@ def e2e(session: nox.Session) -> None:
     session.run("pytest", "tests/e2e", *session.posargs)
 
 
+def _extras_for(run_args: list[str]) -> str:
+    """What to install for these `perfgate run` flags: `--runtime llamacpp` needs llama.cpp's server."""
+    runtime = ""
+    for at, arg in enumerate(run_args):
+        if arg.startswith("--runtime="):
+            runtime = arg.removeprefix("--runtime=")
+        elif arg == "--runtime" and at + 1 < len(run_args):
+            runtime = run_args[at + 1]
+    return ".[llamacpp]" if runtime == "llamacpp" else "."
+
+
 @nox.session
 def baseline(session: nox.Session) -> None:
     """Measure 3 sessions and rewrite baselines/<tier>.json: `nox -s baseline -- --tier pro [--sessions N]`.
@@ -227,7 +243,7 @@ def baseline(session: nox.Session) -> None:
             session.error("--sessions wants a whole number of sessions, at least 1")
         sessions = int(args[at + 1])
         del args[at : at + 2]
-    session.install("-e", ".")
+    session.install("-e", _extras_for(args))
     outs = [ROOT / "perf-results" / f"baseline-{tier}-session{k}.json" for k in range(1, sessions + 1)]
     for k, out in enumerate(outs, start=1):
         session.log(f"baseline session {k}/{sessions}")

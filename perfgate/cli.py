@@ -443,6 +443,24 @@ def _add_sim(sub: Sub) -> None:
             )
 
 
+def _add_init(sub: Sub) -> None:
+    init = _command(
+        sub, "init", "init", "put the gate into an app's repository: perfgate.toml, the perf workflow, baselines/"
+    )
+    init.add_argument("--dir", type=flags.path, default=".", metavar="DIR", help="the repository (default: .)")
+    init.add_argument(
+        "--runtime", choices=["ollama", "openai"], help="runtime kind to look for (default: config runtime.kind)"
+    )
+    init.add_argument(
+        "--base-url", type=flags.base_url, help="where the runtime answers (default: config runtime.base_url)"
+    )
+    init.add_argument(
+        "--model", help="model the app uses (default: config runtime.model if served, else the first served)"
+    )
+    init.add_argument("--dry-run", action="store_true", help="print the files it would write; write nothing")
+    init.add_argument("--force", action="store_true", help="overwrite files that exist (never without it)")
+
+
 def _add_proxy(sub: Sub) -> None:
     proxy = _command(
         sub, "proxy", "proxy", "measuring proxy in front of a runtime: forward every request, record each one"
@@ -494,10 +512,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"perfgate {__version__}")
     parser.add_argument(
-        "--config", type=flags.path, metavar="FILE", help="TOML config (default: [tool.perfgate] in ./pyproject.toml)"
+        "--config",
+        type=flags.path,
+        metavar="FILE",
+        help="TOML config (default: ./perfgate.toml, else [tool.perfgate] in ./pyproject.toml)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     adders = (
+        _add_init,
         _add_run,
         _add_compare,
         _add_baseline,

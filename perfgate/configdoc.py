@@ -22,8 +22,12 @@ HEADER = """# Configuration
 perfgate reads its settings in layers, each overriding the one before:
 
 1. built-in defaults (below);
-2. `[tool.perfgate]` in the working directory's `pyproject.toml`, or the TOML
-   file given with `--config FILE` (or `PERFGATE_CONFIG`);
+2. one config file, the first of: the TOML file given with `--config FILE` (or
+   `PERFGATE_CONFIG`); `perfgate.toml` in the working directory (a repository
+   without a pyproject, e.g. a Swift package; `perfgate init` writes one); the
+   `[tool.perfgate]` table of the working directory's `pyproject.toml`. When
+   both `perfgate.toml` and a `[tool.perfgate]` table exist, perfgate refuses
+   (exit 2) rather than silently read one of them;
 3. `PERFGATE_*` environment variables: the key path in capitals with `__`
    between levels, values parsed as JSON when they parse
    (`PERFGATE_RUNS=7`, `PERFGATE_RUNTIME__BASE_URL=http://127.0.0.1:8080`);

@@ -58,6 +58,15 @@ def split_list(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
+# Under the text tables: every abbreviation they use, said once.
+GATE_LEGEND = (
+    "legend: change = current vs baseline (Hodges–Lehmann ratio) [its interval]; n b/c = runs in the baseline / "
+    "in the current results;\n        (info) = shown, never fails the gate; inconclusive = the interval is wider "
+    "than the threshold; α = the false-alarm rate\n        of the whole gate (Holm-adjusted over every metric); "
+    "docs/statistics.md explains the rule"
+)
+
+
 def compare_and_print(
     args: argparse.Namespace, config: PerfgateConfig, loaded: Sequence[LoadedResults], console: Console
 ) -> GateReport:
@@ -78,6 +87,8 @@ def compare_and_print(
         console.say(gate_markdown(report), end="")
     else:
         console.say(gate_text(report))
+        if report.tiers:
+            console.say(GATE_LEGEND)
     for problem in report.problems:
         console.fail(problem.message)
     return report

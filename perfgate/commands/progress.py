@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from perfgate.measure.harness import Progress
@@ -34,6 +35,36 @@ def request_text(event: Progress) -> str:
     return f"{shown_round}{event.scenario}: {what}"
 
 
+def left_text(seconds: float) -> str:
+    """``~40 s left``, ``~3 min left``: an estimate, said as one."""
+    if seconds < 90:
+        return f"~{max(1, round(seconds))} s left"
+    return f"~{round(seconds / 60)} min left"
+
+
+class Estimate:
+    """What is left of a run, from how long its measured runs have taken so far (no estimate before two)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._started: dict[str, tuple[float, int]] = {}  # per round series or scenario: first time and index seen
+
+    def left_s(self, event: Progress) -> float | None:
+        if event.phase != "run" or event.sample is None:
+            return None
+        key, index, total = (
+            ("rounds", event.round_index, event.rounds)
+            if event.round_index is not None and event.rounds is not None
+            else (event.scenario, event.index, event.total)
+        )
+        now = self._clock()
+        first = self._started.setdefault(key, (now, index))
+        done = index - first[1]
+        if done < 1 or index >= total:  # nothing to go by yet, or this is the last round or run
+            return None
+        return (now - first[0]) / done * (total - index)
+
+
 def in_flight_text(event: Progress, watch: RequestWatch, elapsed_s: float) -> str:
     """``short: run 3/5 in flight for 10 s, 12 lines received (deadline 600 s)``."""
     received = f"{watch.lines} line{'s' if watch.lines != 1 else ''} received"
@@ -53,6 +84,15 @@ class ProgressLine:
         self._notes = 0  # in-flight notes written for the current request
         self._closed = False
         self._watcher: threading.Thread | None = None
+        self._estimate = Estimate()
+
+    def stage(self, text: str) -> None:
+        """A step before or between the runs (starting a server, a sequential look), on a terminal only."""
+        if not self.tty:
+            return
+        with self._wake:
+            self.stream.write(f"\r\x1b[K{text}\n")
+            self.stream.flush()
 
     def __call__(self, event: Progress) -> None:
         with self._wake:
@@ -73,6 +113,9 @@ class ProgressLine:
                 detail = f"  ttft {event.sample.ttft_ms:.1f} ms"
             if event.sample is not None and event.sample.app_wall_ms is not None:
                 detail += f"  app {event.sample.app_wall_ms:.0f} ms"
+            left = self._estimate.left_s(event)
+            if left is not None and self.tty:  # a CI log keeps one plain line per run
+                detail += f"  · {left_text(left)}"
             end = "" if self.tty else "\n"
             self.stream.write(f"{prefix}{request_text(event)}{detail}{end}")
         self.stream.flush()

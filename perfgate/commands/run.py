@@ -133,6 +133,7 @@ def measure(
     options: RunOptions = RunOptions(),
     *,
     planned: Planned | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Probe the host, open the runtime, run the benchmark (no printing).
 
@@ -156,8 +157,17 @@ def measure(
     if options.until_conclusive:
         _check_baseline(config, tier)
 
+    say = stage or (lambda _text: None)
+    if config.runtime.kind == "llamacpp":
+        what = (
+            f"GGUF {config.runtime.gguf}" if config.runtime.gguf else f"the generated {config.runtime.model_size} model"
+        )
+        say(f"starting llama.cpp's server on {what} (a generated model is written once, then cached)")
+    elif config.runtime.kind == "sim":
+        say("starting the simulated runtime")
     with open_runtime(config) as runtime:
         rt = config.runtime
+        say(f"measuring {runtime.client.base_url}")
 
         def locate() -> int:
             pid = runtime.managed_pid if runtime.managed_pid is not None else rt.pid
@@ -197,7 +207,7 @@ def measure(
                 limits=limits,
             )
             if options.until_conclusive and samplers and not _interrupted(result):
-                result = _until_conclusive(result, config, runtime.client, samplers[-1], progress, app, limits)
+                result = _until_conclusive(result, config, runtime.client, samplers[-1], progress, app, limits, say)
             return result
         finally:
             # Measuring is over, however it ended: stopping the runtime and the app, and writing
@@ -220,6 +230,7 @@ def _until_conclusive(  # noqa: PLR0917 -- the measuring context, passed through
     progress: Callable[[Progress], None] | None,
     app: AppMeasurer | None,
     limits: RunLimits,
+    say: Callable[[str], None],
 ) -> RunResult:
     from perfgate.measure.look_worker import LookWorker  # noqa: PLC0415 -- only for sequential runs
     from perfgate.measure.sequential import run_until_conclusive  # noqa: PLC0415
@@ -228,6 +239,8 @@ def _until_conclusive(  # noqa: PLR0917 -- the measuring context, passed through
 
     def more(current: RunResult, scenarios: set[str], runs: int) -> RunResult:
         interrupts.resume()  # held since the last runs ended: a signal that came meanwhile stops the run here
+        doubt = ", ".join(sorted(scenarios))
+        say(f"sequential look: still in doubt: {doubt}; {runs} more run{'s' if runs != 1 else ''} each")
         extended = extend_benchmark(
             current,
             client=client,
@@ -265,6 +278,45 @@ def _check_baseline(config: PerfgateConfig, tier: str) -> None:
         find_baseline(Path(config.baselines_dir), tier)
     except BaselineMissing:
         return
+
+
+RUN_LEGEND = (
+    "legend: median and min – max over the measured runs; cv = spread (standard deviation / mean); "
+    "n = runs measured; docs/metrics.md defines each metric"
+)
+
+# `perfgate run` flags a baseline's run does not take: the gate's own, and where this run wrote.
+_NOT_FOR_BASELINE = {"--compare", "--until-conclusive", "--ab-confirm", "--for-baseline"}
+_NOT_FOR_BASELINE_WITH_VALUE = {
+    "--out",
+    "--gate-out",
+    "--expect-tiers",
+    "--runs",
+    "--max-runs",
+    "--max-minutes",
+    "--tier",
+}
+
+
+def baseline_command(args: argparse.Namespace, tier: str) -> str:
+    """The exact command that makes the baseline this run would be compared with: its own flags, for a baseline."""
+    from perfgate.contracts.baseline import first_baseline_command  # noqa: PLC0415
+
+    argv = list(args.argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    at = argv.index("run") if "run" in argv[:cut] else -1  # before it: perfgate's own options (--config FILE)
+    before, flags, app = argv[: max(at, 0)], argv[at + 1 : cut], argv[cut + 1 :]
+    kept: list[str] = []
+    skip = False
+    for word in flags:
+        name = word.split("=", 1)[0]
+        if skip:
+            skip = False
+        elif name in _NOT_FOR_BASELINE_WITH_VALUE:
+            skip = "=" not in word
+        elif name not in _NOT_FOR_BASELINE:
+            kept.append(word)
+    return first_baseline_command(tier, kept, app, perfgate_args=before)
 
 
 def _save(out: Path, result: RunResult, console: Console) -> str | None:
@@ -321,11 +373,12 @@ def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) 
     with OutputLock(out, out_name):
         progress = ProgressLine(console.err)
         try:
-            result = measure(config, args.argv, progress, options, planned=planned)
+            result = measure(config, args.argv, progress, options, planned=planned, stage=progress.stage)
         finally:
             progress.close()
         write_error = _save(out, result, console)  # first: a failure below never loses the measurements
     console.say(run_report(result))
+    console.say(RUN_LEGEND)
     if write_error is None:
         console.say(f"\nresults written to {out}")
     for failure in result.failures:
@@ -348,5 +401,7 @@ def execute(args: argparse.Namespace, config: PerfgateConfig, console: Console) 
         return Outcome(could_not_measure=failed)
     console.say()
     report = compare_and_print(args, config, [LoadedResults(out, result)], console)
+    if any(p.kind is Kind.BASELINE_MISSING and p.tier == result.tier for p in report.problems):
+        console.fail(f"make tier {result.tier}'s first baseline with: {baseline_command(args, result.tier)}")
     stopped = _confirm_after(args, config, report, console) if ab_confirm else None
     return Outcome(report=report, could_not_measure=failed, interrupted=stopped)

@@ -1,4 +1,9 @@
-"""Layered loading: defaults < ``[tool.perfgate]`` (or ``--config FILE``) < ``PERFGATE_*`` env < flags.
+"""Layered loading: defaults < the config file < ``PERFGATE_*`` env < flags.
+
+The config file is the first of: ``--config FILE``, ``$PERFGATE_CONFIG``, ``./perfgate.toml`` (for a
+repository without a pyproject, e.g. a Swift package), the ``[tool.perfgate]`` table of
+``./pyproject.toml``. When both ``./perfgate.toml`` and a ``[tool.perfgate]`` table exist, perfgate
+refuses (exit 2) rather than silently ignore one of them.
 
 Every layer is merged key by key onto the one below, starting from the
 defaults themselves, so a table of named entries (tiers, scenarios,
@@ -95,6 +100,22 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
+PERFGATE_TOML = "perfgate.toml"
+
+
+def _default_config_file(cwd: Path) -> Path | None:
+    """``./perfgate.toml``, else ``./pyproject.toml`` (its ``[tool.perfgate]``); both holding settings: refused."""
+    own, pyproject = cwd / PERFGATE_TOML, cwd / "pyproject.toml"
+    if not own.is_file():
+        return pyproject if pyproject.is_file() else None
+    if pyproject.is_file() and read_config_file(pyproject):
+        raise ConfigError(
+            f"{own} and the [tool.perfgate] table of {pyproject} both hold perfgate's settings; keep one of them "
+            "(or name one with --config)"
+        )
+    return own
+
+
 def _where(loc: Iterable[int | str]) -> str:
     """``tiers.sim.must_match[0]``; pydantic's ``[key]`` marker (an invalid dict key) is dropped."""
     text = ""
@@ -165,8 +186,7 @@ def load_config(
     source = "defaults"
     file = config_file or (Path(environ["PERFGATE_CONFIG"]) if environ.get("PERFGATE_CONFIG") else None)
     if file is None:
-        candidate = (cwd or Path.cwd()) / "pyproject.toml"
-        file = candidate if candidate.is_file() else None
+        file = _default_config_file(cwd or Path.cwd())
     # A file named by --config or PERFGATE_CONFIG that is missing, a directory or unreadable is
     # refused by read_config_file, naming it (Path.is_file() raises on a name too long).
     if file is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
@@ -104,12 +105,30 @@ def load_baseline(path: Path) -> Baseline:
     return baseline
 
 
+def first_baseline_command(
+    tier: str, run_args: Sequence[str] = (), app_command: Sequence[str] = (), *, perfgate_args: Sequence[str] = ()
+) -> str:
+    """The shell command that measures a tier's baseline and writes ``baselines/<tier>.json``.
+
+    ``run_args`` are further ``perfgate run`` flags (the runtime, the model) and ``app_command`` what
+    follows ``--``: a baseline must measure what the gated runs measure. ``perfgate_args`` go before
+    the command (``--config FILE``).
+    """
+    out = f"perf-results/baseline-{tier}.json"
+    run = ["perfgate", *perfgate_args, "run", "--tier", tier, *run_args, "--for-baseline", "--out", out]
+    if app_command:
+        run += ["--", *app_command]
+    update = ["perfgate", *perfgate_args, "baseline", "update", "--tier", tier, "--from", out]
+    return f"{shlex.join(run)} && {shlex.join(update)}"
+
+
 def find_baseline(baselines_dir: Path, tier: str) -> tuple[Path, Baseline]:
     """The tier's baseline; BaselineMissing (exit 3) when there is none."""
     path = baseline_path(baselines_dir, tier)
     if not path.is_file():
         raise BaselineMissing(
-            f"{path}: no baseline for tier {tier!r}; make one with `nox -s baseline -- --tier {tier}` and commit it"
+            f"{path}: no baseline for tier {tier!r}; make one on a machine of that tier, then commit it: "
+            f"{first_baseline_command(tier)}"
         )
     return path, load_baseline(path)
 

@@ -79,6 +79,17 @@ class OllamaClient:
             runtime_reported=self.runtime_reported(),
         )
 
+    def version(self) -> str | None:
+        """Ollama's version (``/api/version``): a quick sign an Ollama answers at the base URL."""
+        return optional_str(self._get_json("/api/version"), "version")
+
+    def served_models(self) -> list[str]:
+        """The names of the models this Ollama has pulled (``/api/tags``)."""
+        models = self._get_json("/api/tags").get("models")
+        if not isinstance(models, list):
+            return []
+        return [entry["name"] for entry in models if isinstance(entry, dict) and isinstance(entry.get("name"), str)]
+
     def _find_model(self, body: dict[str, Any], path: str) -> dict[str, Any] | None:
         models = body.get("models")
         if models is None:

@@ -64,7 +64,7 @@ class OpenAIClient:
 
     def preflight(self) -> RuntimeInfo:
         self._check_health()
-        served = self._served_models()
+        served = self.served_models()
         if served and not any(_names_model(self.model, model_id) for model_id in served):
             raise ModelMissing(
                 f"model missing: {self.model!r} is not served at {self._root}/v1/models "
@@ -93,7 +93,8 @@ class OpenAIClient:
         # Any other answer (404, 401, ...) means a server without llama.cpp's
         # /health: /v1/models below is the liveness check then.
 
-    def _served_models(self) -> list[str]:
+    def served_models(self) -> list[str]:
+        """The model ids this server serves (``/v1/models``)."""
         url = f"{self._root}/v1/models"
         response = self._get(url)
         if response.status_code == 404:

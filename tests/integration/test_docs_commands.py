@@ -34,6 +34,7 @@ MARKER = re.compile(r"<!--\s*(mac-only|not-run:[^>]*|exit:\s*\d+)\s*-->")
 SKIP_DIRS = {
     ".git",
     ".nox",
+    ".venv",
     "perf-results",
     "node_modules",
     ".mypy_cache",
@@ -96,7 +97,11 @@ GUARD = "_PERFGATE_IN_DOCS_TEST"
 
 
 def runs_the_test_suite(command: str) -> bool:
-    """`python3 -m nox` (default sessions) or `nox -s tests` would run this very test again."""
+    """`./dev test`, `python3 -m nox` (default sessions) or `nox -s tests` would run this very test again."""
+    words = command.split("#", 1)[0].split()
+    if words[:1] in (["./dev"], ["dev"]) or words[:2] == ["python3", "dev"]:
+        session = words[1 if words[0] != "python3" else 2 :][:1]
+        return session in ([], ["test"], ["tests"])
     if "nox" not in command:
         return False
     return " -s " not in f"{command} " or " -s tests" in command
@@ -145,3 +150,21 @@ def test_command_block_runs(doc, index, marker, commands, tmp_path_factory, scra
     assert last.returncode == expected or (expected == 0 and judged_a_live_regression(last)), (
         f"{doc.name} block {index}: {last.args[-1]}\n{last.stdout[-2000:]}\n{last.stderr[-2000:]}"
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("./dev test   # run the test suite", True),
+        ("./dev", True),
+        ("python3 dev test", True),
+        ("./dev demo   # benchmark", False),
+        ("./dev workflows", False),
+        ("python3 -m nox", True),
+        ("python3 -m nox -s demo", False),
+        ("nox -s tests -- -k x", True),
+        ("perfgate run --runtime sim", False),
+    ],
+)
+def test_runs_the_test_suite_knows_the_readme_commands(command, expected):
+    assert runs_the_test_suite(command) is expected

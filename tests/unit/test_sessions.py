@@ -142,3 +142,14 @@ def test_a_pool_lends_its_session_spread_to_a_test_whose_own_sessions_happen_to_
     assert alone[2].verdict == "regressed"
     assert pooled[2].verdict != "regressed"
     assert pooled[2].change_low < alone[2].change_low
+
+
+def test_runs_that_barely_vary_get_no_absurd_uncertainty_factor():
+    # Memory in (nearly) whole MB: the runs' own spread is ~0, the assumed session spread is not.
+    base = tuple(100.0 + 1e-9 * i for i in range(15))
+    current = tuple(100.0 + 1e-9 * i for i in range(5))
+    (decision,) = decide([MetricTest(base, current, "lower", 0.05, 0.05, session_spread=0.005)])
+    notes = [r for r in decision.reasons if "uncertainty" in r]
+    assert len(notes) == 1
+    assert notes[0].startswith("uncertainty set by the sessions, not the runs: session spread 0.5 % (assumed")
+    assert "×" not in notes[0]

@@ -53,6 +53,7 @@ class OwnerProbe:
     user: str | None
     memory_readable: bool
     error: str | None = None
+    via_helper: bool = False  # read through ``runtime.memory_helper`` (the runtime under its own user)
 
 
 @dataclass(frozen=True)
@@ -128,11 +129,14 @@ def check_same_user(owner: OwnerProbe | None, me: str) -> CheckResult:
     if owner is None:
         return _skip(name, title, "no runtime process to look at (not reachable, or perfgate starts it)")
     fix = (
-        "run the runtime as the runner's user (e.g. `ollama serve` from the runner's launchd job, not Ollama.app "
+        "configure the memory helper (docs/ci-setup.md step 2b), or run the runtime as the runner's user "
+        "(e.g. `ollama serve` from the runner's launchd job, not Ollama.app "
         "or `brew services` of another user), or the runner as the runtime's user"
     )
     if owner.pid is None:
         return _fail(name, title, owner.error or "the runtime's process was not found", f"pass --runtime-pid; {fix}")
+    if owner.via_helper and owner.memory_readable:
+        return _ok(name, title, f"pid {owner.pid} runs as {owner.user!r}; its memory is read through the memory helper")
     if owner.user is not None and owner.user != me:
         return _fail(name, title, f"pid {owner.pid} runs as {owner.user!r}, perfgate as {me!r}", fix)
     if not owner.memory_readable:

@@ -26,6 +26,7 @@ from perfgate.measure import macos
 from perfgate.measure.host import linux_power_source, probe_host, resolve_tier, run_command
 from perfgate.measure.locate import locate_runtime
 from perfgate.measure.macos import MDUTIL, PMSET, SOFTWAREUPDATE, CommandRunner
+from perfgate.measure.memory_helper import HelperFailed, HelperStarter, helper_spec
 from perfgate.runtimes.ollama import OllamaClient
 from perfgate.runtimes.openai import OpenAIClient
 
@@ -88,11 +89,16 @@ def probe_runtime(config: PerfgateConfig, http: httpx.Client) -> RuntimeProbe:
     )  # fmt: skip
 
 
-def probe_owner(config: PerfgateConfig) -> OwnerProbe:
-    """The runtime's process (by its port, or as configured), its user, and whether its memory reads."""
+def probe_owner(config: PerfgateConfig, *, start_helper: HelperStarter | None = None) -> OwnerProbe:
+    """The runtime's process (by its port, or as configured), its user, and whether its memory reads.
+
+    With ``runtime.memory_helper`` configured, memory the runner's user cannot read is read once through
+    the helper (``start_helper``: the configured one by default), as a run would.
+    """
     rt = config.runtime
+    helper = start_helper or helper_spec(rt)
     try:
-        pid = locate_runtime(rt.base_url, pid=rt.pid, process_name=rt.process_name)
+        pid = locate_runtime(rt.base_url, pid=rt.pid, process_name=rt.process_name, memory_helper=helper is not None)
     except MemoryUnavailable as exc:
         return OwnerProbe(pid=None, user=None, memory_readable=False, error=exc.message)
     try:
@@ -103,10 +109,25 @@ def probe_owner(config: PerfgateConfig) -> OwnerProbe:
     try:
         psutil.Process(pid).memory_info()
     except psutil.AccessDenied:
+        if helper is not None:
+            return _through_helper(helper, pid, user)
         return OwnerProbe(pid, user, memory_readable=False, error="access denied reading its memory")
     except psutil.NoSuchProcess:
         return OwnerProbe(pid, user, memory_readable=False, error="it ended while being looked at")
     return OwnerProbe(pid, user, memory_readable=True)
+
+
+def _through_helper(helper: HelperStarter, pid: int, user: str | None) -> OwnerProbe:
+    """One reading through the memory helper: readable, or the helper's own one-line reason."""
+    try:
+        source = helper.start(pid, 0.1)
+        try:
+            source.readings()
+        finally:
+            source.close()
+    except HelperFailed as exc:
+        return OwnerProbe(pid, user, memory_readable=False, error=str(exc))
+    return OwnerProbe(pid, user, memory_readable=True, via_helper=True)
 
 
 def other_processes(

@@ -16,9 +16,10 @@ from support.runtime_http import mock_http
 
 from perfgate.commands.doctor import CHECK_NAMES, render_text, run_checks
 from perfgate.config import PerfgateConfig
-from perfgate.doctor import checks
+from perfgate.doctor import checks, probes
 from perfgate.doctor.checks import OwnerProbe, ProcessLoad, RuntimeProbe
 from perfgate.doctor.probes import HOST_COMMANDS, Facts, gather, probe_runtime, runner_labels
+from perfgate.measure.memory_helper import HelperFailed
 
 PMSET_G_MAC_MINI = """\
 System-wide power settings:
@@ -264,3 +265,48 @@ def test_on_a_mac_every_host_command_runs_by_its_absolute_path():
     statuses = _statuses(facts)
     for name in ("power", "low-power-mode", "thermal", "spotlight", "updates"):
         assert statuses[name] == "fail", name
+
+
+def test_same_user_is_ok_when_another_users_runtime_is_read_through_the_memory_helper():
+    via = checks.check_same_user(OwnerProbe(41, "ollama", True, via_helper=True), "runner")
+    assert via.status == "ok"
+    assert "memory helper" in via.detail
+    # Without the helper the same runtime fails, and the fix names the helper first.
+    other = checks.check_same_user(OwnerProbe(41, "ollama", True), "runner")
+    assert other.status == "fail"
+    assert "memory helper" in other.fix
+
+
+class _FakeSource:
+    def __init__(self, fail: bool) -> None:
+        self.fail, self.closed = fail, False
+
+    def readings(self) -> list[object]:
+        if self.fail:
+            raise HelperFailed("sudo refused to run the memory helper /usr/local/libexec/perfgate-rusage")
+        return [object()]
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _FakeStarter:
+    def __init__(self, fail: bool) -> None:
+        self.source = _FakeSource(fail)
+        self.started: list[int] = []
+
+    def start(self, pid: int, interval_s: float) -> _FakeSource:
+        self.started.append(pid)
+        return self.source
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_the_doctor_reads_another_users_runtime_once_through_the_helper(fail: bool):
+    starter = _FakeStarter(fail)
+    owner = probes._through_helper(starter, 41, "ollama")
+    assert starter.started == [41]
+    assert starter.source.closed
+    assert owner.memory_readable is (not fail)
+    assert owner.via_helper is (not fail)
+    if fail:
+        assert "sudo refused" in (owner.error or "")

@@ -79,21 +79,20 @@ def perfgate(project, *args, timeout=600):
     return run_perfgate(*args, cwd=root, env=env, timeout=timeout)
 
 
+STARVED_ATTEMPTS = 3
+
+
 def measure(project, size, out, runs):
-    proc = perfgate(
-        project,
-        "run",
-        "--runtime",
-        "llamacpp",
-        "--model-size",
-        size,
-        "--tier",
-        "e2e",
-        "--runs",
-        str(runs),
-        "--out",
-        out,
-    )
+    # On a machine with every core busy perfgate rightly refuses a run whose clock readings were
+    # starved of CPU ("timing unreliable", exit 3). That refusal is tested elsewhere; here it only
+    # means "measure again", a bounded number of times, and any other failure fails at once.
+    for _ in range(STARVED_ATTEMPTS):
+        proc = perfgate(
+            project, "run", "--runtime", "llamacpp", "--model-size", size, "--tier", "e2e",
+            "--runs", str(runs), "--out", out,
+        )  # fmt: skip
+        if proc.returncode != 3 or "timing unreliable" not in proc.stderr:
+            break
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 

@@ -43,10 +43,11 @@ LAYERS: dict[str, int] = {
     "perfgate.render": 10,
     "perfgate.publish": 11,
     "perfgate.commands": 12,
-    "perfgate.cli": 13,
+    "perfgate.cli": 14,
+    "perfgate.parser": 13,  # the CLI's argparse parser (split from cli.py; only cli imports it)
     "perfgate.flags": 12,  # the command line's value checks (argparse types)
     "perfgate.stdio": 1,  # stdout/stderr for the CLI: a reader that leaves early is not an error
-    "perfgate.__main__": 14,
+    "perfgate.__main__": 15,
 }
 
 

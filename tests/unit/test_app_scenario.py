@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from perfgate.cli import build_parser
+from perfgate.parser import build_parser
 from perfgate.commands.run import RunOptions, _app_command, with_app_scenario
 from perfgate.config import MetricPolicy, PerfgateConfig, ScenarioConfig, load_config
 from perfgate.contracts.results import HostInfo, MemoryPeaks, RuntimeInfo, StreamObservation

@@ -78,7 +78,7 @@ prefill.enabled = false  # run only the built-in short-explain scenario
 
 def _type_name(field: FieldInfo) -> str:
     text = str(field.annotation).replace("typing.", "")
-    for noise in ("perfgate.config.model.", "perfgate.config.sections.", "<class '", "'>"):
+    for noise in ("perfgate.config.model.", "perfgate.config.sections.", "perfgate.config.runtime.", "<class '", "'>"):
         text = text.replace(noise, "")
     if text.startswith("Optional[") and text.endswith("]"):  # how `SafeName | None` prints
         text = f"{text.removeprefix('Optional[')[:-1]} or None"

@@ -19,11 +19,11 @@ from perfgate.config.model import (
     GateConfig,
     MetricPolicy,
     PerfgateConfig,
-    RuntimeConfig,
     ScenarioConfig,
     TierConfig,
     TierMatch,
 )
+from perfgate.config.runtime import RuntimeConfig
 from perfgate.config.sections import (
     ConfirmConfig,
     GitHubConfig,

@@ -17,7 +17,7 @@ from perfgate.contracts.triage import TriageEntry
 from perfgate.errors import Kind
 from perfgate.history.drift import SeriesDrift
 from perfgate.metrics import label
-from perfgate.triage.policy import IMPACT, Finding, RunContext, TriageAction, fingerprint_of
+from perfgate.triage.policy import IMPACT, Finding, RunContext, TriageAction, fingerprint_of, sighting
 
 
 def _pct(change: float) -> str:
@@ -86,35 +86,7 @@ def file_drift(
     actions: list[TriageAction] = []
     for finding in findings:
         evidence = context.evidence(finding.summary)
-        old = by_fp.get(finding.fingerprint)
-        if old is None:
-            entry = TriageEntry(
-                fingerprint=finding.fingerprint,
-                kind=finding.kind,
-                tier=finding.tier,
-                scenario=finding.scenario,
-                metric=finding.metric,
-                severity=finding.severity,
-                owner=finding.owner,
-                title=finding.title,
-                impact=finding.impact,
-                status="open",
-                first_seen=evidence,
-                last_seen=evidence,
-                occurrences=1,
-                evidence=(evidence,),
-            )
-            actions.append(TriageAction("open", entry, evidence))
-        else:
-            entry = old.model_copy(
-                update={
-                    "status": "open",
-                    "last_seen": evidence,
-                    "occurrences": old.occurrences + 1,
-                    "evidence": (*old.evidence, evidence)[-config.max_evidence :],
-                    "resolved_at": None,
-                }
-            )
-            actions.append(TriageAction("reopen" if old.status == "resolved" else "update", entry, evidence))
+        entry, action = sighting(by_fp.get(finding.fingerprint), finding, evidence, config)
+        actions.append(action)
         by_fp[finding.fingerprint] = entry
     return list(by_fp.values()), actions

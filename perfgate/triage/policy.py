@@ -202,6 +202,41 @@ def _clean_for(entry: TriageEntry, report: GateReport) -> bool:
     return True  # the problem did not recur on a tier that was measured
 
 
+def sighting(
+    old: TriageEntry | None, finding: Finding, evidence: Evidence, config: TriageConfig
+) -> tuple[TriageEntry, TriageAction]:
+    """A finding seen again: a new entry ("open"), or ``old`` updated ("update") or reopened ("reopen")."""
+    if old is None:
+        entry = TriageEntry(
+            fingerprint=finding.fingerprint,
+            kind=finding.kind,
+            tier=finding.tier,
+            scenario=finding.scenario,
+            metric=finding.metric,
+            severity=finding.severity,
+            owner=finding.owner,
+            title=finding.title,
+            impact=finding.impact,
+            status="open",
+            first_seen=evidence,
+            last_seen=evidence,
+            occurrences=1,
+            evidence=(evidence,),
+        )
+        return entry, TriageAction("open", entry, evidence)
+    entry = old.model_copy(
+        update={
+            "status": "open",
+            "severity": finding.severity,
+            "last_seen": evidence,
+            "occurrences": old.occurrences + 1,
+            "evidence": (*old.evidence, evidence)[-config.max_evidence :],
+            "resolved_at": None,
+        }
+    )
+    return entry, TriageAction("reopen" if old.status == "resolved" else "update", entry, evidence)
+
+
 def reconcile(
     entries: Sequence[TriageEntry],
     findings: Sequence[Finding],
@@ -218,37 +253,8 @@ def reconcile(
             continue
         seen.add(finding.fingerprint)
         evidence = context.evidence(finding.summary)
-        old = by_fp.get(finding.fingerprint)
-        if old is None:
-            entry = TriageEntry(
-                fingerprint=finding.fingerprint,
-                kind=finding.kind,
-                tier=finding.tier,
-                scenario=finding.scenario,
-                metric=finding.metric,
-                severity=finding.severity,
-                owner=finding.owner,
-                title=finding.title,
-                impact=finding.impact,
-                status="open",
-                first_seen=evidence,
-                last_seen=evidence,
-                occurrences=1,
-                evidence=(evidence,),
-            )
-            actions.append(TriageAction("open", entry, evidence))
-        else:
-            entry = old.model_copy(
-                update={
-                    "status": "open",
-                    "severity": finding.severity,
-                    "last_seen": evidence,
-                    "occurrences": old.occurrences + 1,
-                    "evidence": (*old.evidence, evidence)[-config.max_evidence :],
-                    "resolved_at": None,
-                }
-            )
-            actions.append(TriageAction("reopen" if old.status == "resolved" else "update", entry, evidence))
+        entry, action = sighting(by_fp.get(finding.fingerprint), finding, evidence, config)
+        actions.append(action)
         by_fp[finding.fingerprint] = entry
     if context.is_default_branch:
         for fp, entry in list(by_fp.items()):

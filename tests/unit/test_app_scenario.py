@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from perfgate.parser import build_parser
 from perfgate.commands.run import RunOptions, _app_command, with_app_scenario
 from perfgate.config import MetricPolicy, PerfgateConfig, ScenarioConfig, load_config
 from perfgate.contracts.results import HostInfo, MemoryPeaks, RuntimeInfo, StreamObservation
@@ -24,6 +23,7 @@ from perfgate.measure.harness import extend_benchmark, run_benchmark
 from perfgate.measure.memory import MemorySampler
 from perfgate.measure.samples import build_sample
 from perfgate.metrics import is_app_metric, unit_of
+from perfgate.parser import build_parser
 
 MS = 1_000_000
 HOST = HostInfo(label="ci", os="linux", os_version="6.1", chip="AMD EPYC", memory_bytes=2**34)

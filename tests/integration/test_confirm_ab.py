@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 from support.cli import clean_env, error_lines, free_port, perfgate
 from support.git import HERMETIC, git
-from support.waiting import wait_until
+from support.waiting import command_line, wait_until
 
 from perfgate.contracts.confirmation import CONFIRMATION_SCHEMA_VERSION, Confirmation
 from perfgate.contracts.gate import GATE_SCHEMA_VERSION, GateReport
@@ -322,14 +322,16 @@ def test_an_interrupt_removes_the_base_checkout(origin, tmp_path):
     )
     try:
         wait_until(lambda: len(worktrees(work)) == 2, what="the base checkout")
-        wait_until(lambda: any("app.py" in " ".join(p.cmdline()) for p in _children(child.pid)),
-                   what="the app running")  # fmt: skip
+        wait_until(lambda: any("app.py" in command_line(p) for p in _children(child.pid)), what="the app running")
         child.send_signal(signal.SIGINT)
         _, stderr = child.communicate(timeout=120)
     finally:
         if child.poll() is None:
             child.kill()
-            child.wait()
+        child.wait()
+        for pipe in (child.stdout, child.stderr):  # closed also when an assertion above failed
+            if pipe is not None:
+                pipe.close()
     assert child.returncode == 130, stderr
     assert len(worktrees(work)) == 1
     assert "interrupted by SIGINT" in stderr

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from support.waiting import command_line
 
 from perfgate.measure.footprint import MacMemory, RusageDenied
 from perfgate.measure.memory import MemorySampler
@@ -170,7 +171,7 @@ def test_the_sampler_reads_through_the_real_helper_when_refused(runtime: Runtime
     assert again.peak_runtime_rss_mb is not None
     assert abs(again.peak_runtime_rss_mb * MIB - expected) <= TOLERANCE
     assert not sampler.running
-    helpers = [child for child in psutil.Process().children() if str(SCRIPT) in child.cmdline()]
+    helpers = [child for child in psutil.Process().children() if str(SCRIPT) in command_line(child)]
     assert helpers == []  # stopping the sampler ended its helper
 
 

@@ -10,7 +10,7 @@ import httpx
 import psutil
 import pytest
 from support.children import kill_hard, launcher
-from support.waiting import still_alive
+from support.waiting import command_line, still_alive
 
 from perfgate.errors import RuntimeUnavailable
 from perfgate.sim.launch import SimProcess
@@ -35,7 +35,7 @@ def test_sim_process_serves_and_cleans_up():
         assert sim.base_url.startswith("http://127.0.0.1:")
         assert httpx.get(f"{sim.base_url}/api/version", timeout=5).json()["version"].endswith("perfgate-sim")
         tree = psutil.Process(sim.pid).children(recursive=True)
-        runners = [p for p in tree if "perfgate.sim.runner" in " ".join(p.cmdline())]
+        runners = [p for p in tree if "perfgate.sim.runner" in command_line(p)]
         assert len(runners) == 1
         assert runners[0].memory_info().rss >= 16 * 2**20
         pids = [sim.pid, runners[0].pid]
@@ -71,7 +71,7 @@ def test_child_that_never_gets_ready_times_out_and_is_killed():
         sim.start()
     assert 0.5 <= time.monotonic() - started < 8.0
     # stop() ran inside start(): no stand-in child is left behind.
-    leftovers = [p for p in psutil.Process().children() if "time.sleep(60)" in " ".join(p.cmdline())]
+    leftovers = [p for p in psutil.Process().children() if "time.sleep(60)" in command_line(p)]
     assert leftovers == []
 
 

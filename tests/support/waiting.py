@@ -34,6 +34,14 @@ def is_gone(pid: int) -> bool:
         return True
 
 
+def command_line(proc: psutil.Process) -> str:
+    """``proc``'s command line, or "" once it has exited or become a zombie (children die while being polled)."""
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def still_alive(pids: Iterable[int], *, timeout_s: float = DEADLINE_S) -> set[int]:
     """The PIDs still running after waiting up to ``timeout_s`` for all of them to go (empty when all went)."""
     alive = set(pids)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from support.cli import load_results
 from support.cli import perfgate as run_perfgate
+from support.runs import assert_runs
 
 from perfgate.contracts.gate import GATE_SCHEMA_VERSION, GateReport
 from perfgate.files import read_model
@@ -99,7 +100,7 @@ def test_each_run_restarts_the_server_in_the_same_process_and_times_the_load(pro
     (scenario,) = result.scenarios
     assert scenario.options.cold_start
     assert result.runtime.pid is not None
-    assert len(scenario.samples) == 3
+    assert_runs(scenario, 3)
     for sample in scenario.samples:
         assert sample.ttft_ms is None
         assert sample.load_cold_ms is not None

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from support.cli import clean_env, load_results, perfgate
+from support.runs import assert_runs
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "chat-app"
 # 32 tokens at 200 tok/s; prefill at 600 tok/s makes the example's ~90-token prompt a ~150 ms TTFT.
@@ -159,6 +160,6 @@ def test_the_pyproject_snippet_runs_as_an_app_repo_would_use_it(tmp_path):
     (scenario,) = load_results(work / "r.json").scenarios
     assert scenario.name == "chat"
     assert scenario.command == "python3 chat_app.py"
-    assert len(scenario.samples) == 2
+    assert_runs(scenario, 2)
     assert "app.first_token_on_screen_ms" in scenario.summaries
     assert "app.first_token_on_screen_ms" in run.stdout

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from support.cli import clean_env, free_port, load_results, perfgate
+from support.runs import assert_runs
 from support.sim import MODEL, sim_servers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +66,8 @@ def test_init_writes_the_files_and_run_then_works_with_no_other_edit(tmp_path, s
     result = load_results(results[0])
     assert result.runtime.base_url == url
     assert {s.name for s in result.scenarios} == {"short-explain", "prefill"}
-    assert all(len(s.samples) == 5 for s in result.scenarios)
+    for scenario in result.scenarios:
+        assert_runs(scenario, 5)
 
 
 def test_init_with_no_runtime_says_so_and_still_writes(tmp_path):

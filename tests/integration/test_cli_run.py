@@ -11,6 +11,7 @@ import pytest
 from support.cli import free_port, perfgate
 from support.cli import load_results as load
 from support.cli import write_project as write_config
+from support.runs import assert_runs
 
 from perfgate.contracts.results import RESULTS_SCHEMA_VERSION
 from perfgate.sim.launch import SimProcess
@@ -45,7 +46,7 @@ def test_run_on_simulator_writes_results_and_prints_table(tmp_path):
     assert result.runtime.version
     assert result.runtime.version.endswith("perfgate-sim")
     short = result.scenarios[0]
-    assert len(short.samples) == 5
+    assert_runs(short, 5)
     assert short.warmups_discarded == 1
     # The 300 MB ballast lives in the simulator's *child* process: counting it proves the tree is walked.
     assert short.summaries["peak_runtime_rss_mb"].min >= 300

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 from support.background import Background, signal_group, start, start_sim, wait_for_handlers
 from support.cli import clean_env, load_results, write_project
+from support.runs import assert_runs
 
 from perfgate.errors import Kind
 
@@ -64,7 +65,8 @@ def _assert_complete_up_to_the_last_sample(path: Path, *, interrupted: bool) -> 
         assert [s.iteration for s in scenario.samples] == list(range(len(scenario.samples)))
     kinds = [f.kind for f in result.failures]
     if not kinds:
-        assert [len(s.samples) for s in result.scenarios] == [RUNS]
+        assert len(result.scenarios) == 1
+        assert_runs(result.scenarios[0], RUNS)
     assert (Kind.INTERRUPTED in kinds) == interrupted or not kinds
     return kinds
 

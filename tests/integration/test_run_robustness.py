@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from support.background import Background, signal_group, start, start_sim, wait_for_handlers
 from support.cli import clean_env, load_results, perfgate, write_project
+from support.runs import assert_runs
 from support.waiting import wait_until
 
 from perfgate.errors import Kind
@@ -142,7 +143,7 @@ def test_a_second_run_writing_the_same_file_is_refused_before_it_measures(tmp_pa
         "wait for it to finish or write elsewhere (--out)"
     ]
     assert second.stdout == ""  # nothing measured
-    assert len(load_results(tmp_path / "r.json").scenarios[0].samples) == 5  # the first run's, whole
+    assert_runs(load_results(tmp_path / "r.json").scenarios[0], 5)  # the first run's, whole
 
 
 def test_results_that_cannot_be_written_after_measuring_are_kept_in_a_fallback_file(tmp_path: Path) -> None:
@@ -162,7 +163,7 @@ def test_results_that_cannot_be_written_after_measuring_are_kept_in_a_fallback_f
         f"perfgate: out/r.json: cannot write: Is a directory; the results were saved to {fallback} instead"
     ]
     assert "ttft_ms" in bg.stdout
-    assert len(load_results(fallback).scenarios[0].samples) == 5
+    assert_runs(load_results(fallback).scenarios[0], 5)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["r.json"]  # no temp or lock file
 
 

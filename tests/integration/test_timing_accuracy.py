@@ -42,6 +42,7 @@ import pytest
 from support.cli import load_results as load
 from support.cli import perfgate
 from support.cli import write_project as write_config
+from support.runs import assert_runs
 from support.sim import StartSim, gen, oai, stream
 from support.sim import chat as chat_body
 
@@ -149,7 +150,7 @@ def test_a_starved_perfgate_marks_what_it_cannot_time_and_never_reports_a_collap
     if proc.returncode == 3:
         assert [f.kind for f in result.failures] == [Kind.TIMING_UNRELIABLE], proc.stderr
     (scenario,) = result.scenarios
-    assert len(scenario.samples) == 10
+    assert_runs(scenario, 10)
     for sample in scenario.samples:
         assert sample.cpu_wait_ms is not None  # Linux says how long the thread waited
         assert sample.ttft_ms is not None

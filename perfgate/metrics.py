@@ -103,6 +103,24 @@ def session_spread_of(metric: str) -> float:
     return 0.02 if spec is None else spec.session_spread
 
 
+# perfgate's own figures whose session offsets are one machine state's: timings and throughputs move
+# together with thermal state and background load, memory figures together with the runtime's allocations.
+_SESSION_FAMILIES = {"ms": "speed", "tok/s": "speed", "MB": "memory"}
+
+
+def session_pool(tier: str, metric: str) -> str:
+    """The group whose baselines estimate ``metric``'s session spread together (``MetricTest.pool``).
+
+    Three baseline sessions give one metric on one scenario 2 degrees of freedom for the spread
+    between sessions; the same machine state moves a tier's timings alike (on the log scale), so
+    they are pooled over the tier's scenarios and its speed figures (24 degrees of freedom with 4
+    figures × 3 scenarios), memory figures apart. An app's own figure is pooled only with itself.
+    """
+    spec = BY_NAME.get(metric)
+    family = _SESSION_FAMILIES.get(spec.unit) if spec is not None else None
+    return f"{tier}\x00{family or metric}"
+
+
 MEMORY_METRICS: tuple[str, ...] = tuple(m.name for m in METRICS if m.unit == "MB")
 
 # An app's own figures (``PERFGATE {"name": value}`` lines of an app scenario's

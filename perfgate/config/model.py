@@ -230,6 +230,15 @@ class GateConfig(_Model):
     """The decision rule's settings."""
 
     alpha: float = Field(default=0.05, gt=0, lt=0.5, description="False-alarm budget per gate (Holm over all tests).")
+    interval_tail: float = Field(
+        default=0.04,
+        gt=0,
+        lt=0.5,
+        description=(
+            "Each tail of the change interval (0.04: a 92 % interval). `regressed` needs the whole interval past "
+            "the threshold, `unchanged` the whole interval inside it (docs/statistics.md)."
+        ),
+    )
     fail_on_inconclusive: bool = Field(default=False, description="Exit 4 when a gating verdict is inconclusive.")
     cv_warning: float = Field(default=0.10, gt=0, description="Warn when a sample set's CV exceeds this.")
     baseline_cv_warning: float = Field(

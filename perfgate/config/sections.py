@@ -25,8 +25,8 @@ class SimConfig(_Model):
 class SequentialConfig(_Model):
     """``--until-conclusive``: more runs only where a verdict is in doubt."""
 
-    max_looks: int = Field(default=5, ge=1, le=20, description="Looks at most, the first after `runs` runs.")
-    batch_runs: int = Field(default=3, ge=1, description="Runs added to an unsettled scenario per look.")
+    max_looks: int = Field(default=6, ge=1, le=20, description="Looks at most, the first after `runs` runs.")
+    batch_runs: int = Field(default=4, ge=1, description="Runs added to an unsettled scenario per look.")
     rho: float = Field(default=2.0, gt=0, description="Alpha-spending exponent: look k spends alpha*(k/K)**rho.")
     max_runs: int | None = Field(default=None, ge=1, description="Cap on measured runs per scenario.")
     max_minutes: float | None = Field(default=None, gt=0, description="Wall-clock budget for the extra looks.")

@@ -119,6 +119,11 @@ class GateReport(Frozen):
         default=None,
         description="The smallest share of alpha a tier was tested at (each tier: `tiers[].look_alpha`).",
     )
+    interval_tail: float | None = Field(
+        default=None,
+        description="Each tail of the change intervals (`gate.interval_tail`); None in files written before it was "
+        "recorded, whose intervals had `alpha` in each tail.",
+    )
     status: GateStatus
     exit_code: int
     headline: str

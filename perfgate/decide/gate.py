@@ -258,7 +258,7 @@ def evaluate(
         [p.test for p in tested if p.test is not None],
         alpha=config.alpha,
         cv_warning=config.cv_warning,
-        interval_alpha=config.alpha,
+        interval_alpha=config.interval_tail,
     )
     decided = {id(p): d for p, d in zip(tested, decisions, strict=True)}
     verdicts: list[Verdict] = []
@@ -296,6 +296,7 @@ def evaluate(
         created_at=created_at,
         alpha=config.alpha,
         look_alpha=min(levels) if levels else None,
+        interval_tail=config.interval_tail,
         status=status,
         exit_code=int(code),
         headline=headline(status, verdicts, problems, [s.tier for s in summaries]),

@@ -18,7 +18,7 @@ from perfgate.contracts.results import RunResult
 from perfgate.decide.coverage import valid
 from perfgate.decide.sessions import split_sessions
 from perfgate.decide.stats import MetricTest
-from perfgate.metrics import default_informational, direction_of, session_spread_of, unit_of
+from perfgate.metrics import default_informational, direction_of, session_pool, session_spread_of, unit_of
 
 
 @dataclass
@@ -98,7 +98,7 @@ def pending_one(
             baseline_sessions=valid_sessions(b_raw, baseline_sessions),
             level=level,
             session_spread=session_spread_of(metric) if policy.session_spread is None else policy.session_spread,
-            pool=f"{tier}\x00{metric}",
+            pool=session_pool(tier, metric),
         )
         dropped = len(b_raw) - len(b) + len(c_raw) - len(c)
         notes = (f"{dropped} invalid value{'' if dropped == 1 else 's'} left out",) if dropped else ()

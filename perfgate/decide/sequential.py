@@ -39,8 +39,8 @@ from perfgate.contracts.results import LoadedResults
 class SequentialPlan:
     """How many looks, how many runs per extra batch, how alpha is spent."""
 
-    max_looks: int = 5
-    batch_runs: int = 3
+    max_looks: int = 6
+    batch_runs: int = 4
     rho: float = 2.0
 
     def __post_init__(self) -> None:

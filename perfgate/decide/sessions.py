@@ -61,6 +61,7 @@ class SessionModel:
     assumed: bool  # tau is the default, not seen in the data
     phi: float  # lag-1 autocorrelation of runs within a session (clipped to [0, MAX_PHI])
     standard_error: float  # of mean(current) - mean(baseline) under the model (nan when unknown)
+    dof: float = math.inf  # Satterthwaite's degrees of freedom of that standard error (inf: known)
 
 
 def design_effect(k: int, phi: float) -> float:
@@ -206,8 +207,13 @@ def session_model(
     else:
         tau2, assumed = default_spread**2, True
     # Variance of mean(current) - mean(baseline sessions' runs), each session weighted by its runs.
-    base_part = math.fsum(len(s) ** 2 * (tau2 + within * design_effect(len(s), phi) / len(s)) for s in sessions)
-    model = tau2 + within * design_effect(n, phi) / n + base_part / m**2
+    tau_part = tau2 * (1.0 + math.fsum(len(s) ** 2 for s in sessions) / m**2)
+    runs_part = within * design_effect(n, phi) / n
+    runs_part += within * math.fsum(len(s) * design_effect(len(s), phi) for s in sessions) / m**2
+    model = tau_part + runs_part
     independent = within / n + within / m
     inflation = max(1.0, math.sqrt(model / independent))
-    return SessionModel(inflation, count, math.sqrt(tau2), assumed, phi, math.sqrt(model))
+    # An estimated tau² is known to only `pooled.dof` degrees of freedom; the runs' variance to `dof`.
+    tau_dof = math.inf if assumed or pooled.dof <= 0 else pooled.dof
+    satterthwaite = model**2 / (tau_part**2 / tau_dof + runs_part**2 / dof)
+    return SessionModel(inflation, count, math.sqrt(tau2), assumed, phi, math.sqrt(model), satterthwaite)

@@ -22,18 +22,19 @@ does I/O, reads a clock, or formats text for people.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
+from perfgate.decide.coarse import coarse_resolution, mean_shift
 from perfgate.decide.modes import bimodal_notes
 from perfgate.decide.ranks import EXACT_LIMIT as EXACT_LIMIT  # noqa: PLC0414 -- re-export: part of the rule
 from perfgate.decide.ranks import hodges_lehmann as hodges_lehmann  # noqa: PLC0414 -- re-export
-from perfgate.decide.ranks import median_of_sorted, min_p, normal_ppf, normal_sf, pairs_of
+from perfgate.decide.ranks import median_of_sorted, min_p, normal_ppf, pairs_of
 from perfgate.decide.ranks import p_greater as p_greater  # noqa: PLC0414 -- re-export
 from perfgate.decide.sessions import Pooled, SessionModel, pool, session_model, summarize
+from perfgate.decide.student import t_ppf, t_sf
 
 Direction = Literal["lower", "higher"]
 VerdictName = Literal["regressed", "improved", "changed", "unchanged", "inconclusive"]
@@ -55,8 +56,9 @@ class MetricTest:
     level: float | None = None
     # The session offset assumed when the baseline is one session (None: decide()'s default_spread).
     session_spread: float | None = None
-    # Tests with one non-empty pool share one session spread and run correlation (one metric on one
-    # tier: the machine's, not the scenario's); "" = this baseline's own (``perfgate.decide.sessions.pool``).
+    # Tests with one non-empty pool share one session spread and run correlation (a tier's speed figures,
+    # or its memory figures: the machine's, not the scenario's, ``perfgate.metrics.session_pool``);
+    # "" = this baseline's own (``perfgate.decide.sessions.pool``).
     pool: str = ""
 
 
@@ -108,6 +110,7 @@ class _Raw(NamedTuple):
     baseline_logs: list[float]
     model: SessionModel
     floor: float  # the smallest p-value these values could give (ties raise it above min_p)
+    coarse: str | None  # why the values' steps are too coarse for the threshold (``decide.coarse``), else None
 
 
 def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -137,17 +140,25 @@ def _raw(test: MetricTest, tail: float, default_spread: float, pooled: Pooled | 
     c = _oriented_logs(test.current, test.direction)
     b = _oriented_logs(test.baseline, test.direction)
     pairs = pairs_of(c, b)
-    effect, low, high = pairs.shift(tail)
+    coarse = coarse_resolution(test.current, test.baseline, min(_bounds(test)))
+    if coarse is None:
+        effect, low, high = pairs.shift(tail)
+    else:
+        # Steps too coarse for the median to move: the means do (``perfgate.decide.coarse``).
+        shift, below, above = mean_shift(test.current, test.baseline, tail)
+        effect, low, high = (shift, below, above) if test.direction == "lower" else (-shift, -above, -below)
     p_worse, p_better = pairs.p_greater(c_greater=True), pairs.p_greater(c_greater=False)
     spread = default_spread if test.session_spread is None else test.session_spread
     model = session_model(c, b, test.baseline_sessions, default_spread=spread, pooled=pooled)
     se = model.standard_error
-    if model.inflation > 1.0 and se > 0:
+    if model.inflation > 1.0 + 1e-9 and se > 0:  # 1 up to rounding: independent runs, the rank test alone
         # Sessions or correlated runs: the verdict must hold under the two-level model as well.
-        z = normal_ppf(1 - tail)
+        # Student's t on Satterthwaite's degrees of freedom: tau² seen in a few sessions is itself uncertain.
+        dof = model.dof
+        z = t_ppf(1 - tail, dof)
         low, high = min(low, effect - z * se), max(high, effect + z * se)
-        p_worse, p_better = max(p_worse, normal_sf(effect / se)), max(p_better, normal_sf(-effect / se))
-    return _Raw(effect, low, high, p_worse, p_better, c, b, model, pairs.p_floor())
+        p_worse, p_better = max(p_worse, t_sf(effect / se, dof)), max(p_better, t_sf(-effect / se, dof))
+    return _Raw(effect, low, high, p_worse, p_better, c, b, model, pairs.p_floor(), coarse)
 
 
 def _to_change(oriented: float, direction: Direction) -> float:
@@ -190,6 +201,8 @@ def runs_needed(
     if e > bound_worse or e < -bound_better:
         past = e - bound_worse if e > bound_worse else -bound_better - e
         needs = [(abs(e), normal_ppf(1 - alpha / family)), (past, normal_ppf(1 - level))]
+    elif raw.coarse is not None:
+        return None  # "unchanged" is out of reach on steps this coarse, however many runs
     else:
         needs = [(min(bound_worse - e, bound_better + e), normal_ppf(1 - level))]
     totals = []
@@ -289,24 +302,6 @@ def _bounds(test: MetricTest) -> tuple[float, float]:
     return (-math.log1p(-worse) if worse < 1 else math.inf), math.log1p(better)
 
 
-def coarse_resolution(test: MetricTest, bound: float) -> str | None:
-    """Why "unchanged" cannot be shown when the values come in steps too coarse for the threshold, else None.
-
-    A 1 ms timer at a 3 ms median moves in steps of 33 %: a real +15 % mostly
-    rounds to the same values, so equal samples are no evidence of no change
-    past a 10 % threshold. The step is the smallest gap between distinct values
-    (looked for only when values tie, the mark of a quantized figure).
-    """
-    pooled = sorted({*test.current, *test.baseline})
-    if len(pooled) < 2 or len(pooled) == len(test.current) + len(test.baseline):
-        return None
-    step = min(b - a for a, b in itertools.pairwise(pooled))
-    median = median_of_sorted(sorted(test.baseline))
-    if median <= 0 or math.log1p(step / median) <= bound:
-        return None
-    return f"values move in steps of {step:g} ({step / median * 100:.0f} % of the median): too coarse to show no change"
-
-
 def _verdict(
     test: MetricTest,
     raw: _Raw,
@@ -331,7 +326,7 @@ def _verdict(
         reasons.append(f"too few samples for α to be reachable (n = {n} vs {m})")
     worse, better = p_worse_adj < alpha, p_better_adj < alpha
     within = raw.low > -bound_better and raw.high < bound_worse
-    coarse = coarse_resolution(test, min(bound_worse, bound_better)) if within else None
+    coarse = raw.coarse if within else None
 
     verdict: VerdictName
     if worse and raw.low > bound_worse:

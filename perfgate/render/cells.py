@@ -64,6 +64,11 @@ def interval_level(alpha: float) -> str:
     return f"{level:.0f} %" if abs(level - round(level)) < 0.05 else f"{level:.1f} %"
 
 
+def report_interval(report: GateReport) -> str:
+    """``92 % interval``: the level of a gate's change intervals (older files: alpha in each tail)."""
+    return f"{interval_level(report.alpha if report.interval_tail is None else report.interval_tail)} interval"
+
+
 def look_alpha_note(report: GateReport) -> str:
     """How the regressions were tested when the results came from a sequential run ('' otherwise)."""
     if report.look_alpha is None:

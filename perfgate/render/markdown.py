@@ -8,7 +8,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from perfgate.contracts.gate import GateReport
-from perfgate.render.cells import escape, interval_level, look_alpha_note
+from perfgate.render.cells import escape, look_alpha_note, report_interval
 from perfgate.render.changes import changes_markdown
 from perfgate.render.verdicts import MARKDOWN, verdict_tables
 
@@ -37,7 +37,7 @@ def gate_markdown(report: GateReport) -> str:
         )
     parts.append(
         f"<sub>Gate {report.status.value} (exit {report.exit_code}). Change = Hodges–Lehmann ratio with its "
-        f"{interval_level(report.alpha)} interval; p-values Holm-adjusted over the whole gate, "
+        f"{report_interval(report)}; p-values Holm-adjusted over the whole gate, "
         f"α = {report.alpha:g}{look_alpha_note(report)}.</sub>"
     )
     return "\n\n".join(parts) + "\n"

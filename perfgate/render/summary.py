@@ -20,7 +20,7 @@ from tabulate import tabulate
 from perfgate.contracts.gate import GateReport, GateStatus, VerdictKind
 from perfgate.errors import Kind
 from perfgate.markdown_escape import code, commit
-from perfgate.render.cells import escape, interval_level, look_alpha_note
+from perfgate.render.cells import escape, look_alpha_note, report_interval
 from perfgate.render.changes import changes_markdown
 from perfgate.render.verdicts import MARKDOWN, RowTable, by_scenario, scenario_heading, verdict_row
 
@@ -165,7 +165,7 @@ class _Sections:
         self, report: GateReport, triage: Sequence[TriageRow], baseline_diff: str | None, site_url: str | None = None
     ) -> None:
         self.groups = list(by_scenario(report.verdicts).items())
-        self._interval = f"{interval_level(report.alpha)} interval"
+        self._interval = report_interval(report)
         self._rows = [
             RowTable([verdict_row(v, MARKDOWN) for v in verdicts], MARKDOWN, interval=self._interval)
             for _, verdicts in self.groups

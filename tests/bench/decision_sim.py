@@ -41,9 +41,10 @@ from perfgate.config.model import GateConfig, PerfgateConfig
 from perfgate.contracts.gate import Verdict, VerdictKind
 from perfgate.decide import sequential, stats
 from perfgate.decide.sequential import SequentialPlan
-from perfgate.metrics import session_spread_of
+from perfgate.metrics import session_pool, session_spread_of
 
 ALPHA = GateConfig().alpha
+INTERVAL_TAIL = GateConfig().interval_tail  # the installed rule's interval
 FIRST_RUNS = PerfgateConfig().runs  # the fixed-n policy's runs, and the sequential policy's first look
 TODAY_BASELINE_RUNS = GateConfig().baseline_runs  # one session, as `nox -s baseline` measures it
 CHUNK = 100  # gates per task: seeds follow the chunk, so the figures do not depend on --jobs
@@ -166,7 +167,8 @@ class Gate:
                 )
             )
         start = time.process_time()  # this worker's CPU, so a busy machine does not inflate it
-        decisions = list(self.rule.decide(made, alpha=alpha, interval_alpha=ALPHA))
+        tail = INTERVAL_TAIL if self.rule is NEW else ALPHA  # today's rule had alpha in each tail
+        decisions = list(self.rule.decide(made, alpha=alpha, interval_alpha=tail))
         self.tally.decide_seconds += time.process_time() - start
         self.tally.decide_calls += 1
         return decisions
@@ -184,7 +186,7 @@ def test_extras(rule: Rule, shape: GateShape, sessions: tuple[int, ...]) -> list
             configured = getattr(METRIC_POLICIES[metric], "session_spread", None)  # a [gate.metrics] override
             extra["session_spread"] = session_spread_of(metric) if configured is None else configured
         if "pool" in rule.fields:
-            extra["pool"] = f"{shape.tier_of[i]}\x00{shape.metrics[i % len(shape.metrics)]}"
+            extra["pool"] = session_pool(TIER_NAMES[shape.tier_of[i]], shape.metrics[i % len(shape.metrics)])
         extras.append(extra)
     return extras
 

@@ -153,3 +153,15 @@ def test_server_and_client_clocks_are_cross_checked():
 
     assert "disagree" not in table([agree])
     assert "server/client = 0.50" in table([off])
+
+
+def test_session_pools_group_a_tiers_speed_figures_and_its_memory_figures() -> None:
+    from perfgate.metrics import session_pool  # noqa: PLC0415
+
+    speed = {session_pool("pro", m) for m in ("ttft_ms", "e2e_ms", "decode_tok_s", "prefill_tok_s", "load_cold_ms")}
+    memory = {session_pool("pro", m) for m in ("peak_runtime_rss_mb", "peak_runtime_footprint_mb")}
+    assert len(speed) == 1
+    assert len(memory) == 1
+    assert speed != memory
+    assert session_pool("base", "ttft_ms") != session_pool("pro", "ttft_ms")  # a tier is its own machine
+    assert session_pool("pro", "app.frames_ms") == "pro\x00app.frames_ms"  # an app's figure: only itself

@@ -60,12 +60,13 @@ def verdict(
 # ----------------------------------------------------------------- spending
 
 
-def test_the_default_plan_is_five_looks_of_three_runs_spending_quadratically():
-    assert SequentialPlan() == SequentialPlan(max_looks=5, batch_runs=3, rho=2.0)
-    levels = [alpha_at_look(ALPHA, k, SequentialPlan()) for k in range(1, 6)]
-    # 0.05 × (1, 3, 5, 7, 9) / 25: the numbers docs/statistics.md shows
-    assert levels == pytest.approx([0.002, 0.006, 0.010, 0.014, 0.018], rel=1e-12)
-    assert sum(levels) == ALPHA
+def test_the_default_plan_is_six_looks_of_four_runs_spending_quadratically():
+    assert SequentialPlan() == SequentialPlan(max_looks=6, batch_runs=4, rho=2.0)
+    levels = [alpha_at_look(ALPHA, k, SequentialPlan()) for k in range(1, 7)]
+    # 0.05 × (1, 3, 5, 7, 9, 11) / 36: the numbers docs/statistics.md shows
+    assert levels == pytest.approx([0.05 * k / 36 for k in (1, 3, 5, 7, 9, 11)], rel=1e-12)
+    assert [round(level, 4) for level in levels] == [0.0014, 0.0042, 0.0069, 0.0097, 0.0125, 0.0153]
+    assert math.fsum(levels) == pytest.approx(ALPHA, rel=1e-12)
 
 
 @pytest.mark.parametrize("plan", PLANS, ids=str)
@@ -90,9 +91,9 @@ def test_rho_one_spends_evenly():
     assert [alpha_at_look(ALPHA, k, plan) for k in range(1, 6)] == pytest.approx([ALPHA / 5] * 5, rel=1e-12)
 
 
-@pytest.mark.parametrize("look", [0, -1, 6, 100])
+@pytest.mark.parametrize("look", [0, -1, 7, 100])
 def test_a_look_outside_the_plan_is_refused(look):
-    with pytest.raises(ValueError, match=r"outside 1\.\.5"):
+    with pytest.raises(ValueError, match=r"outside 1\.\.6"):
         alpha_at_look(ALPHA, look, SequentialPlan())
 
 

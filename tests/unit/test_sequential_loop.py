@@ -65,9 +65,9 @@ def test_a_clear_regression_is_confirmed_by_one_more_batch_and_then_stops(baseli
     assert [look.verdicts["short-explain/ttft_ms"] for look in record.looks] == ["regressed", "regressed"]
     assert set(record.confirmed) == {"short-explain/ttft_ms", "prefill/ttft_ms"}
     assert record.stopped == "settled"
-    assert more.calls == [(frozenset({"short-explain", "prefill"}), 3)]
+    assert more.calls == [(frozenset({"short-explain", "prefill"}), 4)]
     assert record.looks[0].rerun == ("prefill", "short-explain")
-    assert record.looks[1].runs == {"short-explain": 8, "prefill": 8}
+    assert record.looks[1].runs == {"short-explain": 9, "prefill": 9}
     assert record.looks[0].alpha < record.looks[1].alpha < 0.05
 
 
@@ -170,11 +170,11 @@ def test_a_look_that_cannot_be_decided_stops_the_run_and_keeps_every_sample(base
     assert record.stopped == "error"
     assert record.error == "look 2: deciding a look failed: baselines/pro.json: baseline file is not valid JSON"
     assert len(record.looks) == 1
-    assert {len(s.samples) for s in result.scenarios} == {8}  # the 3 runs after look 1 are kept
+    assert {len(s.samples) for s in result.scenarios} == {9}  # the 4 runs after look 1 are kept
     assert record.confirmed == ()  # seen once, never confirmed
-    # The gate on this file is look 2 (its last 3 runs were never looked at), not look 1 again.
+    # The gate on this file is look 2 (its last 4 runs were never looked at), not look 1 again.
     levels, _ = sequential_alpha([LoadedResults(Path("r.json"), result)], 0.05)
-    assert levels == {"pro": pytest.approx(0.006)}
+    assert levels == {"pro": pytest.approx(0.05 * 3 / 36)}
 
 
 def report_of(verdicts: list[tuple[str, VerdictKind, int | None]]) -> GateReport:
@@ -239,11 +239,11 @@ def test_the_run_report_shows_every_look_and_why_the_run_stopped(baselines):
         first, config=config(baselines), more=FakeRuns(scale={"ttft_ms": 1.3}), look=decide_look
     )
     text = run_report(result)
-    assert "short-explain  (8 samples: 5 + 3 more)" in text
-    assert "sequential run: 2 of at most 5 looks · stopped: settled (every gating verdict settled)" in text
+    assert "short-explain  (9 samples: 5 + 4 more)" in text
+    assert "sequential run: 2 of at most 6 looks · stopped: settled (every gating verdict settled)" in text
     assert "confirmed regressions: prefill/ttft_ms, short-explain/ttft_ms" in text
     rows = [line.split() for line in text.splitlines() if line[:2] in {"1 ", "2 "}]
-    assert [row[:2] for row in rows] == [["1", "0.0020"], ["2", "0.0060"]]
+    assert [row[:2] for row in rows] == [["1", "0.0014"], ["2", "0.0042"]]
     assert rows[0][-2:] == ["prefill,", "short-explain"]  # re-run after look 1
     assert rows[1][-1] == "—"  # nothing after the last look
 

@@ -153,3 +153,35 @@ def test_runs_that_barely_vary_get_no_absurd_uncertainty_factor():
     assert len(notes) == 1
     assert notes[0].startswith("uncertainty set by the sessions, not the runs: session spread 0.5 % (assumed")
     assert "×" not in notes[0]
+
+
+def test_an_estimated_session_spread_is_known_to_its_pools_degrees_of_freedom():
+    rng = np.random.default_rng(21)
+    baseline = _offset_baseline(rng, np.array((-0.03, 0.0, 0.03)))
+    current = [float(e) for e in rng.normal(0.0, 0.01, 5)]
+    seen = session_model(current, baseline, (15, 15, 15))
+    # Sessions dominate: the standard error leans on tau² from 2 degrees of freedom.
+    assert seen.session_spread > 0.01
+    assert 2.0 <= seen.dof < 4.0
+    pooled = pool([summarize(baseline, (15, 15, 15))] * 12)
+    assert 10 * seen.dof < session_model(current, baseline, (15, 15, 15), pooled=pooled).dof <= 25  # 24 pooled
+    # An assumed spread is a constant, and independent runs in one session leave only the runs' dof.
+    assumed = session_model(current, baseline[:15], ())
+    assert assumed.assumed
+    assert assumed.dof > 20
+    flat = session_model(current, [float(e) for e in rng.normal(0.0, 0.01, 45)], (15, 15, 15))
+    if flat.session_spread == 0.0:
+        assert flat.dof == pytest.approx(45 + 5 - 4)
+
+
+def test_few_sessions_widen_the_interval_more_than_the_normal_would():
+    rng = np.random.default_rng(22)
+    baseline = _offset_baseline(rng, np.array((-0.04, 0.0, 0.04)))
+    values = tuple(math.exp(v) for v in baseline)
+    current = tuple(math.exp(0.06 + e) for e in rng.normal(0.0, 0.01, 5))
+    (alone,) = decide([MetricTest(values, current, "lower", 0.05, 0.05, baseline_sessions=(15, 15, 15))])
+    model = session_model([math.log(v) for v in current], baseline, (15, 15, 15))
+    effect = math.log1p(alone.change)
+    z = 1.6448536269514722  # the normal's one-sided 5 %
+    # The interval reaches at least t_dof's quantile times the model's standard error below the estimate.
+    assert math.log1p(alone.change_low) < effect - 1.2 * z * model.standard_error

@@ -7,13 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from perfgate.decide.stats import MetricTest, decide, min_p
+from perfgate.config.model import GateConfig
+from perfgate.decide.stats import Decision, MetricTest, min_p
+from perfgate.decide.stats import decide as decide_any
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "statistics.md").read_text(encoding="utf-8")
 BASELINE = (101.2, 99.8, 103.5, 100.4, 98.9, 102.7, 100.9, 97.6, 101.8, 99.3, 104.1, 100.2, 98.4, 102.0, 100.6)
 SLOW = (126.3, 131.8, 128.4, 133.0, 129.5)
 SAME = (102.3, 99.1, 101.6, 103.8, 100.7)
 NOISY = (118.0, 96.5, 131.2, 104.9, 125.0)
+
+
+def decide(tests: list[MetricTest]) -> list[Decision]:
+    """As the gate decides: its default interval (``gate.interval_tail``)."""
+    return decide_any(tests, interval_alpha=GateConfig().interval_tail)
 
 
 def pct(x: float) -> str:

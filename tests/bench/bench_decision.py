@@ -33,7 +33,7 @@ set beside the figures issue 14 measured for it.
 Deterministic for a given ``--gates`` whatever ``--jobs``: seeds follow the
 noise model, the injected shift and the chunk of 100 gates. Run:
 ``nox -s bench -- decision`` or ``python tests/bench/bench_decision.py
-[--gates N] [--jobs J] [--noise KEY ...] [--plan K,B,RHO] [--sessions S]
+[--gates N] [--jobs J] [--noise KEY ...] [--plan K,B,RHO] [--interval-tail T] [--sessions S]
 [--runs-per-session R] [--quick]``.
 """
 
@@ -53,6 +53,7 @@ from decision_sim import (
     CHUNK,
     FIRST_RUNS,
     INJECTED_METRIC,
+    INTERVAL_TAIL,
     NEW,
     POLICIES,
     RULES,
@@ -275,6 +276,13 @@ def arguments() -> argparse.Namespace:
         help=f"sequential plan: max looks, runs per batch, spending exponent "
         f"(default: shipped, {shipped.max_looks},{shipped.batch_runs},{shipped.rho:g})",
     )
+    parser.add_argument(
+        "--interval-tail",
+        type=float,
+        default=INTERVAL_TAIL,
+        metavar="T",
+        help=f"each tail of the new rule's change interval (default: shipped, {INTERVAL_TAIL:g})",
+    )
     parser.add_argument("--sessions", type=positive, default=3, help="the new rule's baseline sessions (default 3)")
     parser.add_argument("--runs-per-session", type=positive, default=15, help="runs per baseline session (default 15)")
     return parser.parse_args()
@@ -289,7 +297,17 @@ def tasks_for(args: argparse.Namespace, noises: list[Noise], gates: int) -> list
             for chunk in range(math.ceil(gates / CHUNK)):
                 size = min(CHUNK, gates - chunk * CHUNK)
                 tasks.append(
-                    Task(noise.key, shift, index, chunk, size, args.plan, args.sessions, args.runs_per_session)
+                    Task(
+                        noise.key,
+                        shift,
+                        index,
+                        chunk,
+                        size,
+                        args.plan,
+                        args.sessions,
+                        args.runs_per_session,
+                        args.interval_tail,
+                    )
                 )
     return tasks
 
@@ -316,7 +334,8 @@ def header(args: argparse.Namespace, gates: int, jobs: int) -> list[str]:
         f"today: the rule of commit 847ba02, baseline 1 session × {TODAY_BASELINE_RUNS} runs, "
         "gate at the smallest last-look share of any tier.",
         f"new: the installed perfgate.decide, baseline {args.sessions} session{'s' if args.sessions > 1 else ''} × "
-        f"{args.runs_per_session} runs ({sessions}), the gate testing each tier at {level}.",
+        f"{args.runs_per_session} runs ({sessions}), the gate testing each tier at {level}; "
+        f"intervals with {args.interval_tail:g} in each tail (today's: α).",
         f"Injected: tier 0, scenario 0, {INJECTED_METRIC}. {gates} gates per setting, {jobs} worker(s).",
     ]
 

@@ -107,6 +107,7 @@ class Task:
     plan: tuple[int, int, float]  # max looks, batch runs, rho
     sessions: int  # the new rule's baseline: sessions × runs each
     session_runs: int
+    interval_tail: float = INTERVAL_TAIL  # each tail of the new rule's change interval
 
 
 @dataclass
@@ -141,6 +142,7 @@ class Gate:
     extras: list[dict[str, object]]  # per test: the MetricTest fields beyond today's (``test_extras``)
     current: list[list[float]]
     tally: Tally
+    interval_tail: float = INTERVAL_TAIL  # the new rule's; today's had alpha in each tail
 
     def decide(self, tests: Sequence[int], runs: Sequence[int], levels: Mapping[int, float]) -> list[Any]:
         """Decide ``tests`` on each scenario's first ``runs``; ``levels``: a test's own level (α when absent).
@@ -167,7 +169,7 @@ class Gate:
                 )
             )
         start = time.process_time()  # this worker's CPU, so a busy machine does not inflate it
-        tail = INTERVAL_TAIL if self.rule is NEW else ALPHA  # today's rule had alpha in each tail
+        tail = self.interval_tail if self.rule is NEW else ALPHA
         decisions = list(self.rule.decide(made, alpha=alpha, interval_alpha=tail))
         self.tally.decide_seconds += time.process_time() - start
         self.tally.decide_calls += 1
@@ -329,6 +331,6 @@ def run_task(task: Task) -> dict[tuple[str, str], Tally]:
         new_base = [tuple(v for s in sessions for v in s[g][i][: task.session_runs]) for i in range(shape.n_tests)]
         for rule, base, extras in ((TODAY, today_base, today_extras), (NEW, new_base, new_extras)):
             for policy in POLICIES:
-                gate = Gate(rule, shape, base, extras, current[g], tallies[(rule.name, policy)])
+                gate = Gate(rule, shape, base, extras, current[g], tallies[(rule.name, policy)], task.interval_tail)
                 simulate_gate(gate, policy, plan, watched)
     return tallies

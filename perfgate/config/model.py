@@ -131,7 +131,6 @@ class ScenarioConfig(_Model):
 # (The tier itself always matches: each tier's results meet only that tier's baseline.)
 ENVIRONMENT_FIELDS = ("chip", "memory_gb", "os_major")
 
-
 # What a pull request changes: a difference is compared and shown under "What changed".
 TREATMENT_FIELDS = (
     "runtime_kind",
@@ -145,8 +144,6 @@ TREATMENT_FIELDS = (
     "command",
     "app_model",
 )
-
-
 FINGERPRINT_FIELDS = ENVIRONMENT_FIELDS + TREATMENT_FIELDS
 
 
@@ -165,9 +162,7 @@ class TierConfig(_Model):
     description: str = Field(default="", description="Shown in reports.")
     match: TierMatch = Field(default_factory=TierMatch, description="Host match rules for auto-detection.")
     runner_labels: tuple[str, ...] = Field(default=(), description="Self-hosted runner labels for this tier.")
-    simulated: bool = Field(
-        default=False, description="Only a simulated tier may take simulated results as its baseline."
-    )
+    simulated: bool = Field(default=False, description="Only a simulated tier may take simulated results as baseline.")
     auto_detect: bool = Field(default=True, description="Whether host detection may pick this tier.")
     must_match: tuple[str, ...] | None = Field(
         default=None, description="Overrides gate.must_match for this tier (None = use gate.must_match)."
@@ -231,13 +226,7 @@ class GateConfig(_Model):
 
     alpha: float = Field(default=0.05, gt=0, lt=0.5, description="False-alarm budget per gate (Holm over all tests).")
     interval_tail: float = Field(
-        default=0.04,
-        gt=0,
-        lt=0.5,
-        description=(
-            "Each tail of the change interval (0.04: a 92 % interval). `regressed` needs the whole interval past "
-            "the threshold, `unchanged` the whole interval inside it (docs/statistics.md)."
-        ),
+        default=0.04, gt=0, lt=0.5, description="Each tail of the change interval (0.04: a 92 % interval)."
     )
     fail_on_inconclusive: bool = Field(default=False, description="Exit 4 when a gating verdict is inconclusive.")
     cv_warning: float = Field(default=0.10, gt=0, description="Warn when a sample set's CV exceeds this.")

@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 
 from perfgate.config import PerfgateConfig
 from perfgate.contracts.gate import GateReport, Problem, Verdict
-from perfgate.contracts.results import Look, RunResult, ScenarioMetric, SequentialRecord
+from perfgate.contracts.results import RunResult
+from perfgate.contracts.sequential import Look, ScenarioMetric, SequentialRecord
 from perfgate.decide.sequential import SequentialPlan, alpha_at_look, newly_confirmed, unsettled_scenarios
 from perfgate.errors import Kind, PerfgateError
 

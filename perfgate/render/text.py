@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from tabulate import tabulate
 
 from perfgate.contracts.gate import GateReport
-from perfgate.contracts.results import MetricSummary, RunResult, ScenarioResult, SequentialRecord
+from perfgate.contracts.results import MetricSummary, RunResult, ScenarioResult
+from perfgate.contracts.sequential import SequentialRecord
 from perfgate.contracts.triage import TriageEntry
 from perfgate.decide.fingerprint import same_model, serving_before
 from perfgate.metrics import APP_METRIC_PREFIX, CLIENT_CLOCK_METRICS, unit_of

@@ -11,7 +11,7 @@ import pytest
 
 from perfgate.commands.init import app_shape, detect_runtime, files_for, pick_model
 from perfgate.commands.init_files import AppShape, InitPlan, RuntimeFound, perfgate_toml
-from perfgate.commands.run import baseline_command
+from perfgate.commands.run_baseline import baseline_command
 from perfgate.config import PerfgateConfig, load_config
 from perfgate.errors import ConfigError
 

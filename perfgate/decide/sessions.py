@@ -33,8 +33,9 @@ The result is the standard error of the difference of means under this model
 and its *inflation*: that standard error over the one independent runs would
 have. When the inflation exceeds 1 the decision rule (``perfgate.decide.stats``)
 asks the verdict to hold under both views: the rank test's and the model's
-normal test (the larger p-value), the Moses interval's and the model's
-(the wider bounds). With independent runs and no session offsets (inflation 1)
+t-test (the larger p-value; Student's t on the Satterthwaite degrees of
+freedom ``SessionModel.dof``, since tau² seen in few sessions is itself
+uncertain), the Moses interval's and the model's (the wider bounds). With independent runs and no session offsets (inflation 1)
 the exact rank test is used alone, as before.
 """
 

@@ -11,7 +11,12 @@ scale and *oriented* so that "worse" is positive (lower-is-better metrics as
 * significance: one-sided Mann–Whitney U, exact up to n*m = 400 (the null
   distribution is counted, not approximated; with ties, over every split of
   the mid-ranks), normal with tie correction above;
-* Holm's step-down adjustment across every gating test in the gate.
+* Holm's step-down adjustment across every gating test in the gate;
+* sessions and correlated runs (``perfgate.decide.sessions``): the interval
+  is widened and the p-value raised to the two-level model's, on Student's t
+  (``perfgate.decide.student``);
+* values in steps coarser than the threshold (``perfgate.decide.coarse``):
+  the effect and interval are the means', and "unchanged" is out of reach.
 
 The rank tests are ``perfgate.decide.ranks``: plain Python floats, no numpy or
 scipy (why, and how they are checked against ``scipy.stats``, is said there).

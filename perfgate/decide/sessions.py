@@ -35,8 +35,9 @@ have. When the inflation exceeds 1 the decision rule (``perfgate.decide.stats``)
 asks the verdict to hold under both views: the rank test's and the model's
 t-test (the larger p-value; Student's t on the Satterthwaite degrees of
 freedom ``SessionModel.dof``, since tau² seen in few sessions is itself
-uncertain), the Moses interval's and the model's (the wider bounds). With independent runs and no session offsets (inflation 1)
-the exact rank test is used alone, as before.
+uncertain), the Moses interval's and the model's (the wider bounds). With
+independent runs and no session offsets (inflation 1) the exact rank test is
+used alone, as before.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ prefill.enabled = false
 
 [tool.perfgate.scenarios.first-answer]
 prompt = "Say hi."
-num_predict = 4
+num_predict = 1
 kind = "cold"
 
 [tool.perfgate.tiers.e2e]
@@ -50,7 +50,7 @@ auto_detect = false
 # Samples perfgate could not time on this busy machine do not count: 10 measured may leave fewer.
 min_baseline_samples = 4
 
-# Only the cold start's own figures are compared; the decode of 4 tokens is too short to gate here.
+# Only the cold start's own figures are compared; one token has no decode to gate (nor to mistime).
 [tool.perfgate.gate.metrics]
 e2e_ms.enabled = false
 decode_tok_s.enabled = false
@@ -81,12 +81,21 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     return root, env
 
 
+# A run perfgate refuses to time (it waited for a CPU through most of a request: every sample suspect) is
+# measured again, up to this many times in all: on a machine with every core busy that refusal is right,
+# and it is tested where timing is the subject (tests/integration/test_timing_accuracy.py), not here.
+ATTEMPTS = 4
+
+
 def measure(project: tuple[Path, dict[str, str]], size: str, out: Path, runs: int) -> None:
     root, env = project
-    proc = run_perfgate(
-        "run", "--runtime", "llamacpp", "--model-size", size, "--tier", "e2e", "--runs", str(runs), "--out", out,
-        cwd=root, env=env, timeout=600,
-    )  # fmt: skip
+    for _ in range(ATTEMPTS):
+        proc = run_perfgate(
+            "run", "--runtime", "llamacpp", "--model-size", size, "--tier", "e2e", "--runs", str(runs), "--out", out,
+            cwd=root, env=env, timeout=600,
+        )  # fmt: skip
+        if not (proc.returncode == 3 and "perfgate: timing unreliable:" in proc.stderr):
+            break
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from support.cli import load_results
 from support.cli import perfgate as run_perfgate
-from support.runs import assert_runs
+from support.runs import assert_runs, refused_as_untimed, until_timed
 
 from perfgate.contracts.gate import GATE_SCHEMA_VERSION, GateReport
 from perfgate.files import read_model
@@ -81,21 +81,15 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     return root, env
 
 
-# A run perfgate refuses to time (it waited for a CPU through most of a request: every sample suspect) is
-# measured again, up to this many times in all: on a machine with every core busy that refusal is right,
-# and it is tested where timing is the subject (tests/integration/test_timing_accuracy.py), not here.
-ATTEMPTS = 4
-
-
 def measure(project: tuple[Path, dict[str, str]], size: str, out: Path, runs: int) -> None:
     root, env = project
-    for _ in range(ATTEMPTS):
-        proc = run_perfgate(
+    proc = until_timed(
+        lambda: run_perfgate(
             "run", "--runtime", "llamacpp", "--model-size", size, "--tier", "e2e", "--runs", str(runs), "--out", out,
             cwd=root, env=env, timeout=600,
-        )  # fmt: skip
-        if not (proc.returncode == 3 and "perfgate: timing unreliable:" in proc.stderr):
-            break
+        ),
+        lambda proc: refused_as_untimed(proc.returncode, proc.stderr),
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 

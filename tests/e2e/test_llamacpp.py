@@ -20,6 +20,7 @@ import httpx
 import psutil
 import pytest
 from support.children import kill_hard, launcher
+from support.runs import refused_as_untimed, until_timed
 from support.waiting import still_alive
 
 from perfgate.errors import RuntimeUnavailable
@@ -90,8 +91,9 @@ def test_the_llamacpp_extra_is_installed():
 
 
 def test_run_end_to_end_on_the_real_server(project):
-    code, stdout, stderr, server_pids = run_perfgate(
-        project, "--model-size", "tiny", "--runs", "5", "--warmup", "1", "--out", "results.json"
+    code, stdout, stderr, server_pids = until_timed(
+        lambda: run_perfgate(project, "--model-size", "tiny", "--runs", "5", "--warmup", "1", "--out", "results.json"),
+        lambda outcome: refused_as_untimed(outcome[0], outcome[2]),
     )
     assert code == 0, f"perfgate run exited {code}\nstdout:\n{stdout}\nstderr:\n{stderr}"
     assert len(server_pids) == 1, f"expected one llama.cpp server child, saw {server_pids}"
@@ -127,8 +129,11 @@ def test_run_end_to_end_on_the_real_server(project):
 
 
 def test_200_back_to_back_requests_lose_no_sample(project):
-    code, stdout, stderr, server_pids = run_perfgate(
-        project, "--scenario", "short-explain", "--runs", "200", "--warmup", "1", "--out", "results.json"
+    code, stdout, stderr, server_pids = until_timed(
+        lambda: run_perfgate(
+            project, "--scenario", "short-explain", "--runs", "200", "--warmup", "1", "--out", "results.json"
+        ),
+        lambda outcome: refused_as_untimed(outcome[0], outcome[2]),
     )
     assert code == 0, f"perfgate run exited {code}\nstdout:\n{stdout}\nstderr:\n{stderr}"
     assert still_alive(server_pids) == set()

@@ -19,6 +19,7 @@ import os
 
 import pytest
 from support.cli import perfgate as run_perfgate
+from support.runs import refused_as_untimed, until_timed
 
 PROJECT_TOML = """\
 [tool.perfgate]
@@ -79,20 +80,14 @@ def perfgate(project, *args, timeout=600):
     return run_perfgate(*args, cwd=root, env=env, timeout=timeout)
 
 
-STARVED_ATTEMPTS = 3
-
-
 def measure(project, size, out, runs):
-    # On a machine with every core busy perfgate rightly refuses a run whose clock readings were
-    # starved of CPU ("timing unreliable", exit 3). That refusal is tested elsewhere; here it only
-    # means "measure again", a bounded number of times, and any other failure fails at once.
-    for _ in range(STARVED_ATTEMPTS):
-        proc = perfgate(
+    proc = until_timed(
+        lambda: perfgate(
             project, "run", "--runtime", "llamacpp", "--model-size", size, "--tier", "e2e",
             "--runs", str(runs), "--out", out,
-        )  # fmt: skip
-        if proc.returncode != 3 or "timing unreliable" not in proc.stderr:
-            break
+        ),
+        lambda proc: refused_as_untimed(proc.returncode, proc.stderr),
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 

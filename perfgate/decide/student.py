@@ -69,9 +69,27 @@ def t_sf(t: float, dof: float) -> float:
     return tail if t >= 0 else 1.0 - tail
 
 
+def _t_pdf(t: float, dof: float) -> float:
+    log_norm = math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2) - 0.5 * math.log(dof * math.pi)
+    return math.exp(log_norm - (dof + 1) / 2 * math.log1p(t * t / dof))
+
+
+def _cornish_fisher(z: float, dof: float) -> float:
+    """The t quantile's expansion in 1/dof around the normal's ``z`` (a start for Newton's method)."""
+    z2 = z * z
+    g1 = (z2 + 1) * z / 4
+    g2 = ((5 * z2 + 16) * z2 + 3) * z / 96
+    g3 = (((3 * z2 + 19) * z2 + 17) * z2 - 15) * z / 384
+    return z + g1 / dof + g2 / dof**2 + g3 / dof**3
+
+
 @lru_cache(maxsize=1024)
 def t_ppf(q: float, dof: float) -> float:
-    """The quantile of Student's t (``scipy.stats.t.ppf(q, dof)``) for 0 < q < 1."""
+    """The quantile of Student's t (``scipy.stats.t.ppf(q, dof)``) for 0 < q < 1.
+
+    Newton's method on ``t_sf`` from the Cornish–Fisher start, kept inside a
+    bracket that bisection narrows whenever a Newton step would leave it.
+    """
     if not 0.0 < q < 1.0:
         raise ValueError("t_ppf needs 0 < q < 1")
     if dof >= NORMAL_DOF or math.isinf(dof):
@@ -79,15 +97,22 @@ def t_ppf(q: float, dof: float) -> float:
     if q < 0.5:
         return -t_ppf(1.0 - q, dof)
     target = 1.0 - q
-    low, high = 0.0, max(1.0, normal_ppf(q))
+    z = normal_ppf(q)
+    low, high = 0.0, max(1.0, z)
     while t_sf(high, dof) > target:
-        high *= 2.0
-    for _ in range(200):
-        mid = 0.5 * (low + high)
-        if t_sf(mid, dof) > target:
-            low = mid
+        low, high = high, high * 2.0
+    x = min(max(_cornish_fisher(z, dof), low), high)
+    for _ in range(100):
+        excess = t_sf(x, dof) - target  # > 0: x is below the quantile
+        if excess > 0:
+            low = x
         else:
-            high = mid
-        if high - low <= 1e-12 * max(1.0, high):
-            break
-    return 0.5 * (low + high)
+            high = x
+        step = excess / _t_pdf(x, dof)
+        following = x + step
+        if not low < following < high:
+            following = 0.5 * (low + high)
+        if abs(following - x) <= 1e-13 * max(1.0, abs(x)) or high - low <= 1e-13 * max(1.0, high):
+            return following
+        x = following
+    return x

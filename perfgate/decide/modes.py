@@ -194,16 +194,20 @@ def fisher_exact(a_hits: int, a_total: int, b_hits: int, b_total: int) -> float:
     return min(1.0, sum(w for w in weights if w <= observed) / math.comb(total, hits))
 
 
-def bimodal_notes(baseline: Sequence[float], current: Sequence[float]) -> list[str]:
+def bimodal_notes(baseline: Sequence[float], current: Sequence[float], least_ratio: float = 1.0) -> list[str]:
     """Say when the runs fall into two modes (a throttled minority, say), and when the shares differ.
 
     Two modes make every spread figure misleading and the rank test weaker; a
     change in how many runs land in the slow mode is often the change itself.
+    Modes closer than ``least_ratio`` (the decision rule passes half the
+    metric's threshold) are not worth a note: a baseline of three sessions
+    whose offsets differ by 3 % is two "modes" to the rule above, and a quiet
+    session effect the session model already weighs, not throttling.
     """
     notes: list[str] = []
     for label, values in (("baseline", baseline), ("current", current)):
         modes = find_modes(values)
-        if not modes.bimodal or modes.upper_share is None or modes.ratio is None:
+        if not modes.bimodal or modes.upper_share is None or modes.ratio is None or modes.ratio < least_ratio:
             continue
         notes.append(
             f"{label} bimodal: {modes.upper_count} of {len(values)} runs ×{modes.ratio:.2f} "

@@ -345,7 +345,8 @@ def _verdict(
         reasons.append(coarse or _why_inconclusive(raw.effect, bound_worse, bound_better, worse=worse, better=better))
     if raw.model.inflation > 1.05:
         reasons.append(_session_note(raw.model))
-    reasons.extend(bimodal_notes(test.baseline, test.current))
+    # Modes closer than half the threshold are noted nowhere: they cannot move a verdict that matters.
+    reasons.extend(bimodal_notes(test.baseline, test.current, 1 + min(test.threshold_worse, test.threshold_better) / 2))
     needed = (
         runs_needed(
             raw,

@@ -24,11 +24,15 @@ MARKS = {
 
 
 def fmt_number(value: float) -> str:
-    """Three significant figures, at most two decimals, thousands separated."""
+    """Three significant figures, at most two decimals, thousands separated.
+
+    The decimals follow the value as it will be shown: 9.996 is "10.0", not "10.00" (rounding
+    can carry it into the next decade).
+    """
     magnitude = abs(value)
-    if magnitude >= 100:
+    if round(magnitude, 1) >= 99.95:
         return f"{value:,.0f}"
-    if magnitude >= 10:
+    if round(magnitude, 2) >= 9.995:
         return f"{value:.1f}"
     return f"{value:.2f}"
 

@@ -163,3 +163,20 @@ def test_fisher_exact_equals_scipys() -> None:
         a_hits, b_hits = int(rng.integers(0, a_total + 1)), int(rng.integers(0, b_total + 1))
         theirs = float(sps.fisher_exact([[a_hits, a_total - a_hits], [b_hits, b_total - b_hits]]).pvalue)
         assert fisher_exact(a_hits, a_total, b_hits, b_total) == pytest.approx(theirs, rel=1e-9, abs=1e-15)
+
+
+def test_modes_closer_than_half_the_threshold_get_no_note() -> None:
+    from perfgate.decide.stats import MetricTest, decide  # noqa: PLC0415
+
+    rng = np.random.default_rng(31)
+    # Three quiet sessions, one 3 % above the others: two "modes" to find_modes, a session offset in fact.
+    sessions = [80.0, 80.0, 82.4]
+    baseline = tuple(float(m * math.exp(e)) for m in sessions for e in rng.normal(0.0, 0.003, 5))
+    current = tuple(float(80.0 * math.exp(e)) for e in rng.normal(0.0, 0.003, 5))
+    assert find_modes(baseline).bimodal
+    (quiet,) = decide([MetricTest(baseline, current, "lower", 0.10, 0.10, baseline_sessions=(5, 5, 5))])
+    assert not any("bimodal" in reason for reason in quiet.reasons)
+    # A throttled fifth at ×1.25 is past half of a 10 % threshold: noted.
+    throttled = tuple(v * (1.25 if i % 5 == 0 else 1.0) for i, v in enumerate(baseline[:10] * 2))
+    (hot,) = decide([MetricTest(throttled, current, "lower", 0.10, 0.10)])
+    assert any("baseline bimodal" in reason for reason in hot.reasons)

@@ -10,7 +10,15 @@ from perfgate.render.cells import fmt_number
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [(9.99, "9.99"), (9.996, "10.0"), (10.0, "10.0"), (99.94, "99.9"), (99.96, "100"), (1234.5, "1,234"), (0.5, "0.50")],
+    [
+        (9.99, "9.99"),
+        (9.996, "10.0"),
+        (10.0, "10.0"),
+        (99.94, "99.9"),
+        (99.96, "100"),
+        (1234.5, "1,234"),
+        (0.5, "0.50"),
+    ],
 )
 def test_known_values(value: float, shown: str) -> None:
     assert fmt_number(value) == shown

@@ -325,11 +325,12 @@ def _verdict(
     for label, cv in (("current", c_cv), ("baseline", b_cv)):
         if cv is not None and cv > cv_warning:
             reasons.append(f"noisy {label} (CV {cv * 100:.0f} %)")
-    floor = raw.floor
-    reachable_alpha = alpha if test.informational else (test.level or alpha) / family
-    if floor >= reachable_alpha:
-        reasons.append(f"too few samples for α to be reachable (n = {n} vs {m})")
     worse, better = p_worse_adj < alpha, p_better_adj < alpha
+    # Holm's first step (α / family) is the strictest level a test can meet; one that was significant
+    # anyway met a later step, so the note would contradict its own verdict.
+    reachable_alpha = alpha if test.informational else (test.level or alpha) / family
+    if raw.floor >= reachable_alpha and not (worse or better):
+        reasons.append(f"too few samples for α to be reachable (n = {n} vs {m})")
     within = raw.low > -bound_better and raw.high < bound_worse
     coarse = raw.coarse if within else None
 

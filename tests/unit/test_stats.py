@@ -215,6 +215,21 @@ def test_too_few_samples_counts_the_holm_family():
     assert all(any(r.startswith(TOO_FEW) for r in d.reasons) for d in in_gate)
 
 
+def test_a_significant_verdict_never_says_alpha_was_out_of_reach():
+    """Seen in a PR comment: memory in whole MB, `changed` at Holm's last step, noted "too few samples"."""
+    clear = [
+        MetricTest(tuple(100.0 + i * 0.1 for i in range(15)), tuple(200.0 + i + j for i in range(5)), "lower", 0.1, 0.1)
+        for j in range(9)
+    ]
+    tied = MetricTest((130.0,) * 15, (131.0,) * 3 + (130.0,) * 2, "lower", 0.05, 0.05)
+    decision = decide([*clear, tied])[-1]
+    # Its smallest possible p is above α / 10 (Holm's first step), yet as the last step it is below α.
+    assert decision.p_worse > 0.05 / 10
+    assert decision.p_worse_adjusted < 0.05
+    assert decision.verdict == "changed"
+    assert not any(r.startswith(TOO_FEW) for r in decision.reasons)
+
+
 def test_empty_samples_are_refused():
     with pytest.raises(ValueError, match="at least one"):
         decide([MetricTest((1.0, 2.0), (), "lower", 0.1, 0.1)])

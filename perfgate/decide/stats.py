@@ -326,11 +326,6 @@ def _verdict(
         if cv is not None and cv > cv_warning:
             reasons.append(f"noisy {label} (CV {cv * 100:.0f} %)")
     worse, better = p_worse_adj < alpha, p_better_adj < alpha
-    # Holm's first step (α / family) is the strictest level a test can meet; one that was significant
-    # anyway met a later step, so the note would contradict its own verdict.
-    reachable_alpha = alpha if test.informational else (test.level or alpha) / family
-    if raw.floor >= reachable_alpha and not (worse or better):
-        reasons.append(f"too few samples for α to be reachable (n = {n} vs {m})")
     within = raw.low > -bound_better and raw.high < bound_worse
     coarse = raw.coarse if within else None
 
@@ -343,6 +338,10 @@ def _verdict(
         verdict = "changed" if worse or better else "unchanged"
     else:
         verdict = "inconclusive"
+        # Why no verdict: the values cannot reach Holm's first step (α / family), the strictest a test
+        # meets. Said only here: a settled verdict needs no excuse, and a significant one met a later step.
+        if raw.floor >= (alpha if test.informational else (test.level or alpha) / family) and not (worse or better):
+            reasons.append(f"too few samples for α to be reachable (n = {n} vs {m})")
         reasons.append(coarse or _why_inconclusive(raw.effect, bound_worse, bound_better, worse=worse, better=better))
     if raw.model.inflation > 1.05:
         reasons.append(_session_note(raw.model))

@@ -65,6 +65,19 @@ class SessionModel:
     standard_error: float  # of mean(current) - mean(baseline) under the model (nan when unknown)
     dof: float = math.inf  # Satterthwaite's degrees of freedom of that standard error (inf: known)
 
+    def note(self) -> str:
+        """Why the interval is wider than the runs alone say (a verdict's reason)."""
+        parts = []
+        if self.session_spread > 0:
+            seen = "assumed: one-session baseline" if self.assumed else f"seen in {self.sessions} baseline sessions"
+            parts.append(f"session spread {self.session_spread * 100:.1f} % ({seen})")
+        if self.phi > 0:
+            parts.append(f"runs correlated (φ {self.phi:.2f})")
+        if self.inflation >= 100:
+            # Runs that barely vary (memory in whole MB, a cached answer): a ratio to their spread means nothing.
+            return "uncertainty set by the sessions, not the runs: " + ", ".join(parts)
+        return f"uncertainty ×{self.inflation:.2f}: " + ", ".join(parts)
+
 
 def design_effect(k: int, phi: float) -> float:
     """``g(k, phi)``: variance of the mean of k AR(1) runs over that of k independent ones."""

@@ -344,7 +344,7 @@ def _verdict(
             reasons.append(f"too few samples for α to be reachable (n = {n} vs {m})")
         reasons.append(coarse or _why_inconclusive(raw.effect, bound_worse, bound_better, worse=worse, better=better))
     if raw.model.inflation > 1.05:
-        reasons.append(_session_note(raw.model))
+        reasons.append(raw.model.note())
     # Modes closer than half the threshold are noted nowhere: they cannot move a verdict that matters.
     reasons.extend(bimodal_notes(test.baseline, test.current, 1 + min(test.threshold_worse, test.threshold_better) / 2))
     needed = (
@@ -385,17 +385,3 @@ def _why_inconclusive(effect: float, bound_worse: float, bound_better: float, *,
     if effect < -bound_better:
         return "better, maybe past the threshold" if better else "large improvement but not significant"
     return "interval wider than the threshold"
-
-
-def _session_note(model: SessionModel) -> str:
-    """Why the interval is wider than the runs alone say."""
-    parts = []
-    if model.session_spread > 0:
-        seen = "assumed: one-session baseline" if model.assumed else f"seen in {model.sessions} baseline sessions"
-        parts.append(f"session spread {model.session_spread * 100:.1f} % ({seen})")
-    if model.phi > 0:
-        parts.append(f"runs correlated (φ {model.phi:.2f})")
-    if model.inflation >= 100:
-        # Runs that barely vary (memory in whole MB, a cached answer): a ratio to their spread means nothing.
-        return "uncertainty set by the sessions, not the runs: " + ", ".join(parts)
-    return f"uncertainty ×{model.inflation:.2f}: " + ", ".join(parts)
